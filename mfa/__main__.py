@@ -1,0 +1,5 @@
+import sys
+
+from mfa.cli import main
+
+sys.exit(main())

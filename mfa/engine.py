@@ -1,0 +1,825 @@
+"""The reference MFA engine: the single source of truth for MFA semantics.
+
+One ``Engine`` is one MFA server: it has a name and an IP, a clock, a pending-code store, a
+delivery gateway and a repository, all injected. The HTTP server runs it on the wall clock;
+the simulator runs several on SimPy's clock. Nothing here reads the time, the network or a
+global random source on its own.
+
+The rules (from the seed document and the RFCs):
+- sms/voice codes are 6 digits, valid for the server's timeout (300 s by default,
+  configurable) or 180 s in cloud mode; only the issuing server can validate them unless the
+  pending store is shared;
+- at most ``max_verify_attempts`` checks per authentication; ``lockout_threshold``
+  consecutive failures lock the user for ``lockout_seconds``; at most ``max_sends`` sms/voice
+  sends per user in any ``send_window_seconds`` ("up to five times in 5 minutes");
+- TOTP accepts ±``totp_window_steps`` and each step once;
+- every authentication leaves one log record with the seed's fields, never a code or secret.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from mfa.app_passwords import AppPasswordHasher, new_app_password
+from mfa.auth_log import AuthLogRecord
+from mfa.billing import BillingModel, BillingUsage, ProviderAccount, month_bounds
+from mfa.clock import Clock
+from mfa.delivery.message import Channel, DeliveryGateway, Message
+from mfa.delivery.senders import SenderDirectory
+from mfa.entropy import Entropy, SecretsEntropy
+from mfa.errors import BillingModelLocked, ConflictError, InvalidInput, NotFound
+from mfa.methods import DELIVERED_METHODS, MethodType, RegisteredMethod
+from mfa.otp import match_totp, new_totp_secret, otpauth_uri, replayed_step
+from mfa.outcomes import Challenge, Denial, Verdict
+from mfa.pending import PendingAuth, PendingStore
+from mfa.policy import Policy
+from mfa.reasons import AuthStatus, DenialReason, RegistrationReason
+from mfa.repository import Repository
+from mfa.tokens.model import HardwareToken
+from mfa.users import User, parse_phone
+
+__all__ = ["AuthView", "Engine", "ServerIdentity", "parse_auth_id"]
+
+_SERVER_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+_USER_ID = re.compile(r"^[^\s/?#]{1,128}$")
+_AUTH_TOKEN_LENGTH = 22  # 62**22 ≈ 2**131
+_PURGE_EVERY = 512
+
+
+@dataclass(frozen=True, slots=True)
+class ServerIdentity:
+    """The seed's "Multi-Factor Authentication Server Name" and "Server IP"."""
+
+    name: str
+    ip: str = "127.0.0.1"
+
+    def __post_init__(self) -> None:
+        if not _SERVER_NAME.match(self.name):
+            raise ValueError(
+                f"server name {self.name!r} must be lower-case letters, digits and dashes"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class AuthView:
+    """What ``status`` tells about an authentication."""
+
+    auth_id: str
+    status: AuthStatus
+    reason: DenialReason | None
+    method: MethodType | None = None
+
+
+def parse_auth_id(auth_id: str) -> tuple[str, str] | None:
+    """``'mfa2.Xy…'`` → ``('mfa2', 'Xy…')``: the issuing server is named in every auth id,
+    so a wrong server can say so and a router can send the verify to the right one."""
+    server, sep, token = auth_id.partition(".")
+    if not sep or len(token) != _AUTH_TOKEN_LENGTH or not _SERVER_NAME.match(server):
+        return None
+    return server, token
+
+
+class Engine:
+    def __init__(
+        self,
+        *,
+        server: ServerIdentity,
+        clock: Clock,
+        repository: Repository,
+        pending: PendingStore,
+        gateway: DeliveryGateway,
+        secret_key: bytes,
+        policy: Policy | None = None,
+        senders: SenderDirectory | None = None,
+        entropy: Entropy | None = None,
+        app_password_hasher: AppPasswordHasher | None = None,
+        issuer: str = "mfalab",
+    ) -> None:
+        if len(secret_key) < 16:
+            raise ValueError("secret_key must be at least 16 bytes")
+        self.server = server
+        self.clock = clock
+        self.repository = repository
+        self.pending = pending
+        self.gateway = gateway
+        self.policy = policy or Policy()
+        self.senders = senders or SenderDirectory()
+        self.entropy = entropy or SecretsEntropy()
+        self.issuer = issuer
+        self._secret_key = secret_key
+        self._hasher = app_password_hasher or AppPasswordHasher()
+        self._puts = 0
+
+    # ------------------------------------------------------------------ users and methods
+
+    def create_user(
+        self,
+        user_id: str,
+        *,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        email: str | None = None,
+        phone: str | None = None,
+        licensed: bool = False,
+    ) -> User:
+        if not isinstance(user_id, str) or not _USER_ID.match(user_id):
+            raise InvalidInput("user_id", "1 to 128 characters without spaces, '/', '?' or '#'")
+        if email is not None and "@" not in email:
+            raise InvalidInput("email", f"{email!r} is not an e-mail address")
+        parsed = parse_phone(phone) if phone is not None else None
+        user = User(
+            user_id=user_id,
+            first_name=first_name,
+            last_name=last_name,
+            email=email,
+            phone=parsed.e164 if parsed else None,
+            country=parsed.country if parsed else None,
+            licensed=licensed,
+            enabled_at=self.clock.now(),
+        )
+        self.repository.add_user(user)
+        return user
+
+    def get_user(self, user_id: str) -> User:
+        user = self.repository.get_user(user_id)
+        if user is None:
+            raise NotFound("user", user_id)
+        return user
+
+    def set_licensed(self, user_id: str, licensed: bool) -> User:
+        user = replace(self.get_user(user_id), licensed=licensed)
+        self.repository.save_user(user)
+        return user
+
+    def disable_user(self, user_id: str) -> User:
+        """Stop counting the user as enabled for MFA (per-user billing) from now on."""
+        user = replace(self.get_user(user_id), disabled_at=self.clock.now())
+        self.repository.save_user(user)
+        return user
+
+    def register_method(
+        self,
+        user_id: str,
+        method: MethodType | str,
+        *,
+        phone: str | None = None,
+        serial: str | None = None,
+        device_token: str | None = None,
+        default: bool = False,
+    ) -> RegisteredMethod:
+        """Register a method. A push method registered with its device token is activated at
+        once (the app did the activation step); without one it waits for ``activate_push``."""
+        user = self.get_user(user_id)
+        try:
+            kind = MethodType(method)
+        except ValueError:
+            choices = [m.value for m in MethodType]
+            raise InvalidInput("type", f"{method!r} is not one of {choices}") from None
+        fields: dict[str, object] = {}
+        if kind in DELIVERED_METHODS:
+            raw = phone if phone is not None else user.phone
+            if raw is None:
+                raise InvalidInput("phone", f"a phone number is required for {kind.value}")
+            fields["phone"] = parse_phone(raw).e164
+            if user.phone is None:
+                parsed = parse_phone(raw)
+                user = replace(user, phone=parsed.e164, country=parsed.country)
+        elif kind is MethodType.PUSH:
+            if device_token is not None:
+                _check_device_token(device_token)
+                fields.update(device_token=device_token, activated=True)
+        elif kind is MethodType.TOTP:
+            fields["secret"] = new_totp_secret()
+        elif kind is MethodType.HARDWARE_TOKEN:
+            if not serial:
+                raise InvalidInput("serial", "the serial number of an imported token is required")
+            token = self.repository.get_token(serial)
+            if token is None:
+                raise InvalidInput("serial", f"no imported token has serial {serial!r}")
+            if token.user_id not in (None, user_id):
+                raise ConflictError(f"token {serial!r} is assigned to another user")
+            self.repository.save_token(replace(token, user_id=user_id))
+            fields["serial"] = serial
+        existing = self.repository.list_methods(user_id)
+        make_default = default or not any(m.is_default for m in existing)
+        if make_default:
+            for other in existing:
+                if other.is_default:
+                    self.repository.save_method(replace(other, is_default=False))
+        registered = RegisteredMethod(
+            method_id=f"m-{self.entropy.token(12)}",
+            user_id=user_id,
+            type=kind,
+            is_default=make_default,
+            created_at=self.clock.now(),
+            **fields,  # type: ignore[arg-type]
+        )
+        self.repository.add_method(registered)
+        # registering answers an admin reset or a registration policy
+        self.repository.save_user(replace(user, pending_registration=frozenset()))
+        return registered
+
+    def activate_push(self, user_id: str, method_id: str, device_token: str) -> RegisteredMethod:
+        _check_device_token(device_token)
+        method = self._method_by_id(user_id, method_id)
+        if method.type is not MethodType.PUSH:
+            raise InvalidInput("method_id", f"{method_id!r} is not a push method")
+        activated = replace(method, device_token=device_token, activated=True)
+        self.repository.save_method(activated)
+        return activated
+
+    def provisioning_uri(self, method: RegisteredMethod) -> str:
+        """The ``otpauth://`` URI an authenticator app scans (render it with ``mfa.qr``)."""
+        if method.type is not MethodType.TOTP or method.secret is None:
+            raise InvalidInput("type", "only totp methods have a provisioning URI")
+        return otpauth_uri(method.secret, method.user_id, self.issuer)
+
+    def reset_user(self, user_id: str) -> None:
+        """The seed: reset the account by making the user go through registration again."""
+        user = self.get_user(user_id)
+        self.repository.delete_methods(user_id)
+        self.repository.save_user(
+            replace(
+                user,
+                pending_registration=user.pending_registration | {RegistrationReason.ADMIN_RESET},
+            )
+        )
+
+    def apply_registration_policy(self, user_id: str) -> None:
+        user = self.get_user(user_id)
+        self.repository.save_user(
+            replace(
+                user,
+                pending_registration=user.pending_registration
+                | {RegistrationReason.REGISTRATION_POLICY},
+            )
+        )
+
+    def registration_required(self, user_id: str) -> list[RegistrationReason]:
+        """The seed's reasons a user is prompted to register security information."""
+        user = self.get_user(user_id)
+        return self._registration_reasons(user, self.repository.list_methods(user_id))
+
+    def _registration_reasons(
+        self, user: User, methods: Sequence[RegisteredMethod]
+    ) -> list[RegistrationReason]:
+        reasons: list[RegistrationReason] = []
+        if not methods:
+            reasons.append(RegistrationReason.NO_METHOD_REGISTERED)
+        if RegistrationReason.REGISTRATION_POLICY in user.pending_registration:
+            reasons.append(RegistrationReason.REGISTRATION_POLICY)
+        default = next((m for m in methods if m.is_default), None)
+        if default is not None and not self._method_enabled(default.type):
+            reasons.append(RegistrationReason.DEFAULT_METHOD_DISABLED)
+        if RegistrationReason.ADMIN_RESET in user.pending_registration:
+            reasons.append(RegistrationReason.ADMIN_RESET)
+        return reasons
+
+    def _method_enabled(self, kind: MethodType) -> bool:
+        return kind in self.policy.allowed_methods and kind not in self.policy.disabled_methods
+
+    def _method_by_id(self, user_id: str, method_id: str) -> RegisteredMethod:
+        for method in self.repository.list_methods(user_id):
+            if method.method_id == method_id:
+                return method
+        raise NotFound("method", method_id)
+
+    # ------------------------------------------------------------------ hardware tokens
+
+    def import_tokens(self, tokens: Sequence[HardwareToken]) -> list[str]:
+        """Store parsed tokens all or nothing; returns their serials."""
+        now = self.clock.now()
+        self.repository.add_tokens([replace(t, imported_at=now) for t in tokens])
+        return [t.serial for t in tokens]
+
+    # ------------------------------------------------------------------ authentication
+
+    def begin(
+        self, user_id: str, method: MethodType | str | None = None, client_ip: str | None = None
+    ) -> Challenge | Denial:
+        """Start an authentication; for sms/voice a fresh code is sent through the gateway.
+
+        Raises ``mfa.errors.DeliveryError`` when no provider took the message (the send still
+        counts toward the user's send limit, as the attempt was made).
+        """
+        now = self.clock.now()
+        policy = self.policy
+        user = self.repository.get_user(user_id)
+        kind: MethodType | None = None
+        if method is not None:
+            try:
+                kind = MethodType(method)
+            except ValueError:
+                raise InvalidInput("method", f"{method!r} is not a method type") from None
+        if user is None:
+            # an unknown user looks exactly like one with nothing registered
+            return self._refuse(
+                None, user_id, kind, DenialReason.REGISTRATION_REQUIRED, now, client_ip
+            )
+        state = self.repository.get_state(user_id)
+        if state.locked_until > now:
+            return self._refuse(
+                user,
+                user_id,
+                kind,
+                DenialReason.LOCKED_OUT,
+                now,
+                client_ip,
+                retry_after=state.locked_until - now,
+            )
+        methods = self.repository.list_methods(user_id)
+        if self._registration_reasons(user, methods):
+            return self._refuse(
+                user, user_id, kind, DenialReason.REGISTRATION_REQUIRED, now, client_ip
+            )
+        chosen = _pick_method(methods, kind)
+        if chosen is None or not self._method_enabled(chosen.type):
+            return self._refuse(
+                user, user_id, kind, DenialReason.METHOD_NOT_ALLOWED, now, client_ip
+            )
+        kind = chosen.type
+        if kind is MethodType.PUSH and not chosen.activated:
+            return self._refuse(user, user_id, kind, DenialReason.NOT_ACTIVATED, now, client_ip)
+
+        auth_id = f"{self.server.name}.{self.entropy.token(_AUTH_TOKEN_LENGTH)}"
+        expires_at = now + policy.timeout_seconds
+        digest: bytes | None = None
+        sender: str | None = None
+        provider: str | None = None
+        if kind in DELIVERED_METHODS:
+            horizon = now - policy.send_window_seconds
+            recent = tuple(t for t in state.send_times if t > horizon)
+            if len(recent) >= policy.max_sends:
+                return self._refuse(
+                    user,
+                    user_id,
+                    kind,
+                    DenialReason.RATE_LIMITED,
+                    now,
+                    client_ip,
+                    retry_after=recent[0] + policy.send_window_seconds - now,
+                )
+            self.repository.save_state(state.evolve(send_times=(*recent, now)))
+            code = self.entropy.code(policy.code_digits)
+            digest = self._digest(auth_id, code)
+            assert chosen.phone is not None
+            country = (
+                user.country if chosen.phone == user.phone else parse_phone(chosen.phone).country
+            )
+            chosen_sender = self.senders.choose(country, self.entropy)
+            sender = chosen_sender.address
+            receipt = self.gateway.send(
+                Message(
+                    channel=Channel(kind.value),
+                    to=chosen.phone,
+                    text=policy.sms_template.format(code=code),
+                    auth_id=auth_id,
+                    user_id=user_id,
+                    sent_at=now,
+                    country=country,
+                    sender=sender,
+                )
+            )
+            provider = receipt.provider
+        elif kind is MethodType.PUSH:
+            assert chosen.device_token is not None
+            receipt = self.gateway.send(
+                Message(
+                    channel=Channel.PUSH,
+                    to=chosen.device_token,
+                    text=f"Approve sign-in for {user_id}?",
+                    auth_id=auth_id,
+                    user_id=user_id,
+                    sent_at=now,
+                )
+            )
+            provider = receipt.provider
+
+        pending = PendingAuth(
+            auth_id=auth_id,
+            user_id=user_id,
+            method=kind,
+            method_id=chosen.method_id,
+            server=self.server.name,
+            issued_at=now,
+            expires_at=expires_at,
+            code_digest=digest,
+            sender=sender,
+            provider=provider,
+            client_ip=client_ip,
+        )
+        self._store(pending, now)
+        self.repository.save_log(self._log_record(user, pending, chosen))
+        return Challenge(
+            auth_id=auth_id,
+            user_id=user_id,
+            method=kind,
+            server=self.server.name,
+            expires_in=policy.timeout_seconds,
+            sender=sender,
+            provider=provider,
+        )
+
+    def verify(self, auth_id: str, code: str) -> Verdict:
+        """Check the code the user typed for an sms, voice, totp or hardware-token auth."""
+        now = self.clock.now()
+        found = self._lookup(auth_id, now)
+        if isinstance(found, Verdict):
+            return found
+        pending = found
+        if pending.method is MethodType.PUSH:
+            return Verdict.denied(DenialReason.METHOD_NOT_ALLOWED, auth_id)
+        state = self.repository.get_state(pending.user_id)
+        if state.locked_until > now:
+            return Verdict.denied(DenialReason.LOCKED_OUT, auth_id, state.locked_until - now)
+        if pending.attempts >= self.policy.max_verify_attempts:
+            return Verdict.denied(DenialReason.TOO_MANY_ATTEMPTS, auth_id)
+
+        code = code.strip() if isinstance(code, str) else ""
+        step: int | None = None
+        failure = DenialReason.WRONG_CODE
+        if pending.method in DELIVERED_METHODS:
+            ok = pending.code_digest is not None and hmac.compare_digest(
+                pending.code_digest, self._digest(auth_id, code)
+            )
+        else:
+            secret, digits, period, algorithm = self._otp_parameters(pending)
+            last = state.last_totp_step.get(pending.method_id)
+            window = self.policy.totp_window_steps
+            step = match_totp(
+                secret,
+                code,
+                now,
+                digits=digits,
+                period=period,
+                algorithm=algorithm,
+                window=window,
+                after_step=last,
+            )
+            ok = step is not None
+            if not ok and replayed_step(
+                secret,
+                code,
+                now,
+                digits=digits,
+                period=period,
+                algorithm=algorithm,
+                window=window,
+                after_step=last,
+            ):
+                failure = DenialReason.REPLAYED
+        attempts = pending.attempts + 1
+        if ok:
+            steps = state.last_totp_step
+            if step is not None:
+                steps = {**steps, pending.method_id: step}
+            self.repository.save_state(state.evolve(consecutive_failures=0, last_totp_step=steps))
+            done = pending.evolve(
+                attempts=attempts, status=AuthStatus.SUCCESS, reason=None, completed_at=now
+            )
+            self._finish(done, now)
+            return Verdict.success(auth_id)
+
+        failures = state.consecutive_failures + 1
+        if failures >= self.policy.lockout_threshold:
+            state = state.evolve(
+                consecutive_failures=0, locked_until=now + self.policy.lockout_seconds
+            )
+        else:
+            state = state.evolve(consecutive_failures=failures)
+        self.repository.save_state(state)
+        exhausted = attempts >= self.policy.max_verify_attempts
+        updated = pending.evolve(
+            attempts=attempts,
+            status=AuthStatus.DENIED if exhausted else AuthStatus.PENDING,
+            reason=failure,
+            completed_at=now if exhausted else None,
+        )
+        self._finish(updated, now)
+        return Verdict.denied(failure, auth_id)
+
+    def respond_push(self, auth_id: str, device_token: str, approve: bool) -> Verdict:
+        """The authenticator app answers a push notification."""
+        now = self.clock.now()
+        found = self._lookup(auth_id, now)
+        if isinstance(found, Verdict):
+            return found
+        pending = found
+        if pending.method is not MethodType.PUSH:
+            return Verdict.denied(DenialReason.METHOD_NOT_ALLOWED, auth_id)
+        method = next(
+            (
+                m
+                for m in self.repository.list_methods(pending.user_id)
+                if m.method_id == pending.method_id
+            ),
+            None,
+        )
+        expected = (method.device_token or "") if method and method.activated else ""
+        if not expected or not hmac.compare_digest(expected.encode(), str(device_token).encode()):
+            # "Authentication request is not for an activated account"
+            self._finish(
+                pending.evolve(
+                    status=AuthStatus.DENIED,
+                    reason=DenialReason.NOT_ACTIVATED,
+                    completed_at=now,
+                    attempts=pending.attempts + 1,
+                ),
+                now,
+            )
+            return Verdict.denied(DenialReason.NOT_ACTIVATED, auth_id)
+        if approve:
+            self._finish(
+                pending.evolve(
+                    status=AuthStatus.SUCCESS, completed_at=now, attempts=pending.attempts + 1
+                ),
+                now,
+            )
+            return Verdict.success(auth_id)
+        self._finish(
+            pending.evolve(
+                status=AuthStatus.DENIED,
+                reason=DenialReason.USER_DENIED,
+                completed_at=now,
+                attempts=pending.attempts + 1,
+            ),
+            now,
+        )
+        return Verdict.denied(DenialReason.USER_DENIED, auth_id)
+
+    def status(self, auth_id: str) -> AuthView:
+        """Where an authentication stands; ``NotFound`` if this server does not know it."""
+        parsed = parse_auth_id(auth_id)
+        if parsed is None:
+            raise NotFound("authentication", auth_id)
+        if not self.pending.shared and parsed[0] != self.server.name:
+            return AuthView(auth_id, AuthStatus.DENIED, DenialReason.WRONG_SERVER)
+        pending = self.pending.get(auth_id)
+        if pending is None:
+            raise NotFound("authentication", auth_id)
+        if pending.status is AuthStatus.PENDING and self.clock.now() >= pending.expires_at:
+            return AuthView(auth_id, AuthStatus.EXPIRED, DenialReason.EXPIRED, pending.method)
+        return AuthView(auth_id, pending.status, pending.reason, pending.method)
+
+    def _lookup(self, auth_id: str, now: float) -> PendingAuth | Verdict:
+        """Find a live pending authentication, or the verdict that ends the request."""
+        parsed = parse_auth_id(auth_id) if isinstance(auth_id, str) else None
+        if parsed is None:
+            return Verdict.denied(DenialReason.UNKNOWN_AUTH, auth_id)
+        if not self.pending.shared and parsed[0] != self.server.name:
+            # the seed: only the server that sent the code knows it
+            return Verdict.denied(DenialReason.WRONG_SERVER, auth_id)
+        pending = self.pending.get(auth_id)
+        if pending is None:
+            return Verdict.denied(DenialReason.UNKNOWN_AUTH, auth_id)
+        if pending.status is AuthStatus.SUCCESS:
+            return Verdict.denied(DenialReason.REPLAYED, auth_id)
+        if pending.status is AuthStatus.EXPIRED:
+            return Verdict.denied(DenialReason.EXPIRED, auth_id)
+        if pending.status is AuthStatus.DENIED:
+            if pending.reason in (DenialReason.WRONG_CODE, DenialReason.REPLAYED):
+                return Verdict.denied(DenialReason.TOO_MANY_ATTEMPTS, auth_id)
+            return Verdict.denied(pending.reason or DenialReason.UNKNOWN_AUTH, auth_id)
+        if now >= pending.expires_at:
+            self._finish(
+                pending.evolve(
+                    status=AuthStatus.EXPIRED, reason=DenialReason.EXPIRED, completed_at=now
+                ),
+                now,
+            )
+            return Verdict.denied(DenialReason.EXPIRED, auth_id)
+        return pending
+
+    def _otp_parameters(self, pending: PendingAuth) -> tuple[str, int, int, str]:
+        method = next(
+            (
+                m
+                for m in self.repository.list_methods(pending.user_id)
+                if m.method_id == pending.method_id
+            ),
+            None,
+        )
+        if method is None:
+            return "", 6, 30, "sha1"
+        if method.type is MethodType.TOTP and method.secret:
+            return method.secret, 6, 30, "sha1"
+        token = self.repository.get_token(method.serial or "")
+        if token is None:
+            return "", 6, 30, "sha1"
+        return token.secret, token.digits, token.period, token.algorithm
+
+    # ------------------------------------------------------------------ app passwords
+
+    def create_app_password(self, user_id: str) -> str:
+        """A new app password, returned once and stored only as an argon2 hash."""
+        self.get_user(user_id)
+        password = new_app_password()
+        self.repository.add_app_password(user_id, self._hasher.hash(password), self.clock.now())
+        return password
+
+    def delete_app_passwords(self, user_id: str) -> int:
+        """The seed: when a phone using app passwords is lost, delete them all."""
+        self.get_user(user_id)
+        return self.repository.delete_app_passwords(user_id)
+
+    def verify_app_password(self, user_id: str, password: str) -> Verdict:
+        now = self.clock.now()
+        state = self.repository.get_state(user_id)
+        if state.locked_until > now:
+            return Verdict.denied(DenialReason.LOCKED_OUT, None, state.locked_until - now)
+        hashes = self.repository.app_password_hashes(user_id)
+        if hashes and self._hasher.matches_any(str(password), hashes):
+            if state.consecutive_failures:
+                self.repository.save_state(state.evolve(consecutive_failures=0))
+            return Verdict.success()
+        if self.repository.get_user(user_id) is not None:
+            failures = state.consecutive_failures + 1
+            if failures >= self.policy.lockout_threshold:
+                state = state.evolve(
+                    consecutive_failures=0, locked_until=now + self.policy.lockout_seconds
+                )
+            else:
+                state = state.evolve(consecutive_failures=failures)
+            self.repository.save_state(state)
+        return Verdict.denied(DenialReason.WRONG_CODE)
+
+    # ------------------------------------------------------------------ billing
+
+    def create_provider(
+        self, name: str, model: BillingModel | str, *, tenant: str | None = None
+    ) -> ProviderAccount:
+        try:
+            chosen = BillingModel(model)
+        except ValueError:
+            raise InvalidInput("model", f"{model!r} is not per_user or per_auth") from None
+        existing = self.repository.get_account()
+        if existing is not None:
+            if existing.model is not chosen:
+                raise BillingModelLocked(
+                    f"provider {existing.name!r} bills {existing.model.value}; the billing "
+                    "model can't be changed after a provider is created — create a new provider"
+                )
+            raise ConflictError(f"provider {existing.name!r} exists")
+        account = ProviderAccount(
+            name=name, model=chosen, created_at=self.clock.now(), tenant=tenant
+        )
+        self.repository.save_account(account)
+        return account
+
+    def change_billing_model(self, model: BillingModel | str) -> None:
+        """Always refused when it would change anything: the seed's rule."""
+        account = self.repository.get_account()
+        if account is None:
+            raise NotFound("provider", "(none)")
+        if BillingModel(model) is not account.model:
+            raise BillingModelLocked(
+                f"provider {account.name!r} bills {account.model.value}; the billing model "
+                "can't be changed after a provider is created — create a new provider"
+            )
+
+    def relink_provider(self, tenant: str) -> int:
+        """Link the provider to another tenant: phone and SMS keep working, but every push
+        activation is invalidated until the app is re-activated. Returns how many."""
+        account = self.repository.get_account()
+        if account is None:
+            raise NotFound("provider", "(none)")
+        if account.tenant == tenant:
+            return 0
+        self.repository.save_account(replace(account, tenant=tenant))
+        invalidated = 0
+        for user in self.repository.iter_users():
+            for method in self.repository.list_methods(user.user_id):
+                if method.type is MethodType.PUSH and method.activated:
+                    self.repository.save_method(replace(method, activated=False))
+                    invalidated += 1
+        return invalidated
+
+    def usage(self, month: str) -> BillingUsage:
+        start, end = month_bounds(month)
+        enabled = licensed = 0
+        for user in self.repository.iter_users():
+            if user.enabled_at < end and (user.disabled_at is None or user.disabled_at >= start):
+                enabled += 1
+                licensed += user.licensed
+        auths = sum(1 for r in self.repository.logs(since=start) if r.billable and r.began_at < end)
+        account = self.repository.get_account()
+        return BillingUsage(
+            month=month,
+            model=account.model if account else None,
+            enabled_users=enabled,
+            licensed_users=licensed,
+            authentications=auths,
+        )
+
+    # ------------------------------------------------------------------ internals
+
+    def _digest(self, auth_id: str, code: str) -> bytes:
+        return hmac.new(self._secret_key, f"{auth_id}:{code}".encode(), hashlib.sha256).digest()
+
+    def _store(self, pending: PendingAuth, now: float) -> None:
+        self.pending.put(pending, keep_until=pending.expires_at + self.policy.retention_seconds)
+        self._puts += 1
+        if self._puts % _PURGE_EVERY == 0:
+            self.pending.purge(now)
+
+    def _finish(self, pending: PendingAuth, now: float) -> None:
+        """Store the new state of an authentication and bring its log record up to date."""
+        self._store(pending, now)
+        user = self.repository.get_user(pending.user_id)
+        self.repository.save_log(self._log_record(user, pending, None))
+
+    def _refuse(
+        self,
+        user: User | None,
+        user_id: str,
+        kind: MethodType | None,
+        reason: DenialReason,
+        now: float,
+        client_ip: str | None,
+        *,
+        retry_after: float | None = None,
+    ) -> Denial:
+        """A begin that never reached the service still leaves a (non-billable) log record."""
+        record = AuthLogRecord(
+            auth_id=f"{self.server.name}.{self.entropy.token(_AUTH_TOKEN_LENGTH)}",
+            unique_id=user_id,
+            mode=kind,
+            status=AuthStatus.DENIED,
+            reason=reason,
+            server_name=self.server.name,
+            server_ip=self.server.ip,
+            client_ip=client_ip,
+            began_at=now,
+            completed_at=now,
+            billable=False,
+            **self._optional_fields(user),
+        )
+        self.repository.save_log(record)
+        return Denial(reason=reason, user_id=user_id, method=kind, retry_after=retry_after)
+
+    def _optional_fields(self, user: User | None) -> dict[str, str | None]:
+        if user is None:
+            return {}
+        out: dict[str, str | None] = {}
+        if self.policy.log_names:
+            out["first_name"] = user.first_name
+            out["last_name"] = user.last_name
+        if self.policy.log_email:
+            out["email"] = user.email
+        return out
+
+    def _log_record(
+        self,
+        user: User | None,
+        pending: PendingAuth,
+        method: RegisteredMethod | None,
+    ) -> AuthLogRecord:
+        if method is None:
+            method = next(
+                (
+                    m
+                    for m in self.repository.list_methods(pending.user_id)
+                    if m.method_id == pending.method_id
+                ),
+                None,
+            )
+        return AuthLogRecord(
+            auth_id=pending.auth_id,
+            unique_id=pending.user_id,
+            mode=pending.method,
+            status=pending.status,
+            reason=pending.reason,
+            server_name=pending.server,
+            server_ip=self.server.ip if pending.server == self.server.name else "",
+            client_ip=pending.client_ip,
+            began_at=pending.issued_at,
+            completed_at=pending.completed_at,
+            attempts=pending.attempts,
+            sender=pending.sender,
+            provider=pending.provider,
+            phone=method.phone if method and pending.method in DELIVERED_METHODS else None,
+            device_token=method.device_token
+            if method and pending.method is MethodType.PUSH
+            else None,
+            **self._optional_fields(user),
+        )
+
+
+def _pick_method(
+    methods: Sequence[RegisteredMethod], kind: MethodType | None
+) -> RegisteredMethod | None:
+    if kind is None:
+        return next((m for m in methods if m.is_default), methods[0] if methods else None)
+    candidates = [m for m in methods if m.type is kind]
+    if not candidates:
+        return None
+    return next((m for m in candidates if m.is_default), candidates[0])
+
+
+def _check_device_token(device_token: str) -> None:
+    if not isinstance(device_token, str) or not 8 <= len(device_token) <= 512:
+        raise InvalidInput("device_token", "a device token of 8 to 512 characters is required")

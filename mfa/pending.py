@@ -1,0 +1,115 @@
+"""Pending authentications and where they live.
+
+The seed: the MFA Server keeps a sent code in its own memory, and only the server that
+processed the original request can validate it. ``MemoryPendingStore`` is that memory (one
+per server, ``shared = False``). ``SharedPendingStore`` is the cloud behaviour: every server
+sees every pending code (in-process here; ``mfa.storage.redis_pending`` is the networked one).
+
+Codes are never stored in clear: a pending record holds an HMAC of the code keyed with the
+server secret, so a dump of the store does not reveal live codes (privacyIDEA #5736).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+from mfa.methods import MethodType
+from mfa.reasons import AuthStatus, DenialReason
+
+__all__ = ["MemoryPendingStore", "PendingAuth", "PendingStore", "SharedPendingStore"]
+
+
+@dataclass(frozen=True, slots=True)
+class PendingAuth:
+    auth_id: str
+    user_id: str
+    method: MethodType
+    method_id: str
+    server: str
+    issued_at: float
+    expires_at: float
+    code_digest: bytes | None = None
+    attempts: int = 0
+    status: AuthStatus = AuthStatus.PENDING
+    reason: DenialReason | None = None
+    device_token: str | None = None
+    completed_at: float | None = None
+    sender: str | None = None
+    provider: str | None = None
+    client_ip: str | None = None
+
+    def evolve(self, **changes: object) -> PendingAuth:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+class PendingStore(Protocol):
+    """Port for the pending-code store.
+
+    ``shared`` tells the engine whether other servers see this store; if not, a verify
+    naming another server is denied as ``wrong_server`` without a lookup.
+    """
+
+    @property
+    def shared(self) -> bool: ...
+
+    def put(self, pending: PendingAuth, *, keep_until: float) -> None: ...
+
+    def get(self, auth_id: str) -> PendingAuth | None: ...
+
+    def purge(self, now: float) -> int: ...
+
+
+class MemoryPendingStore:
+    """One server's memory: lost on restart, invisible to other servers.
+
+    Entries are kept in insertion order with their ``keep_until``; since every server
+    issues with one timeout, purging from the front is amortised O(1), which keeps memory
+    bounded in million-authentication simulations.
+    """
+
+    __slots__ = ("_items",)
+
+    def __init__(self) -> None:
+        self._items: OrderedDict[str, tuple[float, PendingAuth]] = OrderedDict()
+
+    @property
+    def shared(self) -> bool:
+        return False
+
+    def put(self, pending: PendingAuth, *, keep_until: float) -> None:
+        items = self._items
+        if pending.auth_id in items:
+            # an update keeps its place in the purge order and its original deadline
+            items[pending.auth_id] = (items[pending.auth_id][0], pending)
+        else:
+            items[pending.auth_id] = (keep_until, pending)
+
+    def get(self, auth_id: str) -> PendingAuth | None:
+        entry = self._items.get(auth_id)
+        return None if entry is None else entry[1]
+
+    def purge(self, now: float) -> int:
+        items = self._items
+        removed = 0
+        while items:
+            auth_id, (keep_until, _) = next(iter(items.items()))
+            if keep_until > now:
+                break
+            del items[auth_id]
+            removed += 1
+        return removed
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+class SharedPendingStore(MemoryPendingStore):
+    """An in-process store that several engine instances share (cloud behaviour)."""
+
+    __slots__ = ()
+
+    @property
+    def shared(self) -> bool:
+        return True

@@ -1,0 +1,50 @@
+"""The closed vocabularies of outcomes: results, denial reasons, statuses.
+
+The seed says the verification result and, when denied, the reason are stored with the
+authentication data. Reports, metrics and load-test failure rows all key on these values,
+so they are enums whose string values are part of the public contract.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+__all__ = ["AuthResult", "AuthStatus", "DenialReason", "RegistrationReason"]
+
+
+class AuthResult(StrEnum):
+    SUCCESS = "success"
+    DENIED = "denied"
+
+
+class DenialReason(StrEnum):
+    WRONG_CODE = "wrong_code"
+    EXPIRED = "expired"
+    UNKNOWN_AUTH = "unknown_auth"
+    WRONG_SERVER = "wrong_server"
+    TOO_MANY_ATTEMPTS = "too_many_attempts"
+    LOCKED_OUT = "locked_out"
+    REPLAYED = "replayed"
+    RATE_LIMITED = "rate_limited"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    NOT_ACTIVATED = "not_activated"
+    REGISTRATION_REQUIRED = "registration_required"
+    #: Extension: the user pressed "Deny" in the authenticator app (a fraud signal,
+    #: not a typing error, so it is kept apart from ``wrong_code``).
+    USER_DENIED = "user_denied"
+
+
+class AuthStatus(StrEnum):
+    PENDING = "pending"
+    SUCCESS = "success"
+    DENIED = "denied"
+    EXPIRED = "expired"
+
+
+class RegistrationReason(StrEnum):
+    """Why a user is prompted to register security information (from the seed's list)."""
+
+    NO_METHOD_REGISTERED = "no_method_registered"
+    REGISTRATION_POLICY = "registration_policy"
+    DEFAULT_METHOD_DISABLED = "default_method_disabled"
+    ADMIN_RESET = "admin_reset"

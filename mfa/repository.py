@@ -1,0 +1,167 @@
+"""The repository port and its in-memory implementation.
+
+Everything durable about users goes through this interface: users, registered methods,
+hardware tokens, app-password hashes, security counters, the authentication log and the
+provider account. ``mfa.storage.sql.SqlRepository`` implements it on SQLAlchemy (SQLite or
+PostgreSQL); ``InMemoryRepository`` implements it with dicts for the simulator's speed and
+for tests. Both pass the same test suite (tests/mfa/test_repository_contract.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Protocol
+
+from mfa.auth_log import AuthLogRecord
+from mfa.billing import ProviderAccount
+from mfa.errors import ConflictError
+from mfa.methods import RegisteredMethod
+from mfa.security_state import SecurityState
+from mfa.tokens.model import HardwareToken
+from mfa.users import User
+
+__all__ = ["InMemoryRepository", "Repository"]
+
+
+class Repository(Protocol):
+    # users
+    def add_user(self, user: User) -> None:
+        """Raise ``ConflictError`` if the user id exists."""
+        ...
+
+    def get_user(self, user_id: str) -> User | None: ...
+    def save_user(self, user: User) -> None: ...
+    def iter_users(self) -> Iterable[User]: ...
+
+    # methods
+    def add_method(self, method: RegisteredMethod) -> None: ...
+    def save_method(self, method: RegisteredMethod) -> None: ...
+    def list_methods(self, user_id: str) -> list[RegisteredMethod]: ...
+    def delete_methods(self, user_id: str) -> int: ...
+
+    # hardware tokens
+    def add_tokens(self, tokens: Sequence[HardwareToken]) -> None:
+        """All or nothing: raise ``ConflictError`` naming every serial that exists already."""
+        ...
+
+    def get_token(self, serial: str) -> HardwareToken | None: ...
+    def save_token(self, token: HardwareToken) -> None: ...
+
+    # security counters
+    def get_state(self, user_id: str) -> SecurityState: ...
+    def save_state(self, state: SecurityState) -> None: ...
+
+    # app passwords (argon2 hashes only)
+    def add_app_password(self, user_id: str, password_hash: str, created_at: float) -> None: ...
+    def app_password_hashes(self, user_id: str) -> list[str]: ...
+    def delete_app_passwords(self, user_id: str) -> int: ...
+
+    # authentication log
+    def save_log(self, record: AuthLogRecord) -> None:
+        """Insert or replace the record with the same ``auth_id``."""
+        ...
+
+    def logs(self, since: float | None = None) -> list[AuthLogRecord]:
+        """Records whose ``began_at`` >= ``since``, oldest first."""
+        ...
+
+    # provider account (billing)
+    def get_account(self) -> ProviderAccount | None: ...
+    def save_account(self, account: ProviderAccount) -> None: ...
+
+
+class InMemoryRepository:
+    """Dictionaries behind the repository port; no persistence, no locking."""
+
+    def __init__(self, *, keep_logs: bool = True) -> None:
+        self._users: dict[str, User] = {}
+        self._methods: dict[str, list[RegisteredMethod]] = {}
+        self._tokens: dict[str, HardwareToken] = {}
+        self._states: dict[str, SecurityState] = {}
+        self._app_passwords: dict[str, list[str]] = {}
+        self._logs: dict[str, AuthLogRecord] = {}
+        self._account: ProviderAccount | None = None
+        self.keep_logs = keep_logs
+
+    # users
+    def add_user(self, user: User) -> None:
+        if user.user_id in self._users:
+            raise ConflictError(f"user {user.user_id!r} exists")
+        self._users[user.user_id] = user
+
+    def get_user(self, user_id: str) -> User | None:
+        return self._users.get(user_id)
+
+    def save_user(self, user: User) -> None:
+        self._users[user.user_id] = user
+
+    def iter_users(self) -> Iterable[User]:
+        return list(self._users.values())
+
+    # methods
+    def add_method(self, method: RegisteredMethod) -> None:
+        self._methods.setdefault(method.user_id, []).append(method)
+
+    def save_method(self, method: RegisteredMethod) -> None:
+        methods = self._methods.setdefault(method.user_id, [])
+        for i, existing in enumerate(methods):
+            if existing.method_id == method.method_id:
+                methods[i] = method
+                return
+        methods.append(method)
+
+    def list_methods(self, user_id: str) -> list[RegisteredMethod]:
+        return list(self._methods.get(user_id, ()))
+
+    def delete_methods(self, user_id: str) -> int:
+        return len(self._methods.pop(user_id, ()))
+
+    # hardware tokens
+    def add_tokens(self, tokens: Sequence[HardwareToken]) -> None:
+        clash = sorted(t.serial for t in tokens if t.serial in self._tokens)
+        if clash:
+            raise ConflictError(f"token serial(s) already imported: {', '.join(clash)}")
+        for token in tokens:
+            self._tokens[token.serial] = token
+
+    def get_token(self, serial: str) -> HardwareToken | None:
+        return self._tokens.get(serial)
+
+    def save_token(self, token: HardwareToken) -> None:
+        self._tokens[token.serial] = token
+
+    # security counters
+    def get_state(self, user_id: str) -> SecurityState:
+        state = self._states.get(user_id)
+        return state if state is not None else SecurityState(user_id)
+
+    def save_state(self, state: SecurityState) -> None:
+        self._states[state.user_id] = state
+
+    # app passwords
+    def add_app_password(self, user_id: str, password_hash: str, created_at: float) -> None:
+        self._app_passwords.setdefault(user_id, []).append(password_hash)
+
+    def app_password_hashes(self, user_id: str) -> list[str]:
+        return list(self._app_passwords.get(user_id, ()))
+
+    def delete_app_passwords(self, user_id: str) -> int:
+        return len(self._app_passwords.pop(user_id, ()))
+
+    # log
+    def save_log(self, record: AuthLogRecord) -> None:
+        if self.keep_logs:
+            self._logs[record.auth_id] = record
+
+    def logs(self, since: float | None = None) -> list[AuthLogRecord]:
+        records = sorted(self._logs.values(), key=lambda r: r.began_at)
+        if since is None:
+            return records
+        return [r for r in records if r.began_at >= since]
+
+    # account
+    def get_account(self) -> ProviderAccount | None:
+        return self._account
+
+    def save_account(self, account: ProviderAccount) -> None:
+        self._account = account

@@ -1,0 +1,62 @@
+"""Users and their phone numbers.
+
+Phone numbers are kept in E.164 and their country (ISO 3166 alpha-2) is derived with
+``phonenumbers``: the country decides which senders (short codes or long code) carry the SMS.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import phonenumbers
+
+from mfa.errors import InvalidInput
+from mfa.reasons import RegistrationReason
+
+__all__ = ["Phone", "User", "parse_phone"]
+
+
+@dataclass(frozen=True, slots=True)
+class Phone:
+    e164: str
+    country: str
+
+
+def parse_phone(raw: str, *, field_name: str = "phone") -> Phone:
+    """Validate a phone number given in international form and return it in E.164."""
+    if not isinstance(raw, str) or not raw.strip():
+        raise InvalidInput(field_name, "a phone number is required")
+    text = raw.strip()
+    if not text.startswith("+"):
+        raise InvalidInput(field_name, f"{raw!r} must be in international form, e.g. +14255550100")
+    try:
+        number = phonenumbers.parse(text, None)
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidInput(field_name, f"{raw!r} is not a phone number ({exc})") from None
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidInput(field_name, f"{raw!r} is not a valid phone number")
+    country = phonenumbers.region_code_for_number(number) or "ZZ"
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return Phone(e164=e164, country=country)
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """A user enabled for MFA.
+
+    ``enabled_at``/``disabled_at`` bound the months in which the per-user billing model
+    counts the user; ``licensed`` users are not counted per user (they still are per auth).
+    ``pending_registration`` holds reasons set by an admin action (reset, policy) that stay
+    until the user registers a method again.
+    """
+
+    user_id: str
+    first_name: str | None = None
+    last_name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    country: str | None = None
+    licensed: bool = False
+    enabled_at: float = 0.0
+    disabled_at: float | None = None
+    pending_registration: frozenset[RegistrationReason] = field(default_factory=frozenset)

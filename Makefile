@@ -1,0 +1,32 @@
+# Self-bootstrapping targets: each creates .venv on first use.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+SCENARIO ?= scenarios/us_baseline.yaml
+
+.PHONY: run test lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+## Quickstart 1: run the main job (a shipped scenario) on the embedded defaults.
+run: $(STAMP)
+	$(BIN)/mfalab run $(SCENARIO) --out runs/quickstart
+
+## Quickstart 2: the test suite.
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 --dist loadfile -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: $(STAMP)
+	$(BIN)/python bench/engine_bench.py
+
+clean:
+	rm -rf $(VENV) runs var .pytest_cache

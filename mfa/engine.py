@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -33,12 +34,13 @@ from mfa.delivery.senders import SenderDirectory
 from mfa.entropy import Entropy, SecretsEntropy
 from mfa.errors import BillingModelLocked, ConflictError, InvalidInput, NotFound
 from mfa.methods import DELIVERED_METHODS, MethodType, RegisteredMethod
-from mfa.otp import match_totp, new_totp_secret, otpauth_uri, replayed_step
+from mfa.otp import match_totp, new_totp_secret, otpauth_uri
 from mfa.outcomes import Challenge, Denial, Verdict
 from mfa.pending import PendingAuth, PendingStore
 from mfa.policy import Policy
 from mfa.reasons import AuthStatus, DenialReason, RegistrationReason
 from mfa.repository import Repository
+from mfa.security_state import SecurityState
 from mfa.tokens.model import HardwareToken
 from mfa.users import User, parse_phone
 
@@ -46,8 +48,13 @@ __all__ = ["AuthView", "Engine", "ServerIdentity", "parse_auth_id"]
 
 _SERVER_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _USER_ID = re.compile(r"^[^\s/?#]{1,128}$")
-_AUTH_TOKEN_LENGTH = 22  # 62**22 ≈ 2**131
+_AUTH_TOKEN_LENGTH = 22  # 64**22 = 2**132
 _PURGE_EVERY = 512
+_LOCK_STRIPES = 64
+_COUNTRY_CACHE = 4096
+#: Method names and members to members, without the cost of an enum call on the hot path.
+_METHOD_TYPES: dict[str, MethodType] = {m.value: m for m in MethodType}
+_CHANNELS = {MethodType.SMS: Channel.SMS, MethodType.VOICE: Channel.VOICE}
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +120,13 @@ class Engine:
         self._secret_key = secret_key
         self._hasher = app_password_hasher or AppPasswordHasher()
         self._puts = 0
+        # BLAKE2b takes keys up to 64 bytes; longer secrets are hashed down first
+        self._mac_key = secret_key if len(secret_key) <= 64 else hashlib.sha256(secret_key).digest()
+        self._auth_prefix = f"{server.name}."
+        self._auth_id_length = len(self._auth_prefix) + _AUTH_TOKEN_LENGTH
+        self._locks = tuple(threading.Lock() for _ in range(_LOCK_STRIPES))
+        self._countries: dict[str, str] = {}
+        self._sender_pools: dict[str | None, tuple[str, ...]] = {}
 
     # ------------------------------------------------------------------ users and methods
 
@@ -306,21 +320,27 @@ class Engine:
         Raises ``mfa.errors.DeliveryError`` when no provider took the message (the send still
         counts toward the user's send limit, as the attempt was made).
         """
-        now = self.clock.now()
-        policy = self.policy
-        user = self.repository.get_user(user_id)
         kind: MethodType | None = None
         if method is not None:
-            try:
-                kind = MethodType(method)
-            except ValueError:
-                raise InvalidInput("method", f"{method!r} is not a method type") from None
+            kind = _METHOD_TYPES.get(method)  # type: ignore[call-overload]
+            if kind is None:
+                raise InvalidInput("method", f"{method!r} is not a method type")
+        with self._lock_for(user_id):
+            return self._begin(user_id, kind, client_ip)
+
+    def _begin(
+        self, user_id: str, kind: MethodType | None, client_ip: str | None
+    ) -> Challenge | Denial:
+        now = self.clock.now()
+        policy = self.policy
+        repository = self.repository
+        user = repository.get_user(user_id)
         if user is None:
             # an unknown user looks exactly like one with nothing registered
             return self._refuse(
                 None, user_id, kind, DenialReason.REGISTRATION_REQUIRED, now, client_ip
             )
-        state = self.repository.get_state(user_id)
+        state = repository.get_state(user_id)
         if state.locked_until > now:
             return self._refuse(
                 user,
@@ -331,7 +351,7 @@ class Engine:
                 client_ip,
                 retry_after=state.locked_until - now,
             )
-        methods = self.repository.list_methods(user_id)
+        methods = repository.list_methods(user_id)
         if self._registration_reasons(user, methods):
             return self._refuse(
                 user, user_id, kind, DenialReason.REGISTRATION_REQUIRED, now, client_ip
@@ -345,13 +365,13 @@ class Engine:
         if kind is MethodType.PUSH and not chosen.activated:
             return self._refuse(user, user_id, kind, DenialReason.NOT_ACTIVATED, now, client_ip)
 
-        auth_id = f"{self.server.name}.{self.entropy.token(_AUTH_TOKEN_LENGTH)}"
-        expires_at = now + policy.timeout_seconds
+        auth_id = self._auth_prefix + self.entropy.token(_AUTH_TOKEN_LENGTH)
         digest: bytes | None = None
         sender: str | None = None
         provider: str | None = None
         if kind in DELIVERED_METHODS:
-            horizon = now - policy.send_window_seconds
+            window = policy.send_window_seconds
+            horizon = now - window
             recent = tuple(t for t in state.send_times if t > horizon)
             if len(recent) >= policy.max_sends:
                 return self._refuse(
@@ -361,21 +381,26 @@ class Engine:
                     DenialReason.RATE_LIMITED,
                     now,
                     client_ip,
-                    retry_after=recent[0] + policy.send_window_seconds - now,
+                    retry_after=recent[-policy.max_sends] + window - now,
                 )
-            self.repository.save_state(state.evolve(send_times=(*recent, now)))
+            repository.save_state(
+                SecurityState(
+                    user_id,
+                    state.consecutive_failures,
+                    state.locked_until,
+                    (*recent, now),
+                    state.last_totp_step,
+                )
+            )
             code = self.entropy.code(policy.code_digits)
             digest = self._digest(auth_id, code)
-            assert chosen.phone is not None
-            country = (
-                user.country if chosen.phone == user.phone else parse_phone(chosen.phone).country
-            )
-            chosen_sender = self.senders.choose(country, self.entropy)
-            sender = chosen_sender.address
-            receipt = self.gateway.send(
+            phone = chosen.phone or ""
+            country = user.country if phone == user.phone else self._country_of(phone)
+            sender = self._choose_sender(country)
+            provider = self.gateway.send(
                 Message(
-                    channel=Channel(kind.value),
-                    to=chosen.phone,
+                    channel=_CHANNELS[kind],
+                    to=phone,
                     text=policy.sms_template.format(code=code),
                     auth_id=auth_id,
                     user_id=user_id,
@@ -383,21 +408,18 @@ class Engine:
                     country=country,
                     sender=sender,
                 )
-            )
-            provider = receipt.provider
+            ).provider
         elif kind is MethodType.PUSH:
-            assert chosen.device_token is not None
-            receipt = self.gateway.send(
+            provider = self.gateway.send(
                 Message(
                     channel=Channel.PUSH,
-                    to=chosen.device_token,
+                    to=chosen.device_token or "",
                     text=f"Approve sign-in for {user_id}?",
                     auth_id=auth_id,
                     user_id=user_id,
                     sent_at=now,
                 )
-            )
-            provider = receipt.provider
+            ).provider
 
         pending = PendingAuth(
             auth_id=auth_id,
@@ -406,14 +428,15 @@ class Engine:
             method_id=chosen.method_id,
             server=self.server.name,
             issued_at=now,
-            expires_at=expires_at,
+            expires_at=now + policy.timeout_seconds,
             code_digest=digest,
             sender=sender,
             provider=provider,
             client_ip=client_ip,
+            server_ip=self.server.ip,
         )
         self._store(pending, now)
-        self.repository.save_log(self._log_record(user, pending, chosen))
+        repository.save_log(self._log_record(user, pending, chosen))
         return Challenge(
             auth_id=auth_id,
             user_id=user_id,
@@ -426,136 +449,147 @@ class Engine:
 
     def verify(self, auth_id: str, code: str) -> Verdict:
         """Check the code the user typed for an sms, voice, totp or hardware-token auth."""
-        now = self.clock.now()
-        found = self._lookup(auth_id, now)
+        found = self._lookup(auth_id, self.clock.now())
         if isinstance(found, Verdict):
             return found
-        pending = found
+        with self._lock_for(found.user_id):
+            # look again under the user's lock: a concurrent verify may have finished it
+            now = self.clock.now()
+            found = self._lookup(auth_id, now)
+            if isinstance(found, Verdict):
+                return found
+            return self._verify(found, code, now)
+
+    def _verify(self, pending: PendingAuth, code: str, now: float) -> Verdict:
+        auth_id = pending.auth_id
         if pending.method is MethodType.PUSH:
             return Verdict.denied(DenialReason.METHOD_NOT_ALLOWED, auth_id)
-        state = self.repository.get_state(pending.user_id)
+        repository = self.repository
+        policy = self.policy
+        state = repository.get_state(pending.user_id)
         if state.locked_until > now:
             return Verdict.denied(DenialReason.LOCKED_OUT, auth_id, state.locked_until - now)
-        if pending.attempts >= self.policy.max_verify_attempts:
+        if pending.attempts >= policy.max_verify_attempts:
             return Verdict.denied(DenialReason.TOO_MANY_ATTEMPTS, auth_id)
+        user = repository.get_user(pending.user_id)
+        method = self._method_of(pending)
+        attempts = pending.attempts + 1
+        if user is None or method is None:
+            # the user was reset (or deleted) since the code was issued
+            reason = DenialReason.REGISTRATION_REQUIRED
+            self._finish(
+                user, pending, method, now, AuthStatus.DENIED, reason, attempts, completed=True
+            )
+            return Verdict.denied(reason, auth_id)
 
         code = code.strip() if isinstance(code, str) else ""
         step: int | None = None
+        replay_key = ""
         failure = DenialReason.WRONG_CODE
         if pending.method in DELIVERED_METHODS:
             ok = pending.code_digest is not None and hmac.compare_digest(
                 pending.code_digest, self._digest(auth_id, code)
             )
         else:
-            secret, digits, period, algorithm = self._otp_parameters(pending)
-            last = state.last_totp_step.get(pending.method_id)
-            window = self.policy.totp_window_steps
-            step = match_totp(
-                secret,
-                code,
-                now,
-                digits=digits,
-                period=period,
-                algorithm=algorithm,
-                window=window,
-                after_step=last,
-            )
-            ok = step is not None
-            if not ok and replayed_step(
-                secret,
-                code,
-                now,
-                digits=digits,
-                period=period,
-                algorithm=algorithm,
-                window=window,
-                after_step=last,
-            ):
-                failure = DenialReason.REPLAYED
-        attempts = pending.attempts + 1
+            params = self._otp_parameters(method)
+            if params is None:
+                ok = False
+            else:
+                secret, digits, period, algorithm, replay_key = params
+                step = match_totp(
+                    secret,
+                    code,
+                    now,
+                    digits=digits,
+                    period=period,
+                    algorithm=algorithm,
+                    window=policy.totp_window_steps,
+                )
+                last = state.last_totp_step.get(replay_key)
+                if step is not None and last is not None and step <= last:
+                    # RFC 6238 §5.2: never accept the same (or an older) value twice
+                    step = None
+                    failure = DenialReason.REPLAYED
+                ok = step is not None
+
         if ok:
-            steps = state.last_totp_step
             if step is not None:
-                steps = {**steps, pending.method_id: step}
-            self.repository.save_state(state.evolve(consecutive_failures=0, last_totp_step=steps))
-            done = pending.evolve(
-                attempts=attempts, status=AuthStatus.SUCCESS, reason=None, completed_at=now
-            )
-            self._finish(done, now)
+                steps = {**state.last_totp_step, replay_key: step}
+                repository.save_state(
+                    SecurityState(
+                        state.user_id, 0, state.locked_until, state.send_times, steps
+                    )
+                )
+            elif state.consecutive_failures:
+                repository.save_state(
+                    SecurityState(
+                        state.user_id,
+                        0,
+                        state.locked_until,
+                        state.send_times,
+                        state.last_totp_step,
+                    )
+                )
+            self._finish(user, pending, method, now, AuthStatus.SUCCESS, None, attempts, True)
             return Verdict.success(auth_id)
 
-        failures = state.consecutive_failures + 1
-        if failures >= self.policy.lockout_threshold:
-            state = state.evolve(
-                consecutive_failures=0, locked_until=now + self.policy.lockout_seconds
-            )
-        else:
-            state = state.evolve(consecutive_failures=failures)
-        self.repository.save_state(state)
-        exhausted = attempts >= self.policy.max_verify_attempts
-        updated = pending.evolve(
-            attempts=attempts,
-            status=AuthStatus.DENIED if exhausted else AuthStatus.PENDING,
-            reason=failure,
-            completed_at=now if exhausted else None,
+        self._count_failure(state, now)
+        exhausted = attempts >= policy.max_verify_attempts
+        self._finish(
+            user,
+            pending,
+            method,
+            now,
+            AuthStatus.DENIED if exhausted else AuthStatus.PENDING,
+            failure,
+            attempts,
+            exhausted,
         )
-        self._finish(updated, now)
         return Verdict.denied(failure, auth_id)
 
     def respond_push(self, auth_id: str, device_token: str, approve: bool) -> Verdict:
         """The authenticator app answers a push notification."""
-        now = self.clock.now()
-        found = self._lookup(auth_id, now)
+        found = self._lookup(auth_id, self.clock.now())
         if isinstance(found, Verdict):
             return found
-        pending = found
+        with self._lock_for(found.user_id):
+            now = self.clock.now()
+            found = self._lookup(auth_id, now)
+            if isinstance(found, Verdict):
+                return found
+            return self._respond_push(found, device_token, approve, now)
+
+    def _respond_push(
+        self, pending: PendingAuth, device_token: str, approve: bool, now: float
+    ) -> Verdict:
+        auth_id = pending.auth_id
         if pending.method is not MethodType.PUSH:
             return Verdict.denied(DenialReason.METHOD_NOT_ALLOWED, auth_id)
-        method = next(
-            (
-                m
-                for m in self.repository.list_methods(pending.user_id)
-                if m.method_id == pending.method_id
-            ),
-            None,
-        )
+        state = self.repository.get_state(pending.user_id)
+        if state.locked_until > now:
+            return Verdict.denied(DenialReason.LOCKED_OUT, auth_id, state.locked_until - now)
+        user = self.repository.get_user(pending.user_id)
+        method = self._method_of(pending)
+        attempts = pending.attempts + 1
         expected = (method.device_token or "") if method and method.activated else ""
-        if not expected or not hmac.compare_digest(expected.encode(), str(device_token).encode()):
-            # "Authentication request is not for an activated account"
-            self._finish(
-                pending.evolve(
-                    status=AuthStatus.DENIED,
-                    reason=DenialReason.NOT_ACTIVATED,
-                    completed_at=now,
-                    attempts=pending.attempts + 1,
-                ),
-                now,
-            )
-            return Verdict.denied(DenialReason.NOT_ACTIVATED, auth_id)
+        given = device_token if isinstance(device_token, str) else ""
+        if not expected or not hmac.compare_digest(expected.encode(), given.encode()):
+            # the seed: "Authentication request is not for an activated account"
+            reason = DenialReason.NOT_ACTIVATED
+            self._finish(user, pending, method, now, AuthStatus.DENIED, reason, attempts, True)
+            return Verdict.denied(reason, auth_id)
         if approve:
-            self._finish(
-                pending.evolve(
-                    status=AuthStatus.SUCCESS, completed_at=now, attempts=pending.attempts + 1
-                ),
-                now,
-            )
+            self._finish(user, pending, method, now, AuthStatus.SUCCESS, None, attempts, True)
             return Verdict.success(auth_id)
-        self._finish(
-            pending.evolve(
-                status=AuthStatus.DENIED,
-                reason=DenialReason.USER_DENIED,
-                completed_at=now,
-                attempts=pending.attempts + 1,
-            ),
-            now,
-        )
-        return Verdict.denied(DenialReason.USER_DENIED, auth_id)
+        reason = DenialReason.USER_DENIED
+        self._finish(user, pending, method, now, AuthStatus.DENIED, reason, attempts, True)
+        return Verdict.denied(reason, auth_id)
 
     def status(self, auth_id: str) -> AuthView:
         """Where an authentication stands; ``NotFound`` if this server does not know it."""
-        parsed = parse_auth_id(auth_id)
+        parsed = parse_auth_id(auth_id) if isinstance(auth_id, str) else None
         if parsed is None:
-            raise NotFound("authentication", auth_id)
+            raise NotFound("authentication", str(auth_id))
         if not self.pending.shared and parsed[0] != self.server.name:
             return AuthView(auth_id, AuthStatus.DENIED, DenialReason.WRONG_SERVER)
         pending = self.pending.get(auth_id)
@@ -567,50 +601,66 @@ class Engine:
 
     def _lookup(self, auth_id: str, now: float) -> PendingAuth | Verdict:
         """Find a live pending authentication, or the verdict that ends the request."""
-        parsed = parse_auth_id(auth_id) if isinstance(auth_id, str) else None
-        if parsed is None:
-            return Verdict.denied(DenialReason.UNKNOWN_AUTH, auth_id)
-        if not self.pending.shared and parsed[0] != self.server.name:
-            # the seed: only the server that sent the code knows it
-            return Verdict.denied(DenialReason.WRONG_SERVER, auth_id)
+        if not isinstance(auth_id, str):
+            return Verdict.denied(DenialReason.UNKNOWN_AUTH, None)
+        if not auth_id.startswith(self._auth_prefix) or len(auth_id) != self._auth_id_length:
+            # not one of ours: malformed, or issued by another server
+            parsed = parse_auth_id(auth_id)
+            if parsed is None:
+                return Verdict.denied(DenialReason.UNKNOWN_AUTH, auth_id)
+            if not self.pending.shared:
+                # the seed: only the server that sent the code knows it
+                return Verdict.denied(DenialReason.WRONG_SERVER, auth_id)
         pending = self.pending.get(auth_id)
         if pending is None:
             return Verdict.denied(DenialReason.UNKNOWN_AUTH, auth_id)
-        if pending.status is AuthStatus.SUCCESS:
-            return Verdict.denied(DenialReason.REPLAYED, auth_id)
-        if pending.status is AuthStatus.EXPIRED:
-            return Verdict.denied(DenialReason.EXPIRED, auth_id)
-        if pending.status is AuthStatus.DENIED:
-            if pending.reason in (DenialReason.WRONG_CODE, DenialReason.REPLAYED):
-                return Verdict.denied(DenialReason.TOO_MANY_ATTEMPTS, auth_id)
-            return Verdict.denied(pending.reason or DenialReason.UNKNOWN_AUTH, auth_id)
-        if now >= pending.expires_at:
+        status = pending.status
+        if status is AuthStatus.PENDING:
+            if now < pending.expires_at:
+                return pending
             self._finish(
-                pending.evolve(
-                    status=AuthStatus.EXPIRED, reason=DenialReason.EXPIRED, completed_at=now
-                ),
+                self.repository.get_user(pending.user_id),
+                pending,
+                self._method_of(pending),
                 now,
+                AuthStatus.EXPIRED,
+                DenialReason.EXPIRED,
+                pending.attempts,
+                True,
             )
             return Verdict.denied(DenialReason.EXPIRED, auth_id)
-        return pending
+        if status is AuthStatus.SUCCESS:
+            return Verdict.denied(DenialReason.REPLAYED, auth_id)
+        if status is AuthStatus.EXPIRED:
+            return Verdict.denied(DenialReason.EXPIRED, auth_id)
+        if pending.reason in (DenialReason.WRONG_CODE, DenialReason.REPLAYED):
+            return Verdict.denied(DenialReason.TOO_MANY_ATTEMPTS, auth_id)
+        return Verdict.denied(pending.reason or DenialReason.UNKNOWN_AUTH, auth_id)
 
-    def _otp_parameters(self, pending: PendingAuth) -> tuple[str, int, int, str]:
-        method = next(
-            (
-                m
-                for m in self.repository.list_methods(pending.user_id)
-                if m.method_id == pending.method_id
-            ),
-            None,
-        )
-        if method is None:
-            return "", 6, 30, "sha1"
-        if method.type is MethodType.TOTP and method.secret:
-            return method.secret, 6, 30, "sha1"
-        token = self.repository.get_token(method.serial or "")
-        if token is None:
-            return "", 6, 30, "sha1"
-        return token.secret, token.digits, token.period, token.algorithm
+    def _method_of(self, pending: PendingAuth) -> RegisteredMethod | None:
+        method_id = pending.method_id
+        for method in self.repository.list_methods(pending.user_id):
+            if method.method_id == method_id:
+                return method
+        return None
+
+    def _otp_parameters(
+        self, method: RegisteredMethod
+    ) -> tuple[str, int, int, str, str] | None:
+        """(secret, digits, period, algorithm, replay key) of a TOTP or hardware-token method.
+
+        The replay key names the secret, not the registration: a hardware token registered
+        twice must not accept again a value it already gave."""
+        if method.type is MethodType.TOTP:
+            if not method.secret:
+                return None
+            return method.secret, 6, 30, "sha1", method.method_id
+        if method.type is MethodType.HARDWARE_TOKEN and method.serial:
+            token = self.repository.get_token(method.serial)
+            if token is None or token.user_id not in (None, method.user_id):
+                return None
+            return token.secret, token.digits, token.period, token.algorithm, f"token:{token.serial}"
+        return None
 
     # ------------------------------------------------------------------ app passwords
 
@@ -637,14 +687,7 @@ class Engine:
                 self.repository.save_state(state.evolve(consecutive_failures=0))
             return Verdict.success()
         if self.repository.get_user(user_id) is not None:
-            failures = state.consecutive_failures + 1
-            if failures >= self.policy.lockout_threshold:
-                state = state.evolve(
-                    consecutive_failures=0, locked_until=now + self.policy.lockout_seconds
-                )
-            else:
-                state = state.evolve(consecutive_failures=failures)
-            self.repository.save_state(state)
+            self._count_failure(state, now)
         return Verdict.denied(DenialReason.WRONG_CODE)
 
     # ------------------------------------------------------------------ billing
@@ -717,8 +760,33 @@ class Engine:
 
     # ------------------------------------------------------------------ internals
 
+    def _lock_for(self, user_id: object) -> threading.Lock:
+        """One of a few locks, by user: a user's check-then-update steps (send limit, attempt
+        count, TOTP replay, lockout) never interleave within a process."""
+        return self._locks[hash(user_id) % _LOCK_STRIPES]
+
     def _digest(self, auth_id: str, code: str) -> bytes:
-        return hmac.new(self._secret_key, f"{auth_id}:{code}".encode(), hashlib.sha256).digest()
+        """A keyed BLAKE2b MAC of the code, bound to its auth id: a dump of the pending store
+        reveals no live code, and a digest cannot be moved to another authentication."""
+        return hashlib.blake2b(
+            f"{auth_id}:{code}".encode(), key=self._mac_key, digest_size=32
+        ).digest()
+
+    def _country_of(self, phone: str) -> str:
+        country = self._countries.get(phone)
+        if country is None:
+            if len(self._countries) >= _COUNTRY_CACHE:
+                self._countries.clear()
+            country = self._countries[phone] = parse_phone(phone).country
+        return country
+
+    def _choose_sender(self, country: str | None) -> str:
+        pool = self._sender_pools.get(country)
+        if pool is None:
+            pool = self._sender_pools[country] = tuple(
+                s.address for s in self.senders.pool(country)
+            )
+        return pool[0] if len(pool) == 1 else self.entropy.choice(pool)
 
     def _store(self, pending: PendingAuth, now: float) -> None:
         self.pending.put(pending, keep_until=pending.expires_at + self.policy.retention_seconds)
@@ -726,11 +794,51 @@ class Engine:
         if self._puts % _PURGE_EVERY == 0:
             self.pending.purge(now)
 
-    def _finish(self, pending: PendingAuth, now: float) -> None:
+    def _count_failure(self, state: SecurityState, now: float) -> None:
+        """One more consecutive failure; the threshold-th locks the user (RFC 4226 §7)."""
+        failures = state.consecutive_failures + 1
+        locked_until = state.locked_until
+        if failures >= self.policy.lockout_threshold:
+            failures, locked_until = 0, now + self.policy.lockout_seconds
+        self.repository.save_state(
+            SecurityState(
+                state.user_id, failures, locked_until, state.send_times, state.last_totp_step
+            )
+        )
+
+    def _finish(
+        self,
+        user: User | None,
+        pending: PendingAuth,
+        method: RegisteredMethod | None,
+        now: float,
+        status: AuthStatus,
+        reason: DenialReason | None,
+        attempts: int,
+        completed: bool,
+    ) -> None:
         """Store the new state of an authentication and bring its log record up to date."""
-        self._store(pending, now)
-        user = self.repository.get_user(pending.user_id)
-        self.repository.save_log(self._log_record(user, pending, None))
+        updated = PendingAuth(
+            auth_id=pending.auth_id,
+            user_id=pending.user_id,
+            method=pending.method,
+            method_id=pending.method_id,
+            server=pending.server,
+            issued_at=pending.issued_at,
+            expires_at=pending.expires_at,
+            code_digest=pending.code_digest,
+            attempts=attempts,
+            status=status,
+            reason=reason,
+            device_token=pending.device_token,
+            completed_at=now if completed else None,
+            sender=pending.sender,
+            provider=pending.provider,
+            client_ip=pending.client_ip,
+            server_ip=pending.server_ip,
+        )
+        self._store(updated, now)
+        self.repository.save_log(self._log_record(user, updated, method))
 
     def _refuse(
         self,
@@ -744,68 +852,67 @@ class Engine:
         retry_after: float | None = None,
     ) -> Denial:
         """A begin that never reached the service still leaves a (non-billable) log record."""
-        record = AuthLogRecord(
-            auth_id=f"{self.server.name}.{self.entropy.token(_AUTH_TOKEN_LENGTH)}",
-            unique_id=user_id,
-            mode=kind,
-            status=AuthStatus.DENIED,
-            reason=reason,
-            server_name=self.server.name,
-            server_ip=self.server.ip,
-            client_ip=client_ip,
-            began_at=now,
-            completed_at=now,
-            billable=False,
-            **self._optional_fields(user),
+        first, last, email = self._optional_fields(user)
+        self.repository.save_log(
+            AuthLogRecord(
+                auth_id=self._auth_prefix + self.entropy.token(_AUTH_TOKEN_LENGTH),
+                unique_id=user_id,
+                mode=kind,
+                status=AuthStatus.DENIED,
+                server_name=self.server.name,
+                server_ip=self.server.ip,
+                began_at=now,
+                first_name=first,
+                last_name=last,
+                email=email,
+                reason=reason,
+                client_ip=client_ip,
+                completed_at=now,
+                billable=False,
+            )
         )
-        self.repository.save_log(record)
         return Denial(reason=reason, user_id=user_id, method=kind, retry_after=retry_after)
 
-    def _optional_fields(self, user: User | None) -> dict[str, str | None]:
+    def _optional_fields(self, user: User | None) -> tuple[str | None, str | None, str | None]:
+        """The seed's optional fields (first/last name, email), as configured."""
         if user is None:
-            return {}
-        out: dict[str, str | None] = {}
-        if self.policy.log_names:
-            out["first_name"] = user.first_name
-            out["last_name"] = user.last_name
-        if self.policy.log_email:
-            out["email"] = user.email
-        return out
+            return None, None, None
+        names = self.policy.log_names
+        return (
+            user.first_name if names else None,
+            user.last_name if names else None,
+            user.email if self.policy.log_email else None,
+        )
 
     def _log_record(
-        self,
-        user: User | None,
-        pending: PendingAuth,
-        method: RegisteredMethod | None,
+        self, user: User | None, pending: PendingAuth, method: RegisteredMethod | None
     ) -> AuthLogRecord:
-        if method is None:
-            method = next(
-                (
-                    m
-                    for m in self.repository.list_methods(pending.user_id)
-                    if m.method_id == pending.method_id
-                ),
-                None,
-            )
+        first, last, email = self._optional_fields(user)
+        kind = pending.method
+        server_ip = pending.server_ip
+        if server_ip is None:  # a record from a store that does not keep it
+            server_ip = self.server.ip if pending.server == self.server.name else ""
         return AuthLogRecord(
             auth_id=pending.auth_id,
             unique_id=pending.user_id,
-            mode=pending.method,
+            mode=kind,
             status=pending.status,
-            reason=pending.reason,
             server_name=pending.server,
-            server_ip=self.server.ip if pending.server == self.server.name else "",
-            client_ip=pending.client_ip,
+            server_ip=server_ip,
             began_at=pending.issued_at,
+            first_name=first,
+            last_name=last,
+            email=email,
+            phone=method.phone if method is not None and kind in DELIVERED_METHODS else None,
+            device_token=(
+                method.device_token if method is not None and kind is MethodType.PUSH else None
+            ),
+            reason=pending.reason,
+            client_ip=pending.client_ip,
             completed_at=pending.completed_at,
             attempts=pending.attempts,
             sender=pending.sender,
             provider=pending.provider,
-            phone=method.phone if method and pending.method in DELIVERED_METHODS else None,
-            device_token=method.device_token
-            if method and pending.method is MethodType.PUSH
-            else None,
-            **self._optional_fields(user),
         )
 
 

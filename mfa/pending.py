@@ -39,6 +39,9 @@ class PendingAuth:
     sender: str | None = None
     provider: str | None = None
     client_ip: str | None = None
+    #: The issuing server's IP, for the log record when another server finishes the
+    #: authentication (cloud mode).
+    server_ip: str | None = None
 
     def evolve(self, **changes: object) -> PendingAuth:
         return replace(self, **changes)  # type: ignore[arg-type]

@@ -1,7 +1,8 @@
 """Configuration from the environment (``MFALAB_*``), shared by the server and the CLI.
 
 Settings are built where they are needed (``Settings()``), never held in a module global,
-so tests and cluster processes each get their own.
+so tests and cluster processes each get their own. A bad value fails at start-up with the
+name of its environment variable, not on the first request.
 """
 
 from __future__ import annotations
@@ -14,10 +15,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings"]
 
+_SIMULATED = "simulated:"
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MFALAB_", extra="ignore")
 
+    #: Bearer key every ``/v1`` call must present (required to serve).
     api_key: SecretStr | None = None
     db_url: str = Field(default_factory=lambda: f"sqlite:///{Path('var') / 'mfalab.db'}")
     #: ``memory`` (server mode: codes in this server's memory) or a ``redis://`` URL.
@@ -31,6 +35,11 @@ class Settings(BaseSettings):
     #: Key for encryption at rest and for code digests (urlsafe base64 Fernet key or any
     #: passphrase of 16+ characters; a key is derived from it).
     secret_key: SecretStr | None = None
+    #: Key prefix in Redis, so several clusters (or test runs) can share one Redis.
+    redis_namespace: str = "mfalab"
+    #: Other servers of the cluster (comma-separated base URLs). ``GET /v1/sink/messages``
+    #: asks them too, because a phone receives a code whichever server sent it.
+    sink_peers: str = ""
 
     @field_validator("pending")
     @classmethod
@@ -45,3 +54,30 @@ class Settings(BaseSettings):
         if value <= 0:
             raise ValueError("MFALAB_OTP_TIMEOUT must be positive")
         return value
+
+    @field_validator("gateway")
+    @classmethod
+    def _gateway(cls, value: str) -> str:
+        if value == "sink":
+            return value
+        if value.startswith(_SIMULATED) and value[len(_SIMULATED) :].strip():
+            return value
+        raise ValueError("MFALAB_GATEWAY must be 'sink' or 'simulated:<scenario.yaml>'")
+
+    @field_validator("api_key")
+    @classmethod
+    def _api_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().strip():
+            raise ValueError("MFALAB_API_KEY must not be empty")
+        return value
+
+    @property
+    def scenario_path(self) -> str | None:
+        """The scenario file of a ``simulated:`` gateway, else None."""
+        if self.gateway.startswith(_SIMULATED):
+            return self.gateway[len(_SIMULATED) :].strip()
+        return None
+
+    @property
+    def peer_urls(self) -> list[str]:
+        return [url.strip().rstrip("/") for url in self.sink_peers.split(",") if url.strip()]

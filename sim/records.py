@@ -6,7 +6,9 @@ A run directory (``mfalab run … --out runs/NAME``) holds:
                                   including every resend, retry and method fallback);
 - ``deliveries/part-*.parquet``  one ``DeliveryRow`` per message sent (sms, voice, push);
 - ``resources.parquet``          ``ResourceSample`` rows: queue length and utilisation of
-                                  senders, providers and servers over time;
+                                  senders, providers and servers over time (for senders and
+                                  providers ``busy`` counts the messages they handled in the
+                                  preceding sample interval; for servers, the busy slots);
 - ``scenario.yaml``              the fully resolved scenario (defaults filled in);
 - ``meta.json``                  seed, replications, scale, mfalab version, wall time;
 - ``summary.json``               the summary table printed at the end of the run.
@@ -55,6 +57,12 @@ class AuthRow:
     first_sender: str  # sender of the first sms/voice, "" if none
     first_sender_kind: str  # short_code | long_code | ""
     first_provider: str  # provider of the first send, "" if none
+    # --- added by the simulator (after the agreed columns) ---
+    server_wait: float = 0.0  # seconds this authentication's calls queued at servers
+    connectivity: str = ""  # wifi_and_cellular | cellular | wifi_only | none (at sign-in)
+    signal: str = ""  # good | poor (cellular signal at sign-in)
+    security_app: bool = False  # a security app blocked texts/calls at the start
+    billable: int = 0  # begins the engine accepted (each leaves a billable log record)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +82,9 @@ class DeliveryRow:
     sent_at: float  # when the sender's throughput queue released it
     delivered_at: float  # when it reached the phone/app; NaN if lost
     loss_cause: str  # "" if delivered; carrier_loss | security_app | no_signal |
-    # provider_error | unanswered | push_lost
+    # provider_error | unanswered | push_lost | queue_expired
+    # --- added by the simulator (after the agreed columns) ---
+    failovers: int = 0  # providers that refused this message before one took it
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +96,9 @@ class ResourceSample:
     queue_length: int
     busy: int
     capacity: float  # messages/s for senders and providers, slots for servers
+    # --- added by the simulator (after the agreed columns) ---
+    utilisation: float = 0.0  # senders/providers: messages in the preceding interval over
+    # capacity x interval; servers: busy / slots at the sample time
 
 
 AUTH_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(AuthRow))

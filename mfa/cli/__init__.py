@@ -23,6 +23,11 @@ __all__ = ["UsageError", "main"]
 COMMAND_MODULES: tuple[str, ...] = (
     "mfa.cli.demo",
     "mfa.cli.tokens",
+    "sim.cli",
+    "mfa.cli.logs",
+    "mfa.cli.serve",
+    "mfa.cli.loadtest",
+    "reports.cli",
 )
 
 

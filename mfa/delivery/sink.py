@@ -25,6 +25,7 @@ class SinkMessage:
     code: str | None
     sent_at: float
     auth_id: str
+    country: str | None = None
 
 
 class SinkGateway:
@@ -51,6 +52,7 @@ class SinkGateway:
             code=extract_code(message.text),
             sent_at=message.sent_at,
             auth_id=message.auth_id,
+            country=message.country,
         )
         with self._lock:
             self._by_recipient[message.to].append(item)

@@ -1,0 +1,185 @@
+"""Benchmark of the real verify path over HTTP (on demand, not in CI).
+
+For 1 and 2 uvicorn workers, on the same stack (one mfalab server, default SQLite database,
+memory pending store, sink gateway), measure in the same run:
+
+* the request rate of a bare endpoint, ``GET /healthz`` (no auth, no engine);
+* sign-ins per second: begin (``POST /v1/auth``) → read the code (``GET /v1/sink/messages``)
+  → verify (``POST /v1/auth/{id}/verify``), counting only verifies answered ``success``;
+
+and report their ratio. Issue 3's target: the full verify path at >= 40% of the bare
+endpoint. Both ratios are printed: sign-ins/s ÷ bare RPS (a sign-in is three requests, so
+this one is at most 33% even if every request were as cheap as /healthz) and verify-path
+requests/s ÷ bare RPS (the target's like-for-like reading).
+
+The load comes from wrk (``apt-get install -y wrk``) with ``bench/http_verify.lua``; wrk is
+C, so the client is not the bottleneck on a 2-core machine. Users are created first through
+the API; each user gets at most 5 codes per 5 minutes (the engine's send limit), so the run
+creates enough users for the load and reports any refused begin.
+
+    .venv/bin/python bench/http_bench.py [--duration 10] [--connections 8] [--workers 1,2]
+                                         [--users 4000] [--db URL] [--pending memory|redis://…]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from mfa.api import Cluster, ClusterSpec
+
+LUA = Path(__file__).with_name("http_verify.lua")
+_RPS = re.compile(r"Requests/sec:\s+([0-9.]+)")
+_COUNTS = re.compile(r"MFALAB ok=(\d+) denied=(\d+) refused=(\d+) missing=(\d+)")
+_P99 = re.compile(r"99%\s+([0-9.]+)(us|ms|s)")
+
+
+def bench_phone(n: int) -> str:
+    return f"+1425{200 + n // 10000:03d}{n % 10000:04d}"
+
+
+@dataclass(frozen=True)
+class Result:
+    workers: int
+    bare_rps: float
+    bare_p99_ms: float
+    flow_rps: float
+    flow_p99_ms: float
+    signins: float
+    denied: int
+    refused: int
+    missing: int
+
+    @property
+    def signin_ratio(self) -> float:
+        return self.signins / self.bare_rps
+
+    @property
+    def request_ratio(self) -> float:
+        return self.flow_rps / self.bare_rps
+
+
+def _p99_ms(output: str) -> float:
+    match = _P99.search(output)
+    if not match:
+        return float("nan")
+    value, unit = float(match.group(1)), match.group(2)
+    return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+
+def wrk(url: str, seconds: float, connections: int, *script: str) -> str:
+    argv = ["wrk", "-t", str(connections), "-c", str(connections), "-d", f"{seconds:g}s",
+            "--latency"]
+    if script:
+        argv += ["-s", script[0], url, "--", *script[1:]]
+    else:
+        argv.append(url)
+    return subprocess.run(argv, check=True, capture_output=True, text=True).stdout
+
+
+async def create_users(url: str, api_key: str, count: int, concurrency: int = 16) -> None:
+    headers = {"Authorization": f"Bearer {api_key}"}
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for n in range(count):
+        queue.put_nowait(n)
+
+    async def worker() -> None:
+        async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30) as client:
+            while not queue.empty():
+                n = queue.get_nowait()
+                user = {"user_id": f"bench-{n}", "phone": bench_phone(n)}
+                answer = await client.post("/v1/users", json=user)
+                answer.raise_for_status()
+                method = await client.post(f"/v1/users/bench-{n}/methods", json={"type": "sms"})
+                method.raise_for_status()
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+
+def run_one(args: argparse.Namespace, workers: int) -> Result:
+    spec = ClusterSpec(
+        servers=1, base_port=0, workers=workers, pending=args.pending, db_url=args.db
+    )
+    with Cluster(spec) as cluster:
+        url = cluster.urls[0]
+        started = time.perf_counter()
+        asyncio.run(create_users(url, cluster.api_key, args.users))
+        print(
+            f"  {workers} worker(s): {args.users} users created in "
+            f"{time.perf_counter() - started:.1f} s",
+            flush=True,
+        )
+        wrk(url + "/healthz", 2, args.connections)  # warm-up
+        bare = wrk(url + "/healthz", args.duration, args.connections)
+        flow = wrk(
+            url,
+            args.duration,
+            args.connections,
+            str(LUA),
+            cluster.api_key,
+            str(args.users),
+            str(args.connections),
+        )
+    counts = _COUNTS.search(flow)
+    if counts is None:
+        raise RuntimeError("the wrk script printed no counts:\n" + flow)
+    ok, denied, refused, missing = (int(g) for g in counts.groups())
+    return Result(
+        workers=workers,
+        bare_rps=float(_RPS.search(bare).group(1)),  # type: ignore[union-attr]
+        bare_p99_ms=_p99_ms(bare),
+        flow_rps=float(_RPS.search(flow).group(1)),  # type: ignore[union-attr]
+        flow_p99_ms=_p99_ms(flow),
+        signins=ok / args.duration,
+        denied=denied,
+        refused=refused,
+        missing=missing,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per measurement")
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--workers", default="1,2", help="comma-separated worker counts")
+    parser.add_argument("--users", type=int, default=4000)
+    parser.add_argument("--db", default=None, help="default: a fresh SQLite file")
+    parser.add_argument("--pending", default="memory")
+    args = parser.parse_args(argv)
+    if shutil.which("wrk") is None:
+        print("wrk is not installed: apt-get install -y wrk", file=sys.stderr)
+        return 2
+    results = []
+    for workers in (int(w) for w in args.workers.split(",")):
+        results.append(run_one(args, workers))
+    print()
+    print(
+        f"{'workers':>7} {'/healthz rps':>13} {'p99 ms':>7} {'sign-ins/s':>11} "
+        f"{'flow req/s':>11} {'p99 ms':>7} {'sign-ins/bare':>14} {'flow/bare':>10}  problems"
+    )
+    for r in results:
+        problems = f"denied={r.denied} refused={r.refused} no-code={r.missing}"
+        print(
+            f"{r.workers:>7} {r.bare_rps:>13.0f} {r.bare_p99_ms:>7.1f} {r.signins:>11.0f} "
+            f"{r.flow_rps:>11.0f} {r.flow_p99_ms:>7.1f} {r.signin_ratio:>14.0%} "
+            f"{r.request_ratio:>10.0%}  {problems}"
+        )
+    print(
+        f"\n{args.duration:g} s per measurement, {args.connections} connections, "
+        f"pending={args.pending}, db={args.db or 'SQLite (temp file)'}; "
+        "target: verify path >= 40% of the bare endpoint"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

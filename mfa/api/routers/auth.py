@@ -1,0 +1,129 @@
+"""``/v1/auth``: begin an authentication, verify its code, read its status, check an app
+password.
+
+``POST /v1/auth`` answers 201 with a challenge, or — when the engine refuses to start one —
+a problem whose ``reason`` is the engine's denial reason: 429 + ``Retry-After`` for
+``rate_limited``, 403 for every other refusal (``locked_out`` also carries ``Retry-After``).
+An unknown user gets exactly the answer of a user with nothing registered
+(``registration_required``), so the API never tells whether a user id exists. Verify answers
+are always 200 ``{"result", "reason"}``, whatever the auth id.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from mfa.api.deps import EngineDep, MetricsDep
+from mfa.api.problems import ApiProblem, retry_after_header
+from mfa.api.routers import problems
+from mfa.api.schemas import (
+    AppPasswordCheck,
+    AuthCreate,
+    AuthPublic,
+    AuthStatusPublic,
+    VerdictPublic,
+    VerifyCreate,
+)
+from mfa.engine import Engine
+from mfa.errors import NotFound
+from mfa.outcomes import Denial, Verdict
+from mfa.reasons import DenialReason
+
+__all__ = ["refusal", "router", "verdict_body"]
+
+router = APIRouter(prefix="/v1/auth", tags=["auth"], responses=problems(401, 422))
+
+_REFUSALS: dict[DenialReason, str] = {
+    DenialReason.RATE_LIMITED: "too many codes were sent to this user recently",
+    DenialReason.LOCKED_OUT: "too many failed verifications: the user is locked out for now",
+    DenialReason.REGISTRATION_REQUIRED: "no verification method is ready: registration required",
+    DenialReason.METHOD_NOT_ALLOWED: "that method is not registered for the user or not allowed",
+    DenialReason.NOT_ACTIVATED: "the push method has not been activated by the app",
+}
+
+
+def refusal(denial: Denial) -> ApiProblem:
+    """The problem for a begin the engine refused (see the module docstring)."""
+    reason = denial.reason
+    detail = _REFUSALS.get(reason, "the authentication was not started")
+    extensions: dict[str, Any] = {"reason": str(reason)}
+    if denial.retry_after is not None:
+        extensions["retry_after"] = round(denial.retry_after, 3)
+        detail += f"; retry in {max(1, round(denial.retry_after))} s"
+    headers = retry_after_header(denial.retry_after)
+    if reason is DenialReason.RATE_LIMITED:
+        return ApiProblem(
+            429, "rate-limited", detail, title="Too Many Codes", headers=headers, **extensions
+        )
+    return ApiProblem(
+        403, "auth-refused", detail, title="Authentication Refused", headers=headers, **extensions
+    )
+
+
+def verdict_body(verdict: Verdict) -> dict[str, Any]:
+    return {"result": verdict.result, "reason": verdict.reason}
+
+
+def _verdict_method(engine: Engine, auth_id: str, verdict: Verdict) -> str:
+    """The method label of a verify for the metrics (the verdict may not carry it)."""
+    method = getattr(verdict, "method", None)
+    if method is not None:
+        return str(method)
+    if verdict.reason in (DenialReason.UNKNOWN_AUTH, DenialReason.WRONG_SERVER):
+        return "unknown"
+    try:
+        view = engine.status(auth_id)
+    except NotFound:
+        return "unknown"
+    return "unknown" if view.method is None else str(view.method)
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=AuthPublic,
+    response_model_exclude_none=True,
+    responses=problems(403, 429, 502),
+)
+async def begin(body: AuthCreate, engine: EngineDep, metrics: MetricsDep) -> dict[str, Any]:
+    """Start an authentication; sms/voice send a fresh code, push notifies the app."""
+    outcome = engine.begin(body.user_id, body.method, body.client_ip)
+    metrics.record_begin(outcome)
+    if isinstance(outcome, Denial):
+        raise refusal(outcome)
+    return {
+        "auth_id": outcome.auth_id,
+        "method": outcome.method,
+        "server": outcome.server,
+        "expires_in": outcome.expires_in,
+        "sender": outcome.sender,
+    }
+
+
+@router.post("/app-password", response_model=VerdictPublic)
+async def check_app_password(
+    body: AppPasswordCheck, engine: EngineDep, metrics: MetricsDep
+) -> dict[str, Any]:
+    """An unknown user is denied ``wrong_code`` like a wrong password."""
+    verdict = engine.verify_app_password(body.user_id, body.password)
+    metrics.record_verdict("app_password", verdict)
+    return verdict_body(verdict)
+
+
+@router.post("/{auth_id}/verify", response_model=VerdictPublic)
+async def verify(
+    auth_id: str, body: VerifyCreate, engine: EngineDep, metrics: MetricsDep
+) -> dict[str, Any]:
+    """``wrong_server`` when the auth id names another server and codes are not shared."""
+    verdict = engine.verify(auth_id, body.code)
+    metrics.record_verdict(_verdict_method(engine, auth_id, verdict), verdict)
+    return verdict_body(verdict)
+
+
+@router.get("/{auth_id}", response_model=AuthStatusPublic, responses=problems(404))
+async def status(auth_id: str, engine: EngineDep) -> dict[str, Any]:
+    """404 when this server does not know the authentication (unknown, or forgotten)."""
+    view = engine.status(auth_id)
+    return {"status": view.status, "reason": view.reason}

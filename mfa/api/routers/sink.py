@@ -1,0 +1,59 @@
+"""``/v1/sink/messages``: the development outbox, read as the phone at ``to`` would.
+
+In a cluster every server has its own outbox, yet a phone receives a code whichever server
+sent it; so a server also asks the peers named in ``MFALAB_SINK_PEERS`` (with ``local=true``,
+which stops the fan-out there) and merges the answers, newest first. A peer that does not
+answer is skipped: the phone simply did not get that server's messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Annotated, Any
+
+import httpx
+from fastapi import APIRouter, Query
+
+from mfa.api.deps import RuntimeDep, SinkDep
+from mfa.api.routers import problems
+from mfa.api.runtime import Runtime
+from mfa.api.schemas import SinkMessagePublic
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1/sink", tags=["sink"], responses=problems(401, 404, 422))
+
+
+@router.get("/messages", response_model=list[SinkMessagePublic])
+async def messages(
+    to: Annotated[str, Query(description="recipient: E.164 number or push device token")],
+    sink: SinkDep,
+    runtime: RuntimeDep,
+    local: Annotated[bool, Query(include_in_schema=False)] = False,
+) -> list[dict[str, Any]]:
+    """Messages to ``to``, newest first; 404 when the gateway is not the sink (or a simulated
+    gateway in front of it, which shows only the messages that have been delivered)."""
+    found = [SinkMessagePublic.of(m) for m in sink.messages_to(to)]
+    peers = runtime.settings.peer_urls
+    if local or not peers:
+        return found
+    answers = await asyncio.gather(*(_ask_peer(runtime, url, to) for url in peers))
+    for answer in answers:
+        found.extend(answer)
+    found.sort(key=lambda m: m["sent_at"], reverse=True)
+    return found
+
+
+async def _ask_peer(runtime: Runtime, base_url: str, to: str) -> list[dict[str, Any]]:
+    try:
+        response = await runtime.http().get(
+            f"{base_url}/v1/sink/messages", params={"to": to, "local": "true"}
+        )
+        response.raise_for_status()
+        items = response.json()
+    except (httpx.HTTPError, ValueError):
+        return []
+    for item in items:
+        item["sent_at"] = datetime.fromisoformat(item["sent_at"])
+    return items  # type: ignore[no-any-return]

@@ -1,0 +1,102 @@
+"""``/v1/users``: enrolment — users, their methods, push activation, resets, app passwords."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+
+from mfa.api.deps import EngineDep
+from mfa.api.routers import problems
+from mfa.api.schemas import (
+    AppPasswordCreated,
+    MethodActivate,
+    MethodActivated,
+    MethodCreate,
+    MethodPublic,
+    RegistrationPublic,
+    UserCreate,
+    UserPublic,
+)
+from mfa.methods import MethodType
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1/users", tags=["users"], responses=problems(401, 404, 422))
+
+
+@router.post("", status_code=201, response_model=UserPublic, responses=problems(409))
+async def create_user(body: UserCreate, engine: EngineDep) -> dict[str, Any]:
+    """409 if the user id exists; 422 naming the bad field (e.g. an invalid phone)."""
+    user = engine.create_user(
+        body.user_id,
+        first_name=body.first_name,
+        last_name=body.last_name,
+        email=body.email,
+        phone=body.phone,
+    )
+    return {
+        "user_id": user.user_id,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "email": user.email,
+        "phone": user.phone,
+    }
+
+
+@router.post(
+    "/{user_id}/methods",
+    status_code=201,
+    response_model=MethodPublic,
+    response_model_exclude_none=True,
+    responses=problems(409),
+)
+async def register_method(user_id: str, body: MethodCreate, engine: EngineDep) -> dict[str, Any]:
+    """A totp method answers its base32 ``secret`` and ``otpauth_uri`` (shown once)."""
+    method = engine.register_method(
+        user_id,
+        body.type,
+        phone=body.phone,
+        serial=body.serial,
+        device_token=body.device_token,
+        default=body.default,
+    )
+    out: dict[str, Any] = {"method_id": method.method_id, "type": method.type}
+    if method.type is MethodType.TOTP:
+        out["secret"] = method.secret
+        out["otpauth_uri"] = engine.provisioning_uri(method)
+    return out
+
+
+@router.post("/{user_id}/methods/{method_id}/activate", response_model=MethodActivated)
+async def activate_push(
+    user_id: str, method_id: str, body: MethodActivate, engine: EngineDep
+) -> dict[str, Any]:
+    """Extension: the authenticator app activates a push method with its device token."""
+    method = engine.activate_push(user_id, method_id, body.device_token)
+    return {"method_id": method.method_id, "type": method.type, "activated": method.activated}
+
+
+@router.post("/{user_id}/reset", status_code=204, response_class=Response)
+async def reset_user(user_id: str, engine: EngineDep) -> Response:
+    """The seed's reset: methods removed, the user must register again."""
+    engine.reset_user(user_id)
+    return Response(status_code=204)
+
+
+@router.get("/{user_id}/registration", response_model=RegistrationPublic)
+async def registration(user_id: str, engine: EngineDep) -> dict[str, Any]:
+    reasons = engine.registration_required(user_id)
+    return {"required": bool(reasons), "reasons": reasons}
+
+
+@router.post("/{user_id}/app-passwords", status_code=201, response_model=AppPasswordCreated)
+async def create_app_password(user_id: str, engine: EngineDep) -> dict[str, str]:
+    return {"app_password": engine.create_app_password(user_id)}
+
+
+@router.delete("/{user_id}/app-passwords", status_code=204, response_class=Response)
+async def delete_app_passwords(user_id: str, engine: EngineDep) -> Response:
+    """The seed: a lost phone that used app passwords → delete them all."""
+    engine.delete_app_passwords(user_id)
+    return Response(status_code=204)

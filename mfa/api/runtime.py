@@ -1,0 +1,128 @@
+"""What one server process runs: settings, the engine and its ports, metrics, the sink.
+
+``build_runtime`` is the only place that turns ``MFALAB_*`` settings into an engine: the
+repository (``MFALAB_DB_URL``), the pending store (``MFALAB_PENDING``), the gateway
+(``MFALAB_GATEWAY``), the policy (``MFALAB_MODE``/``MFALAB_OTP_TIMEOUT``) and the server's
+identity. The runtime lives on ``app.state`` — never in a module global — and is closed by
+the app's lifespan, so a graceful shutdown releases the database and Redis cleanly.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import httpx
+
+from mfa.api.metrics import Metrics
+from mfa.clock import SystemClock
+from mfa.delivery.sink import SinkGateway
+from mfa.engine import Engine, ServerIdentity
+from mfa.errors import MfaError
+from mfa.policy import Mode, Policy
+from mfa.settings import Settings
+
+__all__ = ["Runtime", "ServerConfigError", "build_runtime", "sink_of"]
+
+
+class ServerConfigError(MfaError):
+    """The server cannot start with these settings; the message names the variable."""
+
+
+@dataclass(eq=False)
+class Runtime:
+    settings: Settings
+    engine: Engine
+    metrics: Metrics
+    #: The outbox ``GET /v1/sink/messages`` reads (None: the gateway is not the sink).
+    sink: SinkGateway | None
+    api_key: bytes
+    closers: list[Callable[[], None]] = field(default_factory=list)
+    _http: httpx.AsyncClient | None = None
+
+    def key_matches(self, presented: str) -> bool:
+        return hmac.compare_digest(presented.encode("utf-8", "replace"), self.api_key)
+
+    def http(self) -> httpx.AsyncClient:
+        """A client for the other servers of the cluster (created on first use)."""
+        if self._http is None:
+            self._http = httpx.AsyncClient(
+                timeout=httpx.Timeout(5.0),
+                headers={"Authorization": "Bearer " + self.api_key.decode()},
+            )
+        return self._http
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+        while self.closers:
+            self.closers.pop()()
+
+
+def sink_of(gateway: object) -> SinkGateway | None:
+    """The sink behind a gateway: the sink itself, or the one a simulated gateway fills."""
+    if isinstance(gateway, SinkGateway):
+        return gateway
+    inner = getattr(gateway, "sink", None)
+    return inner if isinstance(inner, SinkGateway) else None
+
+
+def _required(value: object, variable: str) -> str:
+    secret = getattr(value, "get_secret_value", None)
+    text = secret() if secret is not None else value
+    if not isinstance(text, str) or not text.strip():
+        raise ServerConfigError(f"{variable} is required to serve (see docs/api.md)")
+    return text
+
+
+def build_runtime(settings: Settings, *, engine: Engine | None = None) -> Runtime:
+    """Open every port named by ``settings``; an injected ``engine`` is used as is (its
+    owner closes it)."""
+    api_key = _required(settings.api_key, "MFALAB_API_KEY").encode()
+    if engine is not None:
+        return Runtime(settings, engine, Metrics(), sink_of(engine.gateway), api_key)
+
+    from mfa.storage import derive_key, open_pending, open_repository
+
+    secret = derive_key(_required(settings.secret_key, "MFALAB_SECRET_KEY"))
+    closers: list[Callable[[], None]] = []
+    try:
+        server = ServerIdentity(settings.server_name, settings.server_ip)
+    except ValueError as exc:
+        raise ServerConfigError(f"MFALAB_SERVER_NAME: {exc}") from None
+    clock = SystemClock()
+    repository = open_repository(settings.db_url, secret_key=secret)
+    closers.append(getattr(repository, "close", _nothing))
+    try:
+        pending = open_pending(settings.pending, namespace=settings.redis_namespace)
+        closers.append(getattr(pending, "close", _nothing))
+        sink = SinkGateway()
+        scenario = settings.scenario_path
+        if scenario is None:
+            gateway: object = sink
+        else:
+            from sim.realtime_gateway import RealtimeGateway
+
+            gateway = RealtimeGateway.from_scenario_file(scenario, sink=sink, clock=clock)
+            closers.append(gateway.close)
+        policy = Policy(mode=Mode(settings.mode), pending_timeout_seconds=settings.otp_timeout)
+        built = Engine(
+            server=server,
+            clock=clock,
+            repository=repository,
+            pending=pending,
+            gateway=gateway,  # type: ignore[arg-type]
+            secret_key=secret,
+            policy=policy,
+        )
+    except BaseException:
+        while closers:
+            closers.pop()()
+        raise
+    return Runtime(settings, built, Metrics(), sink, api_key, closers)
+
+
+def _nothing() -> None:
+    return None

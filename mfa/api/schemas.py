@@ -1,0 +1,233 @@
+"""Request and response bodies of the HTTP API (pydantic), in Create/Public families.
+
+These models are the wire contract (paths and fields written in issue 3); they hold no rule.
+Values the engine validates (phone numbers, user ids, device tokens) are passed through as
+strings so the engine's message, naming the field, is the one a client sees. Request models
+forbid unknown fields, so a typo is a 422 naming it instead of being silently ignored. Times
+travel as ISO 8601 in UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from mfa.auth_log import AuthLogRecord
+from mfa.delivery.sink import SinkMessage
+from mfa.methods import MethodType
+from mfa.reasons import AuthResult, AuthStatus, DenialReason, RegistrationReason
+
+__all__ = [
+    "AppPasswordCheck",
+    "AppPasswordCreated",
+    "AuthCreate",
+    "AuthPublic",
+    "AuthStatusPublic",
+    "HealthPublic",
+    "LogRecordPublic",
+    "MethodActivate",
+    "MethodActivated",
+    "MethodCreate",
+    "MethodPublic",
+    "Problem",
+    "PushRespond",
+    "RegistrationPublic",
+    "SinkMessagePublic",
+    "TokenImport",
+    "TokensImported",
+    "UserCreate",
+    "UserPublic",
+    "VerdictPublic",
+    "VerifyCreate",
+    "from_timestamp",
+]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def from_timestamp(seconds: float | None) -> datetime | None:
+    return None if seconds is None else datetime.fromtimestamp(seconds, UTC)
+
+
+# ---------------------------------------------------------------------------- users
+
+
+class UserCreate(_Request):
+    user_id: str
+    first_name: str | None = None
+    last_name: str | None = None
+    email: str | None = None
+    phone: str | None = Field(None, description="E.164, e.g. +14255550100")
+
+
+class UserPublic(BaseModel):
+    user_id: str
+    first_name: str | None
+    last_name: str | None
+    email: str | None
+    phone: str | None
+
+
+class MethodCreate(_Request):
+    type: MethodType
+    phone: str | None = Field(None, description="sms/voice; defaults to the user's phone")
+    serial: str | None = Field(None, description="hardware_token: serial of an imported token")
+    device_token: str | None = Field(None, description="push: given here, activates at once")
+    default: bool = False
+
+
+class MethodPublic(BaseModel):
+    method_id: str
+    type: MethodType
+    secret: str | None = Field(None, description="totp only: the base32 secret, shown once")
+    otpauth_uri: str | None = Field(None, description="totp only: for a QR code")
+
+
+class MethodActivate(_Request):
+    device_token: str
+
+
+class MethodActivated(BaseModel):
+    method_id: str
+    type: MethodType
+    activated: bool
+
+
+class RegistrationPublic(BaseModel):
+    required: bool
+    reasons: list[RegistrationReason]
+
+
+class AppPasswordCreated(BaseModel):
+    app_password: str = Field(description="shown once; only a hash is stored")
+
+
+# ---------------------------------------------------------------------------- tokens
+
+
+class TokenImport(_Request):
+    format: Literal["pskc", "csv"]
+    content: str = Field(description="the file's text")
+    password: str | None = Field(None, description="PSKC pre-shared key or passphrase")
+
+
+class TokensImported(BaseModel):
+    imported: int
+    serials: list[str]
+
+
+# ---------------------------------------------------------------------------- authentication
+
+
+class AuthCreate(_Request):
+    user_id: str
+    method: MethodType | None = Field(None, description="default: the user's default method")
+    client_ip: str | None = None
+
+
+class AuthPublic(BaseModel):
+    auth_id: str = Field(description="'<server>.<token>': names the issuing server")
+    method: MethodType
+    server: str
+    expires_in: float
+    sender: str | None = Field(None, description="sms/voice: the short or long code used")
+
+
+class VerifyCreate(_Request):
+    code: str
+
+
+class VerdictPublic(BaseModel):
+    result: AuthResult
+    reason: DenialReason | None
+
+
+class AuthStatusPublic(BaseModel):
+    status: AuthStatus
+    reason: DenialReason | None
+
+
+class PushRespond(_Request):
+    device_token: str
+    approve: bool
+
+
+class AppPasswordCheck(_Request):
+    user_id: str
+    password: str
+
+
+# ---------------------------------------------------------------------------- observation
+
+
+class HealthPublic(BaseModel):
+    status: Literal["ok"]
+    server: str
+
+
+class SinkMessagePublic(BaseModel):
+    to: str
+    sender: str | None
+    channel: str
+    text: str
+    code: str | None
+    sent_at: datetime
+
+    @classmethod
+    def of(cls, message: SinkMessage) -> dict[str, Any]:
+        return {
+            "to": message.to,
+            "sender": message.sender,
+            "channel": str(message.channel),
+            "text": message.text,
+            "code": message.code,
+            "sent_at": from_timestamp(message.sent_at),
+        }
+
+
+class LogRecordPublic(BaseModel):
+    """The seed's log fields, plus timing and routing; never a code, secret or password."""
+
+    auth_id: str
+    unique_id: str
+    first_name: str | None
+    last_name: str | None
+    email: str | None
+    phone: str | None
+    device_token: str | None
+    mode: MethodType | None
+    result: Literal["success", "denied", "pending"]
+    status: AuthStatus
+    reason: DenialReason | None
+    server_name: str
+    server_ip: str
+    client_ip: str | None
+    began_at: datetime
+    completed_at: datetime | None
+    attempts: int
+    sender: str | None
+    provider: str | None
+    billable: bool
+
+    @classmethod
+    def of(cls, record: AuthLogRecord) -> dict[str, Any]:
+        out = record.to_dict()
+        out["began_at"] = from_timestamp(record.began_at)
+        out["completed_at"] = from_timestamp(record.completed_at)
+        return out
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details; extension members depend on ``type``."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str

@@ -1,0 +1,149 @@
+"""Pending authentications in Redis: the networked shared store (cloud behaviour).
+
+Every server of a cluster sees every pending code, so a verify may reach any server and a
+restarted server still finds the codes it issued. A record is one Redis string per auth id,
+compact JSON, expiring at its ``keep_until`` (``SET … PXAT``), so Redis does the purging.
+
+Redis expires keys on its own wall clock (``EXPIREAT``), which is right for the HTTP server
+on the system clock. An engine on a manual or simulated clock in the past would see every
+record expire at once, so such a ``keep_until`` becomes a lifetime counted from the issue.
+
+The record holds the HMAC digest of the code (base64), never the code: a dump of Redis
+reveals no live code (privacyIDEA #5736 stored SMS codes in clear in Redis).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import time
+from dataclasses import fields
+
+import redis
+
+from mfa.errors import InvalidInput
+from mfa.methods import MethodType
+from mfa.pending import PendingAuth
+from mfa.reasons import AuthStatus, DenialReason
+from mfa.storage.locations import StorageUnavailable
+
+__all__ = ["RedisPendingStore", "decode_pending", "encode_pending"]
+
+_SCHEMES = ("redis://", "rediss://", "unix://")
+
+#: Short JSON keys: a record is written on begin and every verify of every authentication.
+#: A field not listed here (added to ``PendingAuth`` later) travels under its own name.
+_SHORT = {
+    "user_id": "u",
+    "method": "m",
+    "method_id": "mi",
+    "server": "s",
+    "issued_at": "i",
+    "expires_at": "e",
+    "code_digest": "d",
+    "attempts": "n",
+    "status": "st",
+    "reason": "r",
+    "device_token": "dt",
+    "completed_at": "c",
+    "sender": "sd",
+    "provider": "p",
+    "client_ip": "ip",
+    "server_ip": "sip",
+}
+_ENUMS: dict[str, type[MethodType | AuthStatus | DenialReason]] = {
+    "method": MethodType,
+    "status": AuthStatus,
+    "reason": DenialReason,
+}
+_FIELDS = tuple(
+    (f.name, _SHORT.get(f.name, f.name)) for f in fields(PendingAuth) if f.name != "auth_id"
+)
+
+
+def encode_pending(pending: PendingAuth) -> bytes:
+    """Compact JSON; ``None`` fields are left out and the digest is base64."""
+    out: dict[str, object] = {}
+    for name, key in _FIELDS:
+        value = getattr(pending, name)
+        if value is None:
+            continue
+        if isinstance(value, bytes):
+            value = base64.b64encode(value).decode("ascii")
+        elif isinstance(value, MethodType | AuthStatus | DenialReason):
+            value = value.value
+        out[key] = value
+    return json.dumps(out, separators=(",", ":")).encode()
+
+
+def decode_pending(auth_id: str, raw: bytes) -> PendingAuth:
+    data = json.loads(raw)
+    values: dict[str, object] = {"auth_id": auth_id}
+    for name, key in _FIELDS:
+        if key not in data:
+            continue  # None, or the field's default
+        value = data[key]
+        if name == "code_digest":
+            value = base64.b64decode(value)
+        elif name in _ENUMS:
+            value = _ENUMS[name](value)
+        values[name] = value
+    return PendingAuth(**values)  # type: ignore[arg-type]
+
+
+class RedisPendingStore:
+    """``mfa.pending.PendingStore`` on Redis, shared by every server that uses the same
+    URL and namespace. Thread-safe (redis-py's connection pool)."""
+
+    def __init__(self, url: str, *, namespace: str = "mfalab") -> None:
+        if not isinstance(url, str) or not url.startswith(_SCHEMES):
+            raise InvalidInput("MFALAB_PENDING", f"{url!r} is not a redis:// URL")
+        if not namespace or any(c.isspace() for c in namespace):
+            raise InvalidInput("namespace", "a non-empty namespace without spaces is required")
+        try:
+            self._redis = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        except ValueError as exc:
+            raise InvalidInput("MFALAB_PENDING", f"{url!r}: {exc}") from None
+        self._prefix = f"{namespace}:pending:"
+        try:
+            self._redis.ping()
+        except redis.RedisError as exc:
+            self._redis.close()
+            raise StorageUnavailable(f"Redis at {_shown(url)} is not reachable: {exc}") from None
+
+    @property
+    def shared(self) -> bool:
+        return True
+
+    def put(self, pending: PendingAuth, *, keep_until: float) -> None:
+        key = self._prefix + pending.auth_id
+        value = encode_pending(pending)
+        if keep_until > time.time():
+            self._redis.set(key, value, pxat=math.ceil(keep_until * 1000))
+        else:
+            # the engine runs on a clock of its own (manual or simulated): keep the record
+            # as long as the engine meant, counted from its issue
+            lifetime = max(keep_until - pending.issued_at, 1.0)
+            self._redis.set(key, value, px=math.ceil(lifetime * 1000))
+
+    def get(self, auth_id: str) -> PendingAuth | None:
+        raw = self._redis.get(self._prefix + auth_id)
+        return None if raw is None else decode_pending(auth_id, raw)  # type: ignore[arg-type]
+
+    def purge(self, now: float) -> int:
+        """Nothing to do: Redis expires each record at its ``keep_until``."""
+        return 0
+
+    def close(self) -> None:
+        self._redis.close()
+
+    def __repr__(self) -> str:
+        return f"RedisPendingStore(prefix={self._prefix!r})"
+
+
+def _shown(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    if "@" in rest:
+        rest = "…@" + rest.split("@", 1)[1]
+    return scheme + sep + rest

@@ -1,0 +1,134 @@
+"""The relational schema behind ``SqlRepository``: one table per record type.
+
+SQLAlchemy Core tables, portable between SQLite and PostgreSQL. Rows that need a stable
+order (methods, app passwords, log records) get an integer surrogate key assigned on first
+insert; an upsert keeps it, so order is insertion order as in ``InMemoryRepository``.
+
+Columns named ``*_sealed`` hold ``SecretBox`` ciphertext, never plaintext. Lists and maps
+of the security state are JSON text, which both databases store and index alike.
+
+The schema is created on first use (``metadata.create_all``). When it must evolve, the
+change comes with an alembic migration; until then there is nothing to migrate.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+__all__ = [
+    "accounts",
+    "app_passwords",
+    "auth_log",
+    "metadata",
+    "methods",
+    "security_states",
+    "tokens",
+    "users",
+]
+
+metadata = sa.MetaData()
+
+#: A 64-bit surrogate key that is also SQLite's autoincrementing rowid.
+_SerialKey = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("user_id", sa.String(128), primary_key=True),
+    sa.Column("first_name", sa.Text),
+    sa.Column("last_name", sa.Text),
+    sa.Column("email", sa.Text),
+    sa.Column("phone", sa.String(20)),
+    sa.Column("country", sa.String(4)),
+    sa.Column("licensed", sa.Boolean, nullable=False),
+    sa.Column("enabled_at", sa.Double, nullable=False),
+    sa.Column("disabled_at", sa.Double),
+    #: Comma-separated ``RegistrationReason`` values.
+    sa.Column("pending_registration", sa.Text, nullable=False),
+)
+
+methods = sa.Table(
+    "methods",
+    metadata,
+    sa.Column("id", _SerialKey, primary_key=True, autoincrement=True),
+    sa.Column("method_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("user_id", sa.String(128), nullable=False, index=True),
+    sa.Column("type", sa.String(16), nullable=False),
+    sa.Column("phone", sa.String(20)),
+    sa.Column("device_token", sa.Text),
+    sa.Column("activated", sa.Boolean, nullable=False),
+    sa.Column("secret_sealed", sa.Text),
+    sa.Column("serial", sa.String(128)),
+    sa.Column("is_default", sa.Boolean, nullable=False),
+    sa.Column("created_at", sa.Double, nullable=False),
+)
+
+tokens = sa.Table(
+    "hardware_tokens",
+    metadata,
+    sa.Column("serial", sa.String(128), primary_key=True),
+    sa.Column("secret_sealed", sa.Text, nullable=False),
+    sa.Column("period", sa.Integer, nullable=False),
+    sa.Column("digits", sa.Integer, nullable=False),
+    sa.Column("algorithm", sa.String(16), nullable=False),
+    sa.Column("manufacturer", sa.Text),
+    sa.Column("user_id", sa.String(128), index=True),
+    sa.Column("imported_at", sa.Double, nullable=False),
+)
+
+security_states = sa.Table(
+    "security_states",
+    metadata,
+    sa.Column("user_id", sa.String(128), primary_key=True),
+    sa.Column("consecutive_failures", sa.Integer, nullable=False),
+    sa.Column("locked_until", sa.Double, nullable=False),
+    #: JSON list of send times, oldest first.
+    sa.Column("send_times", sa.Text, nullable=False),
+    #: JSON object: method id → last accepted TOTP step.
+    sa.Column("last_totp_step", sa.Text, nullable=False),
+)
+
+app_passwords = sa.Table(
+    "app_passwords",
+    metadata,
+    sa.Column("id", _SerialKey, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.String(128), nullable=False, index=True),
+    sa.Column("password_hash", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Double, nullable=False),
+)
+
+auth_log = sa.Table(
+    "auth_log",
+    metadata,
+    sa.Column("id", _SerialKey, primary_key=True, autoincrement=True),
+    sa.Column("auth_id", sa.String(160), nullable=False, unique=True),
+    sa.Column("unique_id", sa.String(128), nullable=False),
+    sa.Column("mode", sa.String(16)),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("server_name", sa.String(64), nullable=False),
+    sa.Column("server_ip", sa.String(64), nullable=False),
+    sa.Column("began_at", sa.Double, nullable=False, index=True),
+    sa.Column("first_name", sa.Text),
+    sa.Column("last_name", sa.Text),
+    sa.Column("email", sa.Text),
+    sa.Column("phone", sa.String(20)),
+    sa.Column("device_token", sa.Text),
+    sa.Column("reason", sa.String(32)),
+    sa.Column("client_ip", sa.String(64)),
+    sa.Column("completed_at", sa.Double),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("sender", sa.String(32)),
+    sa.Column("provider", sa.String(64)),
+    sa.Column("billable", sa.Boolean, nullable=False),
+)
+
+#: The one provider account of this deployment (``id`` is always 1).
+accounts = sa.Table(
+    "provider_account",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("model", sa.String(16), nullable=False),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("tenant", sa.Text),
+)

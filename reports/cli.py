@@ -1,0 +1,67 @@
+"""``mfalab report RUN_DIR [RUN_DIR …] [--out FILE.html]``: the report as a command.
+
+Takes simulator run directories, sweeps and load-test directories in any mix; two or more are
+compared side by side. Writes the self-contained HTML page and the Markdown summary beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from mfa.cli import UsageError
+
+__all__ = ["register"]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "report",
+        help="write the HTML report (and Markdown summary) of runs, sweeps and load tests",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", type=Path)
+    parser.add_argument(
+        "--out",
+        type=Path,
+        metavar="FILE.html",
+        help="where to write the HTML (default: RUN_DIR/report.html of the first run); the "
+        "Markdown summary goes beside it with the .md suffix",
+    )
+    parser.add_argument(
+        "--pricing",
+        type=Path,
+        metavar="FILE",
+        help="YAML prices overriding reports/pricing.yaml (historical Azure MFA list prices)",
+    )
+    parser.add_argument(
+        "--signins-per-user-month",
+        type=float,
+        metavar="N",
+        help="sign-ins per user per month for scaling a simulated window to a month "
+        "(default: the scenario's billing.signins_per_user_month, else linear scaling)",
+    )
+    parser.set_defaults(handler=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from reports.loaders import ReportInputError
+    from reports.run_report import write_run_report
+
+    if args.out is not None and args.out.suffix.lower() not in (".html", ".htm"):
+        raise UsageError(f"--out {args.out}: the report is HTML; give a FILE.html")
+    if args.signins_per_user_month is not None and args.signins_per_user_month < 0:
+        raise UsageError("--signins-per-user-month: must not be negative")
+    try:
+        written = write_run_report(
+            args.run_dirs,
+            args.out,
+            pricing=args.pricing,
+            signins_per_user_month=args.signins_per_user_month,
+        )
+    except ReportInputError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"report: {written}")
+    print(f"summary: {written.with_suffix('.md')}")
+    return 0

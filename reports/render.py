@@ -1,0 +1,227 @@
+"""Rendering: tables and charts into one self-contained HTML page and a Markdown summary.
+
+The page must open anywhere — attached to a ticket, offline, years later — so it carries its
+own CSS and embeds every chart as a base64 PNG; nothing is fetched. Numbers are formatted by
+column meaning (rates as percentages, times in seconds, money with two decimals) the same way in
+HTML and Markdown, so the two never disagree.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from reports.charts import to_data_uri
+
+__all__ = ["Page", "Section", "format_frame", "markdown_table"]
+
+_PERCENT_HINTS = ("rate", "share", "ci_low", "ci_high", "denied", "abandoned", "fail_ratio")
+_PERCENT_EXACT = {"util_mean", "util_p95", "success_within", "utilisation"}
+_SECONDS_HINTS = ("p50", "p95", "p99", "latency", "wait", "seconds")
+_MONEY = {
+    "consumption",
+    "message_fees",
+    "licences",
+    "total",
+    "current_cost",
+    "target_cost",
+    "monthly_saving",
+}
+
+
+def _formatter(column: str, series: pd.Series) -> Callable[[object], str]:
+    name = column.lower()
+    if pd.api.types.is_bool_dtype(series):
+        return lambda v: "yes" if v else "no"
+    if not pd.api.types.is_numeric_dtype(series):
+        return _text
+    if name in _MONEY:
+        return lambda v: _num(v, "{:,.2f}")
+    if name.endswith("_per_auth"):
+        return lambda v: _num(v, "{:,.3g}")
+    if name in _PERCENT_EXACT or any(h in name for h in _PERCENT_HINTS):
+        return lambda v: _num(v, "{:.2%}")
+    if name.endswith("_ms") or name in {"median_ms"}:
+        return lambda v: _num(v, "{:,.0f}")
+    if any(h in name for h in _SECONDS_HINTS) or name.endswith("_s"):
+        return lambda v: _num(v, "{:,.1f}")
+    if pd.api.types.is_integer_dtype(series):
+        return lambda v: _num(v, "{:,}")
+    return _plain
+
+
+def _text(value: object) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return str(value) if str(value) != "" else "(none)"
+
+
+def _plain(value: object) -> str:
+    """Whole numbers without decimals, others with three."""
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return str(value)
+    return _num(number, "{:,.0f}" if number.is_integer() else "{:,.3f}")
+
+
+def _num(value: object, spec: str) -> str:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return str(value)
+    if math.isnan(number):
+        return "–"
+    return spec.format(int(number) if spec == "{:,}" else number)
+
+
+def format_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every cell as display text; column names kept."""
+    out = pd.DataFrame(index=frame.index)
+    for column in frame.columns:
+        render = _formatter(str(column), frame[column])
+        out[column] = [render(v) for v in frame[column]]
+    return out
+
+
+def markdown_table(frame: pd.DataFrame, *, max_rows: int = 40) -> str:
+    if frame.empty:
+        return "_(none)_\n"
+    shown = format_frame(frame.head(max_rows))
+    header = "| " + " | ".join(str(c) for c in shown.columns) + " |"
+    rule = "| " + " | ".join("---" for _ in shown.columns) + " |"
+    lines = [header, rule]
+    for _, row in shown.iterrows():
+        cells = (str(v).replace("|", "\\|") for v in row)
+        lines.append("| " + " | ".join(cells) + " |")
+    if len(frame) > max_rows:
+        lines.append(f"\n_{len(frame) - max_rows} more rows in the HTML report._")
+    return "\n".join(lines) + "\n"
+
+
+def html_table(frame: pd.DataFrame, *, max_rows: int = 30) -> str:
+    if frame.empty:
+        return '<p class="none">(none)</p>'
+    shown = format_frame(frame.head(max_rows))
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in shown.columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
+        for row in shown.itertuples(index=False)
+    )
+    more = (
+        f'<p class="note">{len(frame) - max_rows} more rows not shown.</p>'
+        if len(frame) > max_rows
+        else ""
+    )
+    return (
+        f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody>'
+        f"</table></div>{more}"
+    )
+
+
+@dataclass
+class Section:
+    """One heading of the report with its HTML body parts and Markdown lines."""
+
+    title: str
+    anchor: str
+    parts: list[str] = field(default_factory=list)
+    markdown: list[str] = field(default_factory=list)
+
+    def text(self, paragraph: str, *, markdown: bool = True) -> None:
+        self.parts.append(f"<p>{html.escape(paragraph)}</p>")
+        if markdown:
+            self.markdown.append(paragraph + "\n")
+
+    def table(
+        self, caption: str, frame: pd.DataFrame, *, markdown: bool = False, max_rows: int = 30
+    ) -> None:
+        self.parts.append(f"<h3>{html.escape(caption)}</h3>{html_table(frame, max_rows=max_rows)}")
+        if markdown:
+            self.markdown.append(f"**{caption}**\n\n{markdown_table(frame)}")
+
+    def chart(self, kind: str, chart_id: str, figure: Figure, caption: str) -> None:
+        self.parts.append(
+            f'<figure id="{html.escape(chart_id)}" data-chart="{html.escape(kind)}">'
+            f'<img alt="{html.escape(caption)}" src="{to_data_uri(figure)}">'
+            f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+        )
+
+
+@dataclass
+class Page:
+    title: str
+    subtitle: str = ""
+    sections: list[Section] = field(default_factory=list)
+
+    def section(self, title: str, anchor: str) -> Section:
+        section = Section(title, anchor)
+        self.sections.append(section)
+        return section
+
+    @property
+    def charts(self) -> list[str]:
+        return [
+            part.split('data-chart="', 1)[1].split('"', 1)[0]
+            for section in self.sections
+            for part in section.parts
+            if part.startswith("<figure")
+        ]
+
+    def to_html(self) -> str:
+        toc = "".join(
+            f'<li><a href="#{html.escape(s.anchor)}">{html.escape(s.title)}</a></li>'
+            for s in self.sections
+        )
+        body = "".join(
+            f'<section id="{html.escape(s.anchor)}"><h2>{html.escape(s.title)}</h2>'
+            + "".join(s.parts)
+            + "</section>"
+            for s in self.sections
+        )
+        return (
+            '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{html.escape(self.title)}</title><style>{_CSS}</style></head><body>"
+            f"<header><h1>{html.escape(self.title)}</h1>"
+            f'<p class="subtitle">{html.escape(self.subtitle)}</p>'
+            f"<nav><ol>{toc}</ol></nav></header><main>{body}</main></body></html>\n"
+        )
+
+    def to_markdown(self, sections: Sequence[Section] | None = None) -> str:
+        lines = [f"# {self.title}\n", f"{self.subtitle}\n" if self.subtitle else ""]
+        for section in sections or self.sections:
+            if section.markdown:
+                lines.append(f"## {section.title}\n")
+                lines.extend(section.markdown)
+        return "\n".join(line for line in lines if line) + "\n"
+
+
+_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;margin:0;
+color:#1d2a30;background:#f7f8f8}
+header{background:#264653;color:#fff;padding:1.2rem 2rem}
+header h1{margin:0 0 .3rem;font-size:1.6rem}
+.subtitle{margin:0 0 .6rem;opacity:.85}
+nav ol{margin:0;padding-left:1.2rem;columns:3;font-size:.9rem}
+nav a{color:#e9f5f3}
+main{padding:1rem 2rem;max-width:1200px}
+section{background:#fff;border-radius:6px;padding:.6rem 1.2rem 1rem;margin:1rem 0;
+box-shadow:0 1px 3px rgba(0,0,0,.08)}
+h2{color:#264653;border-bottom:2px solid #2a9d8f;padding-bottom:.2rem}
+h3{font-size:1rem;margin:1rem 0 .3rem}
+table{border-collapse:collapse;font-size:.85rem;margin:.3rem 0 .8rem}
+th,td{border:1px solid #d9dede;padding:.2rem .5rem;text-align:right}
+th{background:#eef3f2}
+td:first-child,th:first-child{text-align:left}
+.scroll{overflow-x:auto}
+figure{margin:.6rem 0}
+figure img{max-width:100%;height:auto}
+figcaption{font-size:.85rem;color:#55666b}
+.note,.none{font-size:.85rem;color:#55666b}
+"""

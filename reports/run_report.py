@@ -1,0 +1,396 @@
+"""The report of one or more runs: the answer a planner or analyst acts on.
+
+``write_run_report`` reads simulator run directories (``mfalab run``/``mfalab sweep``) and
+load-test directories (``mfalab loadtest``: Locust ``--csv`` files and ``thresholds.json``),
+and writes a self-contained HTML page (every chart embedded) plus a Markdown summary beside it.
+Two or more runs — or one sweep — are also compared side by side. Every number comes from the
+``reports`` library functions, so a notebook reproduces the page cell by cell.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from reports import billing, charts, loadtest, reliability
+from reports.loaders import (
+    LocustResults,
+    ReportInputError,
+    SimRun,
+    is_locust_dir,
+    is_sim_run,
+    load_locust,
+    load_run,
+)
+from reports.render import Page, Section
+
+__all__ = ["LOADTEST_CHARTS", "SIM_CHARTS", "Report", "build_report", "write_run_report"]
+
+#: Charts every simulator run gets, by ``data-chart`` kind.
+SIM_CHARTS = (
+    "success-by-segment",
+    "time-to-auth-cdf",
+    "attempts",
+    "denials-by-reason",
+    "fallback-flows",
+    "resources",
+    "cost-by-model",
+)
+#: Charts a comparison of several runs/sweep points adds.
+COMPARISON_CHARTS = ("comparison", "time-to-auth-cdf-compare")
+#: Charts every load test gets.
+LOADTEST_CHARTS = ("loadtest-throughput", "loadtest-latency", "loadtest-failures")
+
+_SEGMENT_TABLES = ("country", "carrier", "method", "sender_kind", "provider", "server", "attempts")
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    html: str
+    markdown: str
+    charts: tuple[str, ...]
+
+
+def write_run_report(
+    run_dirs: Sequence[str | Path],
+    out: str | Path | None = None,
+    *,
+    pricing: str | Path | billing.Pricing | None = None,
+    signins_per_user_month: float | None = None,
+) -> Path:
+    """Write ``out`` (default ``<first run dir>/report.html``) and the Markdown summary beside
+    it (same name, ``.md``); return the HTML path."""
+    if not run_dirs:
+        raise ReportInputError("(no runs)", "give at least one run directory")
+    target = Path(out) if out is not None else Path(run_dirs[0]) / "report.html"
+    report = build_report(run_dirs, pricing=pricing, signins_per_user_month=signins_per_user_month)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(report.html, encoding="utf-8")
+    target.with_suffix(".md").write_text(report.markdown, encoding="utf-8")
+    return target
+
+
+def build_report(
+    run_dirs: Sequence[str | Path],
+    *,
+    pricing: str | Path | billing.Pricing | None = None,
+    signins_per_user_month: float | None = None,
+) -> Report:
+    sims: list[SimRun] = []
+    tests: list[LocustResults] = []
+    labels: set[str] = set()
+    for raw in run_dirs:
+        path = Path(raw)
+        label = _unique(path.name or str(path), labels)
+        if is_sim_run(path):
+            sims.append(load_run(path, label=label))
+        elif is_locust_dir(path):
+            tests.append(load_locust(path, label=label))
+        elif not path.exists():
+            raise ReportInputError(path, "no such directory")
+        else:
+            raise ReportInputError(
+                path, "neither a simulator run (auths/) nor a load test (*_stats.csv)"
+            )
+    names = ", ".join(r.label for r in [*sims, *tests])
+    page = Page(
+        title=f"mfalab report — {names}",
+        subtitle=f"generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC from {len(run_dirs)} "
+        f"director{'y' if len(run_dirs) == 1 else 'ies'}",
+    )
+    if len(sims) > 1 or any(run.parameters for run in sims):
+        _comparison(page, sims)
+    for index, run in enumerate(sims):
+        prices = pricing if isinstance(pricing, billing.Pricing) else _prices(run, pricing)
+        _sim_sections(page, run, index, prices, signins_per_user_month)
+    for index, results in enumerate(tests):
+        _loadtest_section(page, results, index)
+    return Report(html=page.to_html(), markdown=page.to_markdown(), charts=tuple(page.charts))
+
+
+def _prices(run: SimRun, pricing_file: str | Path | None) -> billing.Pricing:
+    """Shipped defaults < the scenario's billing.prices < --pricing FILE."""
+    scenario_prices = run.scenario.get("billing", {})
+    scenario_prices = scenario_prices.get("prices") if isinstance(scenario_prices, dict) else None
+    if scenario_prices is not None and not isinstance(scenario_prices, dict):
+        raise ReportInputError(run.path / "scenario.yaml", "billing.prices: expected a mapping")
+    return billing.load_pricing(pricing_file, scenario_prices=scenario_prices)
+
+
+def _unique(label: str, seen: set[str]) -> str:
+    candidate, n = label, 2
+    while candidate in seen:
+        candidate, n = f"{label} ({n})", n + 1
+    seen.add(candidate)
+    return candidate
+
+
+# ---------------------------------------------------------------------- simulator runs
+
+
+def _comparison(page: Page, runs: Sequence[SimRun]) -> None:
+    section = page.section("Runs side by side", "comparison")
+    table = reliability.compare(runs)
+    section.text(
+        "One row per run or sweep point. The success-rate interval is Student's t across "
+        "replications when there are several, Wilson otherwise."
+    )
+    section.table("Comparison", table, markdown=True, max_rows=60)
+    section.chart(
+        "comparison", "chart-comparison", charts.comparison_chart(table), "Runs side by side"
+    )
+    groups: dict[str, pd.DataFrame] = {}
+    for run in runs:
+        if run.parameters:
+            for key, frame in run.auths.groupby(run.parameters, observed=True, sort=True):
+                values = key if isinstance(key, tuple) else (key,)
+                point = ", ".join(f"{p}={v}" for p, v in zip(run.parameters, values, strict=True))
+                groups[f"{run.label} {point}"] = frame
+        else:
+            groups[run.label] = run.auths
+    section.chart(
+        "time-to-auth-cdf-compare",
+        "chart-time-to-auth-cdf-compare",
+        charts.time_to_auth_cdf_chart(groups),
+        "Time to authenticate, every run/point",
+    )
+
+
+def _sim_sections(
+    page: Page,
+    run: SimRun,
+    index: int,
+    prices: billing.Pricing,
+    signins_per_user_month: float | None,
+) -> None:
+    auths, tag = run.auths, f"{index}"
+    name = run.scenario.get("name") if isinstance(run.scenario.get("name"), str) else None
+    prefix = f"{run.label}: "
+
+    summary = page.section(prefix + "summary", f"summary-{tag}")
+    head = reliability.headline(auths)
+    if name:
+        summary.text(f"Scenario {name!r}, run directory {run.path}.")
+    replications = int(auths["replication"].nunique()) if len(auths) else 0
+    summary.text(_headline_sentence(head, replications))
+    summary.table("Headline", pd.DataFrame([head]), markdown=True)
+    if replications > 1:
+        summary.table(
+            "Across replications (mean and 95 % t interval)",
+            _interval_table(reliability.replication_ci(auths)),
+            markdown=True,
+        )
+
+    segments = page.section(prefix + "success by segment", f"segments-{tag}")
+    segments.chart(
+        "success-by-segment",
+        f"chart-success-by-segment-{tag}",
+        charts.success_by_segment_chart(auths),
+        "Success rate by country, carrier, first method, sender kind, provider and server",
+    )
+    for segment in _SEGMENT_TABLES:
+        segments.table(f"By {segment.replace('_', ' ')}", reliability.success_rate(auths, segment))
+
+    timing = page.section(prefix + "time to authenticate", f"timing-{tag}")
+    timing.chart(
+        "time-to-auth-cdf",
+        f"chart-time-to-auth-cdf-{tag}",
+        charts.time_to_auth_cdf_chart({run.label: auths}),
+        "Share of all authentications done within t seconds",
+    )
+    timing.table("Percentiles (s), successes", reliability.time_to_auth_percentiles(auths))
+    timing.table("By first method", reliability.time_to_auth_percentiles(auths, "method"))
+    timing.table("By country", reliability.time_to_auth_percentiles(auths, "country"))
+
+    attempts = page.section(prefix + "attempts", f"attempts-{tag}")
+    attempts.text(
+        f"Attempts per success: {reliability.attempts_per_success(auths):.3f} begins "
+        "(every send made / successes; 1/p for independent attempts)."
+    )
+    attempts.chart(
+        "attempts",
+        f"chart-attempts-{tag}",
+        charts.attempts_chart(auths),
+        "Authentications by begins, and cumulative success within n begins",
+    )
+    attempts.table("By begins", reliability.attempts_distribution(auths))
+
+    failures = page.section(prefix + "denials and abandonment", f"denials-{tag}")
+    failures.chart(
+        "denials-by-reason",
+        f"chart-denials-by-reason-{tag}",
+        charts.denials_chart(auths),
+        "Denials by reason (final) and denials met along the way",
+    )
+    failures.table("Final denials by reason", reliability.denials_by_reason(auths), markdown=True)
+    failures.table("Denials along the way", reliability.denial_events(auths), markdown=True)
+    failures.table("Abandonment", reliability.abandonment(auths))
+    failures.table("Abandonment by first method", reliability.abandonment(auths, "method"))
+    failures.table("Abandonment causes", reliability.abandonment_causes(auths))
+
+    flows = page.section(prefix + "method fallback flows", f"flows-{tag}")
+    flows.chart(
+        "fallback-flows",
+        f"chart-fallback-flows-{tag}",
+        charts.fallback_chart(auths),
+        "Method sequences and how they ended",
+    )
+    flows.table("Flows", reliability.fallback_flows(auths))
+
+    delivery = page.section(prefix + "deliveries", f"deliveries-{tag}")
+    for by in ("channel", "provider", "sender_kind", "country"):
+        delivery.table(f"By {by.replace('_', ' ')}", reliability.delivery_rate(run.deliveries, by))
+    delivery.table("Lost messages by cause", reliability.loss_causes(run.deliveries))
+
+    queues = page.section(prefix + "queues and utilisation", f"queues-{tag}")
+    queues.chart(
+        "resources",
+        f"chart-resources-{tag}",
+        charts.resources_chart(run.resources),
+        "Queue length and utilisation over time per sender, provider and server",
+    )
+    queues.table("Busiest resources", reliability.busiest_resources(run.resources), markdown=True)
+
+    _billing_section(page, run, tag, prefix, prices, signins_per_user_month)
+
+
+def _interval_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Rates as percentages, times in seconds: one display string per metric."""
+    rows = []
+    for item in table.itertuples(index=False):
+        spec = "{:.2%}" if item.metric == "success_rate" else "{:.2f}"
+        unit = " s" if item.metric in ("p50", "p95", "p99") else ""
+        low, high = (
+            ("–", "–")
+            if math.isnan(item.ci_low)
+            else (spec.format(item.ci_low), spec.format(item.ci_high))
+        )
+        rows.append(
+            {
+                "metric": item.metric,
+                "mean": spec.format(item.mean) + unit,
+                "95 % interval": f"{low} – {high}{unit}",
+                "replications": item.replications,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _headline_sentence(head: dict[str, float], replications: int) -> str:
+    if not head["authentications"]:
+        return "The run holds no authentications."
+    return (
+        f"{head['success_rate']:.2%} of {head['authentications']:,} authentications succeeded "
+        f"(95 % interval {head['ci_low']:.2%}–{head['ci_high']:.2%}, {replications} "
+        f"replication{'s' if replications != 1 else ''}); time to authenticate p50 "
+        f"{head['p50']:.1f} s, p95 {head['p95']:.1f} s, p99 {head['p99']:.1f} s; "
+        f"{head['attempts_per_success']:.2f} begins per success; {head['denied']:.2%} denied, "
+        f"{head['abandoned']:.2%} abandoned."
+    )
+
+
+def _billing_section(
+    page: Page,
+    run: SimRun,
+    tag: str,
+    prefix: str,
+    prices: billing.Pricing,
+    signins_per_user_month: float | None,
+) -> None:
+    section = page.section(prefix + "billing", f"billing-{tag}")
+    estimate = billing.usage_from_run(run, signins_per_user_month=signins_per_user_month)
+    usage = estimate.usage
+    costs = billing.monthly_costs(usage, prices, messages=estimate.messages)
+    section.text(f"Month scaled from the simulated window: {estimate.rule}.")
+    section.table(
+        "Usage (mfa.billing.BillingUsage)",
+        pd.DataFrame(
+            [
+                {
+                    "model": usage.model.value if usage.model else "(not set)",
+                    "enabled_users": usage.enabled_users,
+                    "licensed_users": usage.licensed_users,
+                    "billable_users": usage.billable_users,
+                    "authentications": usage.authentications,
+                    "window_signins": estimate.window_signins,
+                    "window_billable": estimate.window_billable,
+                    "sms_month": estimate.messages.get("sms", 0.0),
+                    "voice_month": estimate.messages.get("voice", 0.0),
+                }
+            ]
+        ),
+        markdown=True,
+    )
+    section.chart(
+        "cost-by-model",
+        f"chart-cost-by-model-{tag}",
+        charts.cost_chart(costs, prices.currency),
+        f"Monthly cost by billing model ({prices.currency})",
+    )
+    section.table(f"Cost per month ({prices.currency})", costs, markdown=True)
+    even = billing.break_even_auths_per_user(usage, prices)
+    per_user_rate = usage.authentications / usage.enabled_users if usage.enabled_users else 0.0
+    if not math.isnan(even):
+        cheaper = "per-authentication" if per_user_rate < even else "per-user"
+        section.text(
+            f"Break-even: {even:.2f} authentications per enabled user per month; this run makes "
+            f"{per_user_rate:.2f}, so the {cheaper} model is cheaper."
+        )
+    what_if = billing.switch_what_if(usage, prices, push_users=estimate.push_users)
+    section.text(
+        f"Switching {what_if.current} → {what_if.target}: {what_if.current_cost:,.2f} → "
+        f"{what_if.target_cost:,.2f} {prices.currency} a month (saving "
+        f"{what_if.monthly_saving:,.2f}). The engine says: {what_if.engine_says or 'no change'}"
+    )
+    for step in what_if.steps:
+        section.text(f"• {step}")
+    note = " (historical list prices)" if prices.historical else ""
+    dated = f", as of {prices.as_of}" if prices.as_of else ""
+    section.text(
+        f"Prices: {prices.source}{note}{dated}; per user {prices.per_user_month:g}/month, "
+        f"{prices.per_auth_price:g} per {prices.per_auth_block} authentication(s), licence "
+        f"{prices.licence_user_year:g}/user/year, per SMS {prices.sms_per_message:g}, per call "
+        f"{prices.voice_per_call:g}. Override with --pricing FILE."
+    )
+
+
+# ---------------------------------------------------------------------- load tests
+
+
+def _loadtest_section(page: Page, results: LocustResults, index: int) -> None:
+    section: Section = page.section(f"{results.label}: load test", f"loadtest-{index}")
+    head = loadtest.headline(results)
+    section.text(
+        f"{head['requests']:,} requests, {head['failures']:,} failures "
+        f"({head['fail_ratio']:.2%}); {head['rps']:.1f} requests/s; p50 {head['p50']:.0f} ms, "
+        f"p95 {head['p95']:.0f} ms, p99 {head['p99']:.0f} ms; thresholds: "
+        f"{head['thresholds'] - head['thresholds_failed']}/{head['thresholds']} passed."
+    )
+    timeline = loadtest.over_time(results)
+    section.chart(
+        "loadtest-throughput",
+        f"chart-loadtest-throughput-{index}",
+        charts.loadtest_throughput_chart(timeline),
+        "Requests and failures per second, and users",
+    )
+    section.chart(
+        "loadtest-latency",
+        f"chart-loadtest-latency-{index}",
+        charts.loadtest_latency_chart(timeline),
+        "Latency percentiles over time (ms)",
+    )
+    section.table("Requests", loadtest.latency_table(results), markdown=True)
+    failures = loadtest.failures_by_reason(results)
+    section.chart(
+        "loadtest-failures",
+        f"chart-loadtest-failures-{index}",
+        charts.loadtest_failures_chart(failures),
+        "Failures by reason",
+    )
+    section.table("Failures by reason", failures, markdown=True)
+    section.table("Thresholds", loadtest.threshold_results(results), markdown=True)

@@ -1,0 +1,142 @@
+"""Screenshot an HTML report with headless Chromium, to see that it renders.
+
+A report is only useful if a browser shows it: this takes a PNG of the page with Debian's
+``chromium`` (``apt-get install -y chromium``) in a throw-away profile, with networking
+features off, and checks that the picture is not blank — charts decoded, styles applied.
+
+    python -m reports.screenshot runs/NAME/report.html [--out shot.png] [--height 4000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["ScreenshotError", "Verdict", "check_png", "find_chromium", "main", "screenshot"]
+
+_BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+
+class ScreenshotError(RuntimeError):
+    """The browser is missing or failed; the message says which and how to fix it."""
+
+
+def find_chromium() -> str | None:
+    for name in _BROWSERS:
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def screenshot(
+    html_path: str | Path,
+    png_path: str | Path | None = None,
+    *,
+    width: int = 1280,
+    height: int = 4000,
+    timeout: float = 90.0,
+    browser: str | None = None,
+) -> Path:
+    """Render ``html_path`` at ``width``×``height`` CSS pixels into ``png_path``."""
+    page = Path(html_path).resolve()
+    if not page.is_file():
+        raise ScreenshotError(f"{page}: no such file")
+    target = Path(png_path) if png_path else page.with_suffix(".png")
+    target = target.resolve()
+    executable = browser or find_chromium()
+    if executable is None:
+        raise ScreenshotError(
+            "no Chromium found; install it with: apt-get update && apt-get install -y chromium"
+        )
+    target.unlink(missing_ok=True)
+    with tempfile.TemporaryDirectory(prefix="mfalab-chromium-") as profile:
+        command = [
+            executable,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-extensions",
+            "--no-first-run",
+            "--hide-scrollbars",
+            f"--user-data-dir={profile}",
+            f"--window-size={width},{height}",
+            f"--screenshot={target}",
+            page.as_uri(),
+        ]
+        try:
+            done = subprocess.run(
+                command, capture_output=True, text=True, timeout=timeout, check=False
+            )
+        except subprocess.TimeoutExpired:
+            raise ScreenshotError(f"{executable} did not finish within {timeout:g} s") from None
+    if done.returncode != 0 or not target.exists():
+        tail = (done.stderr or done.stdout).strip().splitlines()[-5:]
+        raise ScreenshotError(
+            f"{executable} exited with {done.returncode} and no screenshot: " + " | ".join(tail)
+        )
+    return target
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    width: int
+    height: int
+    colours: int
+    inked: float  # share of pixels that differ from the page background
+
+    @property
+    def ok(self) -> bool:
+        return self.width >= 400 and self.height >= 300 and self.colours >= 64 and self.inked > 0.05
+
+
+def check_png(path: str | Path) -> Verdict:
+    """Measure a screenshot: a blank or error page has few colours and little ink."""
+    from matplotlib import image
+
+    pixels = image.imread(str(path))
+    rgb = np.round(pixels[..., :3] * 255).astype(np.uint8)
+    flat = rgb.reshape(-1, 3)
+    codes = (flat[:, 0].astype(np.uint32) << 16) | (flat[:, 1].astype(np.uint32) << 8) | flat[:, 2]
+    values, counts = np.unique(codes, return_counts=True)
+    background = values[np.argmax(counts)]
+    return Verdict(
+        width=int(rgb.shape[1]),
+        height=int(rgb.shape[0]),
+        colours=int(values.size),
+        inked=float((codes != background).mean()),
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m reports.screenshot", description=__doc__)
+    parser.add_argument("html", help="the report.html to render")
+    parser.add_argument("--out", help="PNG to write (default: beside the HTML)")
+    parser.add_argument("--width", type=int, default=1280)
+    parser.add_argument("--height", type=int, default=4000)
+    args = parser.parse_args(argv)
+    try:
+        shot = screenshot(args.html, args.out, width=args.width, height=args.height)
+    except ScreenshotError as exc:
+        print(f"screenshot: {exc}", file=sys.stderr)
+        return 1
+    verdict = check_png(shot)
+    print(
+        f"{shot}: {verdict.width}x{verdict.height}, {verdict.colours} colours, "
+        f"{verdict.inked:.0%} inked — {'ok' if verdict.ok else 'looks blank'}"
+    )
+    return 0 if verdict.ok else 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,149 @@
+"""Writing a run directory: Parquet streamed in row groups, plus the small JSON/YAML files.
+
+Rows arrive as plain tuples in the column order of ``sim.records`` and are buffered per
+table; every ``chunk_rows`` rows become one Parquet row group, so memory stays bounded
+however many authentications a run has. The Arrow schema is derived from the record
+dataclasses, so the files and the contract cannot drift apart. A sweep adds its swept
+parameters as constant columns at the end of every row.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Mapping, Sequence
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from sim.records import AuthRow, DeliveryRow, ResourceSample
+
+__all__ = [
+    "AUTH_SCHEMA",
+    "DELIVERY_SCHEMA",
+    "RESOURCE_SCHEMA",
+    "TableWriter",
+    "arrow_schema",
+    "prepare_run_dir",
+    "write_json",
+]
+
+_ARROW_TYPES = {"int": pa.int64(), "float": pa.float64(), "str": pa.string(), "bool": pa.bool_()}
+
+
+def arrow_schema(record: type) -> pa.Schema:
+    """The Arrow schema of a records dataclass (ints int64, floats float64, str, bool)."""
+    return pa.schema(
+        [pa.field(f.name, _ARROW_TYPES[str(f.type)], nullable=False) for f in fields(record)]
+    )
+
+
+AUTH_SCHEMA = arrow_schema(AuthRow)
+DELIVERY_SCHEMA = arrow_schema(DeliveryRow)
+RESOURCE_SCHEMA = arrow_schema(ResourceSample)
+
+
+def _constant_type(value: Any) -> pa.DataType:
+    if isinstance(value, bool):
+        return pa.bool_()
+    if isinstance(value, int):
+        return pa.int64()
+    if isinstance(value, float):
+        return pa.float64()
+    return pa.string()
+
+
+class TableWriter:
+    """Append tuples; every ``chunk_rows`` they become a row group of ``path``.
+
+    ``constants`` adds columns with one value for every row (a sweep's parameters); values
+    that are not bool/int/float are written as their JSON text.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        schema: pa.Schema,
+        *,
+        chunk_rows: int = 65_536,
+        constants: Mapping[str, Any] | None = None,
+    ) -> None:
+        self._constants = {
+            name: value if isinstance(value, bool | int | float) else _text(value)
+            for name, value in (constants or {}).items()
+        }
+        extra = [pa.field(n, _constant_type(v), nullable=False) for n, v in self._constants.items()]
+        self.schema = pa.schema([*schema, *extra])
+        self._base = schema
+        self._path = path
+        self._chunk = chunk_rows
+        self._rows: list[tuple[Any, ...]] = []
+        self._writer: pq.ParquetWriter | None = None
+        self.rows_written = 0
+        self.append = self._rows.append
+
+    def _ensure_writer(self) -> pq.ParquetWriter:
+        if self._writer is None:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            self._writer = pq.ParquetWriter(self._path, self.schema, compression="zstd")
+        return self._writer
+
+    def maybe_flush(self) -> None:
+        if len(self._rows) >= self._chunk:
+            self.flush()
+
+    def flush(self) -> None:
+        rows = self._rows
+        if not rows:
+            return
+        columns = list(zip(*rows, strict=True))
+        arrays = [
+            pa.array(col, type=field.type) for col, field in zip(columns, self._base, strict=True)
+        ]
+        for value in self._constants.values():
+            arrays.append(pa.array([value] * len(rows), type=_constant_type(value)))
+        batch = pa.RecordBatch.from_arrays(arrays, schema=self.schema)
+        self._ensure_writer().write_batch(batch)
+        self.rows_written += len(rows)
+        rows.clear()
+
+    def close(self) -> None:
+        """Flush and close; a table that received no rows is still written (empty)."""
+        self.flush()
+        self._ensure_writer().close()
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+
+
+#: What ``mfalab run`` writes in a run directory (removed before a new run writes there).
+RUN_FILES: Sequence[str] = (
+    "auths",
+    "deliveries",
+    "resources.parquet",
+    "scenario.yaml",
+    "meta.json",
+    "summary.json",
+    "report.html",
+    "report.md",
+)
+
+
+def prepare_run_dir(out: Path) -> Path:
+    """Create ``out`` or clear the files a previous run left in it (and nothing else)."""
+    out.mkdir(parents=True, exist_ok=True)
+    for name in RUN_FILES:
+        target = out / name
+        if target.is_dir():
+            shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()
+    return out
+
+
+def write_json(path: Path, data: Mapping[str, Any]) -> None:
+    path.write_text(json.dumps(data, indent=2, sort_keys=False, allow_nan=False) + "\n")

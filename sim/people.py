@@ -1,0 +1,505 @@
+"""How a person signs in: wait for the code, type it, ask again, switch methods, give up.
+
+One ``Session`` is one authentication by one user (every resend, retry and fallback
+included). ``People.sign_in`` is its SimPy process. The person only ever talks to the
+servers the load balancer picks and reads what reached their phone; every verdict comes
+from the engine — this module never decides that a code is expired, from the wrong server
+or over a limit, it only reacts to what the engine answered:
+
+- sms, voice, push: ask for a code (begin); wait up to ``resend_after_s`` for something to
+  arrive; read and type it (a typo now and then, retyped once noticed); on a denial other
+  than a wrong code, or when nothing came, ask again — at most ``max_attempts`` times within
+  ``window_s``, each time with ``retry_probability`` of bothering;
+- totp and hardware tokens: open the app or token, type the code; a code already used in
+  this time step is refused by the engine, so the person waits for the next one;
+- then the next registered method in ``fallback_order``, with ``fallback_probability``.
+
+A code that arrives late, after a resend, is typed into the newest authentication — the
+engine calls it a wrong code, as a real server would.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable, Generator
+from typing import TYPE_CHECKING, Any
+
+import simpy
+
+from mfa.delivery.message import extract_code
+from mfa.engine import parse_auth_id
+from mfa.errors import DeliveryError
+from mfa.methods import MethodType
+from mfa.otp import totp_at
+from mfa.outcomes import Challenge, Denial, Verdict
+from sim.distributions import Lognormal, RandomStream
+from sim.network import CarrierModel, Delivery
+from sim.population import Population
+from sim.scenario import UserBehaviour
+from sim.summary import Tally
+
+if TYPE_CHECKING:
+    from sim.model import Server
+
+__all__ = ["LoadBalancer", "People", "Session"]
+
+SUCCESS, NEXT, STOP = 0, 1, 2
+_DELIVERED = frozenset({"sms", "voice", "push"})
+_METHOD = {m.value: m for m in MethodType}
+NAN = float("nan")
+
+
+class Session:
+    """One authentication in progress; also the network's view of the recipient."""
+
+    __slots__ = (
+        "arrived",
+        "begins",
+        "billable",
+        "carrier",
+        "connectivity",
+        "country",
+        "deliveries",
+        "expired",
+        "first_provider",
+        "first_sender",
+        "first_sender_kind",
+        "home",
+        "inbox",
+        "index",
+        "initial_security_app",
+        "last_kind",
+        "last_reason",
+        "methods_used",
+        "rate_limited",
+        "security_app",
+        "seq",
+        "server",
+        "server_wait",
+        "servers",
+        "signal",
+        "user_id",
+        "verifies",
+        "wrong_server",
+    )
+
+    def __init__(
+        self,
+        seq: int,
+        index: int,
+        user_id: str,
+        country: str,
+        carrier: CarrierModel,
+        security_app: bool,
+        connectivity: str,
+        signal: str,
+        arrived: float,
+        home: int,
+    ) -> None:
+        self.seq = seq
+        self.index = index
+        self.user_id = user_id
+        self.country = country
+        self.carrier = carrier
+        self.security_app = security_app
+        self.initial_security_app = security_app
+        self.connectivity = connectivity
+        self.signal = signal
+        self.arrived = arrived
+        self.home = home
+        self.methods_used: list[str] = []
+        self.servers: list[str] = []
+        self.inbox: list[tuple[float, str, str]] = []  # (arrives at, code, auth id)
+        self.begins = self.verifies = self.deliveries = self.billable = 0
+        self.wrong_server = self.expired = self.rate_limited = 0
+        self.first_sender = self.first_sender_kind = self.first_provider = ""
+        self.server = ""
+        self.server_wait = 0.0
+        self.last_kind = "abandoned"
+        self.last_reason = "no_method"
+
+    def next_message(self, deadline: float) -> tuple[float, str, str] | None:
+        """The earliest message arriving by ``deadline``, taken out of the inbox."""
+        inbox = self.inbox
+        if not inbox:
+            return None
+        best = min(range(len(inbox)), key=lambda i: inbox[i][0])
+        if inbox[best][0] > deadline:
+            return None
+        return inbox.pop(best)
+
+
+class LoadBalancer:
+    """Which server gets a request: round robin, sticky by user, or by the auth id."""
+
+    __slots__ = ("_by_name", "_count", "_next", "policy")
+
+    def __init__(self, policy: str, names: list[str]) -> None:
+        self.policy = policy
+        self._count = len(names)
+        self._by_name = {name: i for i, name in enumerate(names)}
+        self._next = 0
+
+    def home(self, user_id: str) -> int:
+        """A stable per-user server (CRC32, unlike Python's salted hash)."""
+        return zlib.crc32(user_id.encode()) % self._count
+
+    def _round_robin(self) -> int:
+        i = self._next
+        self._next = (i + 1) % self._count
+        return i
+
+    def begin(self, session: Session) -> int:
+        if self.policy == "sticky":
+            return session.home
+        return self._round_robin()
+
+    def verify(self, session: Session, auth_id: str) -> int:
+        if self.policy == "sticky":
+            return session.home
+        if self.policy == "auth_id":
+            parsed = parse_auth_id(auth_id)
+            if parsed is not None and parsed[0] in self._by_name:
+                return self._by_name[parsed[0]]
+        return self._round_robin()
+
+
+class People:
+    """The behaviour of every user in one replication."""
+
+    def __init__(
+        self,
+        *,
+        env: simpy.Environment,
+        behaviour: UserBehaviour,
+        stream: RandomStream,
+        population: Population,
+        servers: list[Server],
+        balancer: LoadBalancer,
+        tally: Tally,
+        on_auth: Callable[[tuple[Any, ...]], None],
+        on_delivery_row: Callable[[tuple[Any, ...]], None],
+        replication: int,
+        epoch: float,
+    ) -> None:
+        self.env = env
+        self.stream = stream
+        self.population = population
+        self.servers = servers
+        self.balancer = balancer
+        self.tally = tally
+        self.on_auth = on_auth
+        self.on_delivery_row = on_delivery_row
+        self.replication = replication
+        self.epoch = epoch
+        self.current: Session | None = None  # the session whose begin is in progress
+        self.active = 0
+        b = behaviour
+        self.read = Lognormal.from_median_p95(b.read_and_type.median_s, b.read_and_type.p95_s)
+        self.respond = Lognormal.from_median_p95(b.push_response.median_s, b.push_response.p95_s)
+        self.resend_after = b.resend_after_s
+        self.max_attempts = b.max_attempts
+        self.window = b.window_s
+        self.retry = tuple(b.retry_probability)
+        self.fallback = b.fallback_probability
+        self.typo = b.typo_probability
+        self.deny = b.push_deny_probability
+        self.disable_app = b.security_app_disable_probability
+
+    # ------------------------------------------------------------------ the network's view
+
+    def recipient(self, message: Any) -> Session:
+        """``RecipientDirectory``: a message is for the session whose begin sent it."""
+        assert self.current is not None
+        return self.current
+
+    def delivered(self, d: Delivery) -> None:
+        """Every message's fate, as soon as it is known: a row, and the phone's inbox."""
+        s = self.current
+        assert s is not None
+        s.deliveries += 1
+        message = d.message
+        channel = message.channel.value
+        if channel != "push" and not s.first_sender:
+            s.first_sender, s.first_sender_kind, s.first_provider = (
+                d.sender,
+                d.sender_kind,
+                d.provider,
+            )
+        self.on_delivery_row(
+            (
+                self.replication,
+                s.seq,
+                s.deliveries,
+                message.auth_id,
+                channel,
+                s.country,
+                d.carrier,
+                d.provider,
+                d.sender,
+                d.sender_kind,
+                s.server,
+                d.requested_at,
+                d.sent_at,
+                d.delivered_at,
+                d.loss_cause,
+                d.failovers,
+            )
+        )
+        self.tally.add_delivery(channel, d.loss_cause)
+        if not d.loss_cause:
+            code = "" if channel == "push" else extract_code(message.text) or ""
+            s.inbox.append((d.delivered_at, code, message.auth_id))
+
+    # ------------------------------------------------------------------ calls to servers
+
+    def _queue(self, s: Session, server: Server) -> float:
+        """Seconds until ``server`` has handled a request arriving now (0 = no queueing)."""
+        server.calls += 1
+        queue = server.queue
+        if queue is None:
+            return 0.0
+        now = self.env.now
+        service = server.service()
+        start = queue.admit(now, service)
+        s.server_wait += start - now
+        return start + service - now
+
+    def _begin(self, s: Session, method: str) -> Generator[Any, Any, Challenge | Denial | None]:
+        server = self.servers[self.balancer.begin(s)]
+        delay = self._queue(s, server)
+        if delay:
+            yield self.env.timeout(delay)
+        s.servers.append(server.name)
+        s.begins += 1
+        s.server = server.name
+        self.current = s
+        try:
+            result = server.engine.begin(s.user_id, _METHOD[method])
+        except DeliveryError:
+            return None
+        finally:
+            self.current = None
+        if isinstance(result, Denial):
+            reason = result.reason.value
+            self._denied(s, reason)
+            if reason == "rate_limited":
+                s.rate_limited += 1
+        else:
+            s.billable += 1
+        return result
+
+    def _verify(
+        self, s: Session, auth_id: str, code: str | None
+    ) -> Generator[Any, Any, Verdict]:
+        """Check a code (``code``) or approve a push (``code is None``)."""
+        server = self.servers[self.balancer.verify(s, auth_id)]
+        delay = self._queue(s, server)
+        if delay:
+            yield self.env.timeout(delay)
+        s.servers.append(server.name)
+        s.verifies += 1
+        engine = server.engine
+        if code is None:
+            approve = not (self.deny and self.stream.uniform() < self.deny)
+            verdict = engine.respond_push(auth_id, self.population.device_token(s.index), approve)
+        else:
+            verdict = engine.verify(auth_id, code)
+        if not verdict.ok:
+            assert verdict.reason is not None
+            reason = verdict.reason.value
+            self._denied(s, reason)
+            if reason == "wrong_server":
+                s.wrong_server += 1
+            elif reason == "expired":
+                s.expired += 1
+        return verdict
+
+    def _denied(self, s: Session, reason: str) -> None:
+        self.tally.engine_denials[reason] += 1
+        s.last_kind = "denied"
+        s.last_reason = reason
+
+    def _typed(self, code: str) -> tuple[str, bool]:
+        """What the person types for ``code``, and whether it is a typo."""
+        if self.typo and self.stream.uniform() < self.typo:
+            return code[:-1] + str((int(code[-1]) + 1) % 10), True
+        return code, False
+
+    # ------------------------------------------------------------------ the sign-in
+
+    def sign_in(self, s: Session) -> Generator[Any, Any, None]:
+        self.active += 1
+        stream = self.stream
+        plan = self.population.plan(s.index)
+        result = NEXT
+        for k, method in enumerate(plan):
+            if k and (self.fallback < 1.0 and stream.uniform() >= self.fallback):
+                break
+            s.methods_used.append(method)
+            if method in _DELIVERED:
+                result = yield from self._delivered_method(s, method)
+            else:
+                result = yield from self._token_method(s, method)
+            if result != NEXT:
+                break
+        self._finish(s, result == SUCCESS)
+
+    def _retries(self, attempts: int) -> bool:
+        """Does the person ask again after ``attempts`` failed attempts?"""
+        retry = self.retry
+        chance = retry[min(attempts, len(retry)) - 1]
+        return chance >= 1.0 or self.stream.uniform() < chance
+
+    def _delivered_method(self, s: Session, method: str) -> Generator[Any, Any, int]:
+        env = self.env
+        started = env.now
+        attempts = 0
+        push = method == "push"
+        while attempts < self.max_attempts and env.now - started < self.window:
+            if attempts and not self._retries(attempts):
+                s.last_kind, s.last_reason = "abandoned", "gave_up"
+                return STOP
+            attempts += 1
+            begun = yield from self._begin(s, method)
+            if begun is None:  # no provider took it: the page says so at once
+                s.last_kind, s.last_reason = "abandoned", "no_code"
+                yield env.timeout(self.read.sample(self.stream))
+                continue
+            if isinstance(begun, Denial):
+                return STOP if begun.reason.value == "locked_out" else NEXT
+            got_any = False
+            deadline = env.now + self.resend_after
+            while True:
+                item = s.next_message(deadline)
+                if item is None:
+                    if deadline > env.now:
+                        yield env.timeout(deadline - env.now)
+                    break
+                got_any = True
+                arrives, code, auth_id = item
+                wait = arrives - env.now if arrives > env.now else 0.0
+                if push:
+                    yield env.timeout(wait + self.respond.sample(self.stream))
+                    verdict = yield from self._verify(s, auth_id, None)
+                else:
+                    yield env.timeout(wait + self.read.sample(self.stream))
+                    verdict = yield from self._type(s, begun.auth_id, code)
+                if verdict.ok:
+                    return SUCCESS
+                reason = verdict.reason.value if verdict.reason else ""
+                if reason == "locked_out":
+                    return STOP
+                if reason != "wrong_code":
+                    break
+            if not got_any:
+                s.last_kind, s.last_reason = "abandoned", "no_code"
+                if s.security_app and self.stream.uniform() < self.disable_app:
+                    s.security_app = False  # the seed: disable the protection, ask again
+                    self.population.security_app[s.index] = False
+        return NEXT
+
+    def _type(self, s: Session, auth_id: str, code: str) -> Generator[Any, Any, Verdict]:
+        """Type a code; a noticed typo is retyped (the engine counts every check)."""
+        typed, typo = self._typed(code)
+        verdict = yield from self._verify(s, auth_id, typed)
+        while typo and not verdict.ok and verdict.reason is not None:
+            if verdict.reason.value != "wrong_code":
+                break
+            yield self.env.timeout(self.read.sample(self.stream))
+            typed, typo = self._typed(code)
+            verdict = yield from self._verify(s, auth_id, typed)
+        return verdict
+
+    def _token_code(self, s: Session, method: str) -> str:
+        population = self.population
+        secrets = population.totp_secret if method == "totp" else population.token_secret
+        return totp_at(secrets[s.index], self.epoch + self.env.now)
+
+    def _token_method(self, s: Session, method: str) -> Generator[Any, Any, int]:
+        env = self.env
+        started = env.now
+        attempts = 0
+        while attempts < self.max_attempts and env.now - started < self.window:
+            if attempts and not self._retries(attempts):
+                s.last_kind, s.last_reason = "abandoned", "gave_up"
+                return STOP
+            attempts += 1
+            begun = yield from self._begin(s, method)
+            if begun is None or isinstance(begun, Denial):
+                return STOP if begun is not None and begun.reason.value == "locked_out" else NEXT
+            yield env.timeout(self.read.sample(self.stream))
+            while True:
+                code = self._token_code(s, method)
+                typed, typo = self._typed(code)
+                if typo:
+                    typed = self._not_in_window(s, method, typed)
+                verdict = yield from self._verify(s, begun.auth_id, typed)
+                if verdict.ok:
+                    return SUCCESS
+                reason = verdict.reason.value if verdict.reason else ""
+                if reason == "locked_out":
+                    return STOP
+                if reason == "replayed":  # this step's code was used: wait for the next
+                    step_left = 30.0 - (self.epoch + env.now) % 30.0
+                    yield env.timeout(step_left + self.read.sample(self.stream))
+                    continue
+                if reason == "wrong_code" and typo:
+                    yield env.timeout(self.read.sample(self.stream))
+                    continue
+                break
+        return NEXT
+
+    def _not_in_window(self, s: Session, method: str, typed: str) -> str:
+        """A typo that no neighbouring time step happens to accept (keeps runs reproducible
+        whatever secret the engine generated)."""
+        now = self.epoch + self.env.now
+        population = self.population
+        secret = (population.totp_secret if method == "totp" else population.token_secret)[
+            s.index
+        ]
+        valid = {totp_at(secret, now + d) for d in (-30.0, 0.0, 30.0)}
+        while typed in valid:
+            typed = typed[:-1] + str((int(typed[-1]) + 1) % 10)
+        return typed
+
+    def _finish(self, s: Session, success: bool) -> None:
+        self.active -= 1
+        now = self.env.now
+        if success:
+            outcome, reason, tta = "success", "", now - s.arrived
+        else:
+            outcome, reason, tta = s.last_kind, s.last_reason, NAN
+        methods = s.methods_used
+        self.tally.add_auth(outcome, reason, tta, s.begins, s.verifies, methods[0] if methods else "")
+        self.on_auth(
+            (
+                self.replication,
+                s.seq,
+                s.user_id,
+                s.country,
+                s.carrier.name,
+                self.population.licensed(s.index),
+                methods[0] if methods else "",
+                ">".join(methods),
+                s.arrived,
+                now,
+                outcome,
+                reason,
+                s.begins,
+                s.verifies,
+                tta,
+                ">".join(s.servers),
+                s.wrong_server,
+                s.expired,
+                s.rate_limited,
+                s.first_sender,
+                s.first_sender_kind,
+                s.first_provider,
+                s.server_wait,
+                s.connectivity,
+                s.signal,
+                s.initial_security_app,
+                s.billable,
+            )
+        )

@@ -1,0 +1,162 @@
+"""The people of one replication: who they are, and their registration in the engine.
+
+Attributes are drawn up front as numpy arrays (country, carrier, default and backup
+methods, security app, licence), so a million users cost a few megabytes. A user is
+registered in the shared repository — through the engine, like an admin enrolling them —
+the first time they sign in, so only people who authenticate cost engine memory.
+
+Phone numbers are valid numbers of the user's country (libphonenumber's example mobile
+number with the last four digits varied), because the engine derives the country, and so
+the sender pool, from the number.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+
+import numpy as np
+import phonenumbers
+
+from mfa.engine import Engine
+from mfa.methods import MethodType
+from mfa.tokens.model import HardwareToken
+from sim.network import CarrierModel, CarrierTable
+from sim.scenario import METHODS, Scenario
+
+__all__ = ["Population", "phone_template"]
+
+
+def phone_template(region: str) -> tuple[str, bool]:
+    """An E.164 prefix for ``region`` and whether four digits may be appended to vary it."""
+    example = phonenumbers.example_number_for_type(
+        region, phonenumbers.PhoneNumberType.MOBILE
+    ) or phonenumbers.example_number(region)
+    if example is None:
+        raise ValueError(f"libphonenumber has no example number for {region}")
+    e164 = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
+    stem = e164[:-4]
+    for suffix in ("0000", "9999", "4321"):
+        if not phonenumbers.is_valid_number(phonenumbers.parse(stem + suffix)):
+            return e164, False
+    return stem, True
+
+
+class Population:
+    """User attributes by index; ``register`` enrols user ``i`` in the engine on first use."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        rng: np.random.Generator,
+        carriers: CarrierTable,
+    ) -> None:
+        spec = scenario.population
+        n = spec.users
+        self.size = n
+        self.countries = list(spec.countries)
+        shares = np.array(list(spec.countries.values()), dtype=float)
+        self.country = rng.choice(len(self.countries), size=n, p=shares / shares.sum()).astype(
+            np.uint16
+        )
+        # carriers: one global list, each user an index into it
+        self.carriers: list[CarrierModel] = []
+        self.carrier = np.zeros(n, dtype=np.uint16)
+        for ci, country in enumerate(self.countries):
+            models, cumulative = carriers.choices(country)
+            offset = len(self.carriers)
+            self.carriers.extend(models)
+            members = np.flatnonzero(self.country == ci)
+            probs = np.diff([0.0, *cumulative])
+            picks = rng.choice(len(models), size=len(members), p=probs / probs.sum())
+            self.carrier[members] = picks + offset
+        method_shares = np.array([spec.methods.get(m, 0.0) for m in METHODS], dtype=float)
+        self.default = rng.choice(len(METHODS), size=n, p=method_shares / method_shares.sum())
+        self.default = self.default.astype(np.uint8)
+        backups = np.zeros(n, dtype=np.uint8)
+        for bit, method in enumerate(METHODS):
+            chance = spec.backup_methods.get(method, 0.0)
+            backups |= ((rng.random(n) < chance).astype(np.uint8) << bit).astype(np.uint8)
+        self.registered = backups | (np.uint8(1) << self.default).astype(np.uint8)
+        self.security_app = rng.random(n) < spec.security_app_share
+        self.licences = scenario.billing.licences
+        self._phones = {c: phone_template(c) for c in self.countries}
+        self._fallback = [METHODS.index(m) for m in scenario.user.fallback_order]
+        self._enrolled = np.zeros(n, dtype=bool)
+        self._plans: dict[int, tuple[str, ...]] = {}
+        #: base32 secrets of each user's authenticator app and hardware token
+        self.totp_secret: dict[int, str] = {}
+        self.token_secret: dict[int, str] = {}
+
+    # ------------------------------------------------------------------ attributes
+
+    @staticmethod
+    def user_id(index: int) -> str:
+        return f"u{index:07d}"
+
+    @staticmethod
+    def device_token(index: int) -> str:
+        return f"device-{index:07d}"
+
+    def country_of(self, index: int) -> str:
+        return self.countries[self.country[index]]
+
+    def carrier_of(self, index: int) -> CarrierModel:
+        return self.carriers[self.carrier[index]]
+
+    def licensed(self, index: int) -> bool:
+        return index < self.licences
+
+    def phone(self, index: int) -> str:
+        stem, varies = self._phones[self.country_of(index)]
+        return f"{stem}{index % 10_000:04d}" if varies else stem
+
+    def plan(self, index: int) -> tuple[str, ...]:
+        """The methods a user tries, in order: the default, then registered ones by the
+        scenario's fallback order."""
+        mask = int(self.registered[index])
+        default = int(self.default[index])
+        key = mask * 8 + default
+        found = self._plans.get(key)
+        if found is None:
+            order = [default] + [
+                m for m in self._fallback if m != default and mask >> m & 1
+            ]
+            found = tuple(METHODS[m] for m in order)
+            self._plans[key] = found
+        return found
+
+    # ------------------------------------------------------------------ enrolment
+
+    def register(self, index: int, engine: Engine) -> None:
+        """Create the user and their methods through the engine (once)."""
+        if self._enrolled[index]:
+            return
+        self._enrolled[index] = True
+        user_id = self.user_id(index)
+        engine.create_user(user_id, phone=self.phone(index), licensed=self.licensed(index))
+        mask = int(self.registered[index])
+        default = int(self.default[index])
+        order = [default] + [m for m in range(len(METHODS)) if m != default and mask >> m & 1]
+        for m in order:
+            kind = MethodType(METHODS[m])
+            if kind is MethodType.PUSH:
+                engine.register_method(user_id, kind, device_token=self.device_token(index))
+            elif kind is MethodType.TOTP:
+                method = engine.register_method(user_id, kind)
+                assert method.secret is not None
+                self.totp_secret[index] = method.secret
+            elif kind is MethodType.HARDWARE_TOKEN:
+                serial = f"HT{index:08d}"
+                secret = _token_secret(serial)
+                engine.import_tokens([HardwareToken(serial=serial, secret=secret)])
+                engine.register_method(user_id, kind, serial=serial)
+                self.token_secret[index] = secret
+            else:
+                engine.register_method(user_id, kind)
+
+
+def _token_secret(serial: str) -> str:
+    """A fixed 160-bit secret per serial: reproducible without drawing from any stream."""
+    digest = hashlib.sha1(f"mfalab-sim-token:{serial}".encode()).digest()  # noqa: S324
+    return base64.b32encode(digest).decode().rstrip("=")

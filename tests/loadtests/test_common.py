@@ -1,0 +1,350 @@
+"""The load-test helpers a user relies on: option parsing, thresholds, shapes, the arrival
+schedule, routing, accounts and how a server answer becomes a failure row."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import random
+from pathlib import Path
+
+import pytest
+from locust.stats import RequestStats, StatsError
+
+from loadtests.common import (
+    ARRIVAL,
+    LOGIN,
+    ArrivalLimiter,
+    Denied,
+    LoadPlan,
+    Profile,
+    Router,
+    Threshold,
+    _reason,
+    account_for,
+    evaluate_thresholds,
+    parse_mix,
+    parse_servers,
+    parse_thresholds,
+)
+from mfa.cli.loadtest import locust_command, parse_duration
+from mfa.engine import parse_auth_id
+from mfa.users import parse_phone
+
+# --------------------------------------------------------------------------- options
+
+
+def test_mix_reads_weights_and_names_a_bad_item() -> None:
+    assert parse_mix("sms=6,push=2,totp=1,app_password=1") == {
+        "sms": 6.0,
+        "push": 2.0,
+        "totp": 1.0,
+        "app_password": 1.0,
+    }
+    with pytest.raises(argparse.ArgumentTypeError, match="'voicemail=1'"):
+        parse_mix("sms=1,voicemail=1")
+    with pytest.raises(argparse.ArgumentTypeError, match="positive weight"):
+        parse_mix("sms=0")
+
+
+def test_servers_must_be_urls() -> None:
+    assert parse_servers("http://127.0.0.1:8001/, http://127.0.0.1:8002") == (
+        "http://127.0.0.1:8001",
+        "http://127.0.0.1:8002",
+    )
+    with pytest.raises(argparse.ArgumentTypeError, match="'127.0.0.1:8001'"):
+        parse_servers("127.0.0.1:8001")
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("90", 90.0), ("90s", 90.0), ("1m30s", 90.0), ("2h", 7200.0)]
+)
+def test_durations_take_locusts_forms(text: str, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+def test_a_bad_duration_is_refused() -> None:
+    with pytest.raises(argparse.ArgumentTypeError, match="'ten'"):
+        parse_duration("ten")
+
+
+# --------------------------------------------------------------------------- thresholds
+
+
+def _request_stats() -> RequestStats:
+    """100 verifies of 1..100 ms, 10 of them denied wrong_server; 20 logins, 2 expired."""
+    stats = RequestStats()
+    for ms in range(1, 101):
+        stats.log_request("POST", "/v1/auth/{auth_id}/verify (sms)", ms, 0)
+    for _ in range(10):
+        stats.log_error("POST", "/v1/auth/{auth_id}/verify (sms)", Denied("wrong_server"))
+    stats.log_request("GET", "/v1/sink/messages (phone)", 1000, 0)
+    return stats
+
+
+def _login_stats() -> RequestStats:
+    stats = RequestStats()
+    for i in range(20):
+        stats.log_request(LOGIN, "sms" if i < 10 else "push", 50 + i, 0)
+    for _ in range(2):
+        stats.log_error(LOGIN, "sms", "expired")
+    stats.log_request(ARRIVAL, "dropped", 0, 0)
+    return stats
+
+
+def test_threshold_units_become_ms_and_ratios() -> None:
+    assert Threshold.parse("p95<0.2s").limit == 200.0
+    assert Threshold.parse("p99.9 <= 150ms").limit == 150.0
+    assert Threshold.parse("fail_ratio<1%").limit == pytest.approx(0.01)
+    assert [t.metric for t in parse_thresholds("p95<200ms, fail_ratio<0.01")] == [
+        "p95",
+        "fail_ratio",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "complaint"),
+    [("p95 below 200", "METRIC"), ("latency<200ms", "unknown metric"), ("rps<5ms", "not a time")],
+)
+def test_a_bad_threshold_says_why(text: str, complaint: str) -> None:
+    with pytest.raises(argparse.ArgumentTypeError, match=complaint):
+        Threshold.parse(text)
+
+
+def test_thresholds_measure_requests_and_logins() -> None:
+    requests, logins = _request_stats(), _login_stats()
+    rows = evaluate_thresholds(
+        parse_thresholds(
+            "p95[verify]<100ms,p95[verify]<90ms,fail_ratio[verify]<0.05,"
+            "success_ratio>0.95,success_ratio[push]>0.99,logins==20,dropped<1,p50[nothing]<1s"
+        ),
+        requests,
+        logins,
+    )
+    got = {r["threshold"]: (r["value"], r["passed"]) for r in rows}
+    # the same p95 Locust's own table shows for that row (about 95 ms)
+    p95 = requests.get("/v1/auth/{auth_id}/verify (sms)", "POST").get_response_time_percentile(0.95)
+    assert 90 < p95 < 100
+    assert got["p95[verify]<100ms"] == (p95, True)
+    assert got["p95[verify]<90ms"] == (p95, False)
+    assert got["fail_ratio[verify]<0.05"] == (0.1, False)
+    assert got["success_ratio>0.95"] == (0.9, False)
+    assert got["success_ratio[push]>0.99"] == (1.0, True)
+    assert got["logins==20"] == (20.0, True)
+    assert got["dropped<1"] == (1.0, False)
+    # nothing measured never passes
+    assert got["p50[nothing]<1s"] == (None, False)
+
+
+def test_unselected_request_thresholds_read_locusts_total() -> None:
+    requests = _request_stats()
+    value = Threshold.parse("fail_ratio<0.5").measure(requests, RequestStats())
+    assert value == pytest.approx(10 / 101)
+
+
+# --------------------------------------------------------------------------- shapes
+
+
+def test_storm_ramps_holds_and_decays_back_to_base() -> None:
+    storm = Profile.resolve("storm", {"ramp": 10, "hold": 5, "decay": 20, "base": 0.2}, None)
+    assert [storm.level(t) for t in (0, 5, 10, 12, 15, 25, 35, 50)] == pytest.approx(
+        [0.2, 0.6, 1.0, 1.0, 1.0, 0.6, 0.2, 0.2]
+    )
+    assert storm.length == 35
+
+
+def test_storm_defaults_follow_the_run_time() -> None:
+    storm = Profile.resolve("storm", {}, 100.0)
+    assert (storm.ramp, storm.hold, storm.decay) == pytest.approx((25.0, 15.0, 60.0))
+
+
+def test_steps_climb_to_the_peak_and_end() -> None:
+    steps = Profile.resolve("step", {"step": 10, "steps": 4}, None)
+    assert [steps.level(t) for t in (0, 9.9, 10, 25, 39)] == [0.25, 0.25, 0.5, 0.75, 1.0]
+    plan = LoadPlan(steps, users=20, spawn_rate=20)
+    assert plan.tick(15) == (10, 20)
+    assert plan.tick(40) is None
+
+
+def test_open_plan_keeps_its_users_and_stops_at_the_run_time() -> None:
+    plan = LoadPlan(Profile(), users=30, spawn_rate=30, rate=12.0, duration=60.0)
+    assert plan.tick(1) == plan.tick(59) == (30, 30)
+    assert plan.rate_at(10) == 12.0
+    assert plan.tick(60) is None
+
+
+class FakeTime:
+    """A clock that moves only when someone sleeps (or is made late on purpose)."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def _starts(limiter: ArrivalLimiter, fake: FakeTime, until: float) -> list[float]:
+    starts = []
+    while True:
+        slot, _lag = limiter.wait()
+        if slot >= until - 1e-9:  # float steps of 1/rate add up a hair short
+            return starts
+        starts.append(slot)
+
+
+def test_uniform_arrivals_start_at_the_rate() -> None:
+    fake = FakeTime()
+    limiter = ArrivalLimiter(lambda t: 10.0, clock=fake.clock, sleep=fake.sleep)
+    starts = _starts(limiter, fake, 5.0)
+    assert len(starts) == 50
+    assert starts[1] - starts[0] == pytest.approx(0.1)
+
+
+def test_poisson_arrivals_count_like_a_poisson_process() -> None:
+    fake = FakeTime()
+    limiter = ArrivalLimiter(
+        lambda t: 5.0, poisson=True, rng=random.Random(7), clock=fake.clock, sleep=fake.sleep
+    )
+    count = len(_starts(limiter, fake, 1000.0))
+    # Poisson(5000): standard deviation ≈ 71; allow 4 of them
+    assert abs(count - 5000) < 4 * math.sqrt(5000)
+
+
+def test_a_storm_of_arrivals_adds_up_to_its_area() -> None:
+    storm = Profile.resolve("storm", {"ramp": 10, "hold": 5, "decay": 20, "base": 0.2}, None)
+    fake = FakeTime()
+    limiter = ArrivalLimiter(lambda t: 40.0 * storm.level(t), clock=fake.clock, sleep=fake.sleep)
+    area = 0.2 * 35 + 0.8 * (10 / 2 + 5 + 20 / 2)  # ∫ level dt over the storm
+    assert len(_starts(limiter, fake, 35.0)) == pytest.approx(40.0 * area, abs=2)
+
+
+def test_arrivals_are_not_slowed_by_busy_users_but_dropped_past_the_lag() -> None:
+    fake = FakeTime()
+    limiter = ArrivalLimiter(lambda t: 10.0, max_lag=1.0, clock=fake.clock, sleep=fake.sleep)
+    limiter.wait()
+    fake.now += 0.5  # every user busy for half a second: starts run late, none lost
+    lags = [limiter.wait()[1] for _ in range(3)]
+    assert lags == pytest.approx([0.4, 0.3, 0.2])
+    assert limiter.dropped == 0
+    fake.now += 3.0  # busy for 3 s: what is more than 1 s late is dropped
+    _slot, lag = limiter.wait()
+    assert lag <= 1.0
+    assert limiter.dropped == pytest.approx(20, abs=1)
+
+
+def test_a_worker_starts_its_share_of_the_arrivals() -> None:
+    fake = FakeTime()
+    limiter = ArrivalLimiter(lambda t: 10.0, share=lambda: 0.5, clock=fake.clock, sleep=fake.sleep)
+    assert len(_starts(limiter, fake, 10.0)) == 50
+
+
+# --------------------------------------------------------------------------- routing
+
+
+URLS = ("http://a:1", "http://b:2", "http://c:3")
+NAMES = {"mfa1": "http://a:1", "mfa2": "http://b:2", "mfa3": "http://c:3"}
+AUTH_ID = "mfa3." + "x" * 22
+
+
+def test_round_robin_sends_each_request_to_the_next_server() -> None:
+    router = Router(URLS, "round_robin", NAMES)
+    assert [router.base(None, AUTH_ID) for _ in range(4)] == [*URLS, URLS[0]]
+
+
+def test_sticky_users_keep_one_server_each() -> None:
+    router = Router(URLS, "sticky", NAMES)
+    pins = [router.pin() for _ in range(3)]
+    assert pins == list(URLS)
+    assert {router.base(pins[1], AUTH_ID) for _ in range(5)} == {URLS[1]}
+
+
+def test_auth_id_routing_follows_the_issuing_server() -> None:
+    assert parse_auth_id(AUTH_ID) == ("mfa3", "x" * 22)
+    router = Router(URLS, "auth_id", NAMES)
+    assert {router.base(None, AUTH_ID) for _ in range(5)} == {"http://c:3"}
+    # a begin has no auth id yet: the servers take turns
+    assert [router.base(None, None) for _ in range(3)] == list(URLS)
+
+
+# --------------------------------------------------------------------------- accounts
+
+
+def test_accounts_are_the_same_everywhere_and_have_valid_phones() -> None:
+    first = [account_for("run1", i) for i in range(200)]
+    assert first == [account_for("run1", i) for i in range(200)]
+    assert len({a.phone for a in first}) == 200
+    assert len({a.user_id for a in first}) == 200
+    for account in first[:20]:
+        assert parse_phone(account.phone).e164 == account.phone
+        assert 8 <= len(account.device_token) <= 512
+    assert account_for("run2", 0).user_id != first[0].user_id
+
+
+# --------------------------------------------------------------------------- failures
+
+
+@pytest.mark.parametrize(
+    ("status", "expected", "body", "error", "reason"),
+    [
+        (200, 200, {"result": "success", "reason": None}, None, None),
+        (200, 200, {"result": "denied", "reason": "wrong_server"}, None, "wrong_server"),
+        (200, 200, {"status": "expired", "reason": "expired"}, None, "expired"),
+        (200, 200, {"status": "pending", "reason": None}, None, None),
+        (429, 201, {"status": 429, "reason": "rate_limited"}, None, "rate_limited"),
+        (401, 201, {"status": 401, "detail": "bad key"}, None, "http_401"),
+        (0, 200, None, ConnectionRefusedError(), "connection_refused"),
+    ],
+)
+def test_server_answers_become_reasons(
+    status: int, expected: int, body: object, error: BaseException | None, reason: str | None
+) -> None:
+    assert _reason(status, expected, body, error) == reason
+
+
+def test_each_reason_is_its_own_failure_row() -> None:
+    stats = RequestStats()
+    for reason in ("wrong_server", "expired", "wrong_server"):
+        stats.log_request("POST", "verify", 1, 0)
+        stats.log_error("POST", "verify", Denied(reason))
+    rows = {e.error: e.occurrences for e in stats.errors.values()}
+    assert {StatsError.parse_error(k) for k in rows} == {"wrong_server", "expired"}
+    assert sorted(rows.values()) == [1, 2]
+
+
+# --------------------------------------------------------------------------- the command
+
+
+def test_locust_command_routes_by_client_or_by_nginx() -> None:
+    out = Path("runs/x")
+    client = locust_command(
+        Path("loadtests/sms.py"),
+        host=URLS[0],
+        out=out,
+        duration=30,
+        users=None,
+        rate=5.0,
+        servers=URLS,
+        lb="auth_id",
+    )
+    assert client[client.index("--servers") + 1] == ",".join(URLS)
+    assert client[client.index("--lb") + 1] == "auth_id"
+    assert client[client.index("--rate") + 1] == "5"
+    assert "--users" not in client
+    assert client[client.index("--run-time") + 1] == "30s"
+    nginx = locust_command(
+        Path("loadtests/sms.py"),
+        host="http://lb:8000",
+        out=out,
+        duration=30,
+        users=7,
+        rate=None,
+        sink=URLS,
+        extra=["--threshold", "p95<1s"],
+    )
+    assert "--servers" not in nginx
+    assert nginx[nginx.index("--sink") + 1] == ",".join(URLS)
+    assert nginx[nginx.index("--users") + 1] == "7"
+    assert nginx[-2:] == ["--threshold", "p95<1s"]

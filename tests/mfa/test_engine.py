@@ -1,0 +1,355 @@
+"""The engine's authentication lifecycle and every denial reason it can give.
+
+Each test drives the public API the HTTP layer and the simulator use (begin, verify,
+respond_push, status) and checks what a user or an operator would see.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from mfa import (
+    AuthStatus,
+    Challenge,
+    Denial,
+    DenialReason,
+    Engine,
+    InvalidInput,
+    MemoryPendingStore,
+    MethodType,
+    NotFound,
+    Policy,
+    SeededEntropy,
+    security_defaults,
+)
+from mfa.delivery import Channel, SinkGateway
+from mfa.otp import totp_at
+
+US = "+14255550100"
+
+
+def challenge(outcome: Challenge | Denial) -> Challenge:
+    assert isinstance(outcome, Challenge), outcome
+    return outcome
+
+
+def refused(outcome: Challenge | Denial) -> Denial:
+    assert isinstance(outcome, Denial), outcome
+    return outcome
+
+
+def sms_user(engine: Engine, user_id: str = "alice", phone: str = US) -> None:
+    engine.create_user(user_id, first_name="Alice", last_name="Liddell", phone=phone)
+    engine.register_method(user_id, "sms")
+
+
+def test_sms_sign_in_sends_a_fresh_six_digit_code_and_accepts_it(
+    engine: Engine, sink: SinkGateway, code_to: Callable[[str], str]
+) -> None:
+    sms_user(engine)
+    first = challenge(engine.begin("alice", client_ip="192.0.2.7"))
+    assert first.auth_id.startswith("mfa1.")
+    assert first.method is MethodType.SMS
+    assert first.server == "mfa1"
+    assert first.expires_in == 300
+    assert first.provider == "sink"
+    code = code_to(US)
+    assert len(code) == 6 and code.isdigit()
+    message = sink.messages_to(US)[0]
+    assert message.channel is Channel.SMS
+    assert message.auth_id == first.auth_id
+    assert message.sender == first.sender
+    assert engine.verify(first.auth_id, code).ok
+    assert engine.status(first.auth_id).status is AuthStatus.SUCCESS
+
+
+def test_codes_differ_between_authentications(
+    engine: Engine, code_to: Callable[[str], str]
+) -> None:
+    sms_user(engine)
+    codes = set()
+    ids = set()
+    for _ in range(5):
+        c = challenge(engine.begin("alice"))
+        ids.add(c.auth_id)
+        codes.add(code_to(US))
+    assert len(ids) == 5
+    assert len(codes) >= 4  # five draws from a million: a repeat has probability 1e-5
+
+
+def test_voice_sends_the_code_by_call(
+    engine: Engine, sink: SinkGateway, code_to: Callable[[str], str]
+) -> None:
+    engine.create_user("bob", phone=US)
+    engine.register_method("bob", "voice")
+    c = challenge(engine.begin("bob", "voice"))
+    assert sink.messages_to(US)[0].channel is Channel.VOICE
+    assert engine.verify(c.auth_id, code_to(US)).ok
+
+
+def test_code_is_accepted_with_surrounding_spaces(
+    engine: Engine, code_to: Callable[[str], str]
+) -> None:
+    sms_user(engine)
+    c = challenge(engine.begin("alice"))
+    assert engine.verify(c.auth_id, f" {code_to(US)}\n").ok
+
+
+def test_the_default_method_is_used_when_none_is_named(engine: Engine) -> None:
+    engine.create_user("carol", phone=US)
+    engine.register_method("carol", "sms")
+    totp = engine.register_method("carol", "totp", default=True)
+    c = challenge(engine.begin("carol"))
+    assert c.method is MethodType.TOTP
+    assert engine.verify(c.auth_id, totp_at(totp.secret or "", engine.clock.now())).ok
+
+
+def test_a_method_string_that_is_not_a_method_is_invalid_input(engine: Engine) -> None:
+    sms_user(engine)
+    with pytest.raises(InvalidInput, match="method"):
+        engine.begin("alice", "carrier-pigeon")
+
+
+# ----------------------------------------------------------------- every denial reason
+
+
+def test_wrong_code(engine: Engine, code_to: Callable[[str], str]) -> None:
+    sms_user(engine)
+    c = challenge(engine.begin("alice"))
+    wrong = f"{(int(code_to(US)) + 1) % 10**6:06d}"
+    verdict = engine.verify(c.auth_id, wrong)
+    assert verdict.reason is DenialReason.WRONG_CODE
+    assert engine.status(c.auth_id).status is AuthStatus.PENDING
+    # a typo does not end the authentication
+    assert engine.verify(c.auth_id, code_to(US)).ok
+
+
+def test_expired(engine: Engine, code_to: Callable[[str], str]) -> None:
+    sms_user(engine)
+    c = challenge(engine.begin("alice"))
+    engine.clock.advance(300)  # type: ignore[attr-defined]
+    assert engine.verify(c.auth_id, code_to(US)).reason is DenialReason.EXPIRED
+    assert engine.verify(c.auth_id, code_to(US)).reason is DenialReason.EXPIRED
+    view = engine.status(c.auth_id)
+    assert (view.status, view.reason) == (AuthStatus.EXPIRED, DenialReason.EXPIRED)
+
+
+@pytest.mark.parametrize(
+    "auth_id", ["", "garbage", "mfa1.short", "mfa1." + "A" * 22, "MFA1." + "A" * 22, None, 7]
+)
+def test_unknown_auth(engine: Engine, auth_id: object) -> None:
+    sms_user(engine)
+    challenge(engine.begin("alice"))
+    verdict = engine.verify(auth_id, "123456")  # type: ignore[arg-type]
+    assert verdict.reason is DenialReason.UNKNOWN_AUTH
+    assert engine.respond_push(auth_id, "device-token-1", True).reason is (  # type: ignore[arg-type]
+        DenialReason.UNKNOWN_AUTH
+    )
+
+
+def test_status_of_an_unknown_auth_is_not_found(engine: Engine) -> None:
+    with pytest.raises(NotFound):
+        engine.status("mfa1." + "B" * 22)
+    with pytest.raises(NotFound):
+        engine.status("nonsense")
+
+
+def test_wrong_server(make_engine: Callable[..., Engine], code_to: Callable[[str], str]) -> None:
+    from mfa import InMemoryRepository
+
+    shared_db = InMemoryRepository()
+    mfa1 = make_engine("mfa1", repository=shared_db)
+    mfa2 = make_engine("mfa2", repository=shared_db)
+    sms_user(mfa1)
+    c = challenge(mfa1.begin("alice"))
+    verdict = mfa2.verify(c.auth_id, code_to(US))
+    assert verdict.reason is DenialReason.WRONG_SERVER
+    assert verdict.auth_id == c.auth_id
+    assert mfa2.status(c.auth_id).reason is DenialReason.WRONG_SERVER
+
+
+def test_too_many_attempts(engine: Engine, code_to: Callable[[str], str]) -> None:
+    sms_user(engine)
+    c = challenge(engine.begin("alice"))
+    code = code_to(US)
+    wrong = f"{(int(code) + 1) % 10**6:06d}"
+    reasons = [engine.verify(c.auth_id, wrong).reason for _ in range(5)]
+    assert reasons == [DenialReason.WRONG_CODE] * 5
+    # the sixth try is refused even with the right code
+    assert engine.verify(c.auth_id, code).reason is DenialReason.TOO_MANY_ATTEMPTS
+    assert engine.status(c.auth_id).status is AuthStatus.DENIED
+
+
+def test_too_many_attempts_follows_the_policy(
+    make_engine: Callable[..., Engine], code_to: Callable[[str], str]
+) -> None:
+    engine = make_engine(policy=Policy(max_verify_attempts=2))
+    sms_user(engine)
+    c = challenge(engine.begin("alice"))
+    assert engine.verify(c.auth_id, "000000x").reason is DenialReason.WRONG_CODE
+    assert engine.verify(c.auth_id, "000000x").reason is DenialReason.WRONG_CODE
+    assert engine.verify(c.auth_id, code_to(US)).reason is DenialReason.TOO_MANY_ATTEMPTS
+
+
+def test_locked_out(engine: Engine, code_to: Callable[[str], str]) -> None:
+    sms_user(engine)
+    for _ in range(2):
+        c = challenge(engine.begin("alice"))
+        for _ in range(5):
+            engine.verify(c.auth_id, "not-a-code")
+    denial = refused(engine.begin("alice"))
+    assert denial.reason is DenialReason.LOCKED_OUT
+    assert denial.retry_after == 15 * 60
+
+
+def test_replayed_sms_code(engine: Engine, code_to: Callable[[str], str]) -> None:
+    sms_user(engine)
+    c = challenge(engine.begin("alice"))
+    assert engine.verify(c.auth_id, code_to(US)).ok
+    assert engine.verify(c.auth_id, code_to(US)).reason is DenialReason.REPLAYED
+
+
+def test_replayed_totp_code(engine: Engine) -> None:
+    engine.create_user("dave")
+    totp = engine.register_method("dave", "totp")
+    code = totp_at(totp.secret or "", engine.clock.now())
+    first = challenge(engine.begin("dave"))
+    assert engine.verify(first.auth_id, code).ok
+    second = challenge(engine.begin("dave"))
+    assert engine.verify(second.auth_id, code).reason is DenialReason.REPLAYED
+
+
+def test_rate_limited(engine: Engine) -> None:
+    sms_user(engine)
+    for _ in range(5):
+        challenge(engine.begin("alice"))
+        engine.clock.advance(10)  # type: ignore[attr-defined]
+    denial = refused(engine.begin("alice"))
+    assert denial.reason is DenialReason.RATE_LIMITED
+    assert denial.retry_after == pytest.approx(250)
+
+
+def test_method_not_allowed(engine: Engine, code_to: Callable[[str], str]) -> None:
+    sms_user(engine)
+    # a method the user has not registered
+    assert refused(engine.begin("alice", "voice")).reason is DenialReason.METHOD_NOT_ALLOWED
+    # a code for a push authentication, and a push answer for an sms one
+    engine.register_method("alice", "push", device_token="device-token-alice")
+    push = challenge(engine.begin("alice", "push"))
+    assert engine.verify(push.auth_id, "123456").reason is DenialReason.METHOD_NOT_ALLOWED
+    sms = challenge(engine.begin("alice", "sms"))
+    verdict = engine.respond_push(sms.auth_id, "device-token-alice", True)
+    assert verdict.reason is DenialReason.METHOD_NOT_ALLOWED
+    # neither wrong call used up the authentication
+    assert engine.verify(sms.auth_id, code_to(US)).ok
+    assert engine.respond_push(push.auth_id, "device-token-alice", True).ok
+
+
+def test_method_not_allowed_by_security_defaults(
+    make_engine: Callable[..., Engine],
+) -> None:
+    engine = make_engine(policy=security_defaults())
+    engine.create_user("erin", phone=US)
+    engine.register_method("erin", "push", device_token="device-token-erin", default=True)
+    engine.register_method("erin", "sms")
+    for method in ("sms", "voice"):
+        assert refused(engine.begin("erin", method)).reason is DenialReason.METHOD_NOT_ALLOWED
+    assert isinstance(engine.begin("erin", "push"), Challenge)
+
+
+def test_not_activated(engine: Engine) -> None:
+    engine.create_user("frank")
+    method = engine.register_method("frank", "push")
+    assert refused(engine.begin("frank")).reason is DenialReason.NOT_ACTIVATED
+    engine.activate_push("frank", method.method_id, "device-token-frank")
+    c = challenge(engine.begin("frank"))
+    verdict = engine.respond_push(c.auth_id, "some-other-device", True)
+    assert verdict.reason is DenialReason.NOT_ACTIVATED
+
+
+def test_registration_required(engine: Engine) -> None:
+    assert refused(engine.begin("nobody")).reason is DenialReason.REGISTRATION_REQUIRED
+    engine.create_user("gina", phone=US)
+    assert refused(engine.begin("gina")).reason is DenialReason.REGISTRATION_REQUIRED
+
+
+def test_user_denied(engine: Engine) -> None:
+    engine.create_user("hank")
+    engine.register_method("hank", "push", device_token="device-token-hank")
+    c = challenge(engine.begin("hank"))
+    assert engine.respond_push(c.auth_id, "device-token-hank", False).reason is (
+        DenialReason.USER_DENIED
+    )
+    view = engine.status(c.auth_id)
+    assert (view.status, view.reason) == (AuthStatus.DENIED, DenialReason.USER_DENIED)
+    # the answer is final
+    assert engine.respond_push(c.auth_id, "device-token-hank", True).reason is (
+        DenialReason.USER_DENIED
+    )
+
+
+def test_every_denial_reason_is_reachable(
+    make_engine: Callable[..., Engine], clock: object
+) -> None:
+    """One pass over all reasons, so a reason added to the enum needs a way to reach it."""
+    from mfa import InMemoryRepository
+
+    db = InMemoryRepository()
+    mfa1 = make_engine("mfa1", repository=db)
+    mfa2 = make_engine("mfa2", repository=db)
+    seen: set[DenialReason] = set()
+
+    def note(outcome: object) -> None:
+        reason = getattr(outcome, "reason", None)
+        if reason is not None:
+            seen.add(reason)
+
+    note(mfa1.begin("ghost"))  # registration_required
+    mfa1.create_user("u", phone=US)
+    mfa1.register_method("u", "sms")
+    mfa1.register_method("u", "totp")
+    pending_push = mfa1.register_method("u", "push")
+    note(mfa1.begin("u", "push"))  # not_activated
+    note(mfa1.begin("u", "voice"))  # method_not_allowed
+    c = challenge(mfa1.begin("u", "sms"))
+    note(mfa2.verify(c.auth_id, "1"))  # wrong_server
+    note(mfa1.verify("mfa1.nope", "1"))  # unknown_auth
+    for _ in range(6):
+        note(mfa1.verify(c.auth_id, "1"))  # wrong_code, too_many_attempts
+    for _ in range(5):
+        note(mfa1.begin("u", "sms"))  # rate_limited on the 5th
+    totp_code = totp_at(mfa1.repository.list_methods("u")[1].secret or "", mfa1.clock.now())
+    note(mfa1.verify(challenge(mfa1.begin("u", "totp")).auth_id, totp_code))
+    note(mfa1.verify(challenge(mfa1.begin("u", "totp")).auth_id, totp_code))  # replayed
+    mfa1.activate_push("u", pending_push.method_id, "device-token-u")
+    note(mfa1.respond_push(challenge(mfa1.begin("u", "push")).auth_id, "device-token-u", False))
+    late = challenge(mfa1.begin("u", "totp"))
+    clock.advance(301)  # type: ignore[attr-defined]
+    note(mfa1.verify(late.auth_id, "1"))  # expired
+    # the totp success reset the failure count; the replay and these make ten in a row
+    for _ in range(9):
+        note(mfa1.verify(challenge(mfa1.begin("u", "totp")).auth_id, "1"))
+    note(mfa1.begin("u", "totp"))  # locked_out
+    assert seen == set(DenialReason)
+
+
+def test_seeded_entropy_makes_a_run_reproducible(make_engine: Callable[..., Engine]) -> None:
+    def run() -> list[tuple[str, str | None]]:
+        sink = SinkGateway()
+        engine = make_engine(
+            entropy=SeededEntropy(np.random.default_rng(42)),
+            gateway=sink,
+            pending=MemoryPendingStore(),
+        )
+        sms_user(engine)
+        out = []
+        for _ in range(3):
+            c = challenge(engine.begin("alice"))
+            out.append((c.auth_id, c.sender))
+            out.append((sink.messages_to(US)[0].code or "", None))
+        return out
+
+    assert run() == run()

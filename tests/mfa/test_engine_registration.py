@@ -1,0 +1,174 @@
+"""Users, method registration and the seed's reasons to (re-)register."""
+
+from __future__ import annotations
+
+import pytest
+
+from mfa import (
+    Challenge,
+    ConflictError,
+    Denial,
+    DenialReason,
+    Engine,
+    InvalidInput,
+    MethodType,
+    NotFound,
+    Policy,
+    RegistrationReason,
+    security_defaults,
+)
+
+R = RegistrationReason
+
+
+def test_create_user_validates_and_normalises(engine: Engine) -> None:
+    user = engine.create_user(
+        "alice@contoso.com", first_name="Alice", email="alice@contoso.com", phone="+1 425 555 0100"
+    )
+    assert user.phone == "+14255550100"
+    assert user.country == "US"
+    assert user.enabled_at == engine.clock.now()
+    assert engine.create_user("x", phone="+44 20 7946 0958").country == "GB"
+    with pytest.raises(ConflictError):
+        engine.create_user("alice@contoso.com")
+    for bad in ("", "has space", "a/b", "x" * 129):
+        with pytest.raises(InvalidInput, match="user_id"):
+            engine.create_user(bad)
+    with pytest.raises(InvalidInput, match="email"):
+        engine.create_user("bob", email="not-an-email")
+    for phone in ("4255550100", "+1 555", "+999 123", "phone"):
+        with pytest.raises(InvalidInput, match="phone"):
+            engine.create_user("bob", phone=phone)
+    with pytest.raises(NotFound):
+        engine.get_user("bob")  # nothing half-created
+
+
+def test_register_method_checks_its_input(engine: Engine) -> None:
+    engine.create_user("carol")
+    with pytest.raises(InvalidInput, match="type"):
+        engine.register_method("carol", "fax")
+    with pytest.raises(InvalidInput, match="phone"):
+        engine.register_method("carol", "sms")  # no phone anywhere
+    with pytest.raises(InvalidInput, match="serial"):
+        engine.register_method("carol", "hardware_token")
+    with pytest.raises(InvalidInput, match="serial"):
+        engine.register_method("carol", "hardware_token", serial="NOPE")
+    with pytest.raises(NotFound):
+        engine.register_method("nobody", "totp")
+    assert engine.repository.list_methods("carol") == []
+
+
+def test_sms_with_its_own_phone_sets_the_users_phone(engine: Engine) -> None:
+    engine.create_user("dave")
+    method = engine.register_method("dave", "sms", phone="+1 613 555 0123")
+    assert method.phone == "+16135550123"
+    assert engine.get_user("dave").country == "CA"
+
+
+def test_first_method_becomes_default_and_default_can_move(engine: Engine) -> None:
+    engine.create_user("erin", phone="+14255550100")
+    sms = engine.register_method("erin", "sms")
+    totp = engine.register_method("erin", "totp")
+    assert sms.is_default and not totp.is_default
+    engine.register_method("erin", "voice", default=True)
+    defaults = [m.type for m in engine.repository.list_methods("erin") if m.is_default]
+    assert defaults == [MethodType.VOICE]
+
+
+def test_totp_method_has_a_secret_and_a_provisioning_uri(engine: Engine) -> None:
+    engine.create_user("frank")
+    totp = engine.register_method("frank", "totp")
+    assert totp.secret and len(totp.secret) == 32
+    uri = engine.provisioning_uri(totp)
+    assert uri.startswith("otpauth://totp/mfalab:frank?secret=" + totp.secret)
+    sms_like = engine.register_method("frank", "push")
+    with pytest.raises(InvalidInput):
+        engine.provisioning_uri(sms_like)
+
+
+def test_reasons_no_method(engine: Engine) -> None:
+    engine.create_user("gina")
+    assert engine.registration_required("gina") == [R.NO_METHOD_REGISTERED]
+    engine.register_method("gina", "totp")
+    assert engine.registration_required("gina") == []
+    with pytest.raises(NotFound):
+        engine.registration_required("nobody")
+
+
+def test_reasons_registration_policy(engine: Engine) -> None:
+    engine.create_user("hank")
+    engine.register_method("hank", "totp")
+    engine.apply_registration_policy("hank")
+    assert engine.registration_required("hank") == [R.REGISTRATION_POLICY]
+    denial = engine.begin("hank")
+    assert isinstance(denial, Denial) and denial.reason is DenialReason.REGISTRATION_REQUIRED
+    engine.register_method("hank", "push", device_token="device-token-hank")
+    assert engine.registration_required("hank") == []
+    assert isinstance(engine.begin("hank"), Challenge)
+
+
+def test_reasons_default_method_disabled_by_an_admin(make_engine) -> None:  # type: ignore[no-untyped-def]
+    from mfa import InMemoryRepository
+
+    db = InMemoryRepository()
+    before = make_engine(repository=db)
+    before.create_user("ivy", phone="+14255550100")
+    before.register_method("ivy", "sms")
+    before.register_method("ivy", "totp")
+    assert before.registration_required("ivy") == []
+    # the admin disables text messages
+    after = make_engine(repository=db, policy=Policy(disabled_methods=frozenset({MethodType.SMS})))
+    assert after.registration_required("ivy") == [R.DEFAULT_METHOD_DISABLED]
+    denial = after.begin("ivy")
+    assert isinstance(denial, Denial) and denial.reason is DenialReason.REGISTRATION_REQUIRED
+    # choosing a new default method ends it
+    after.register_method("ivy", "totp", default=True)
+    assert after.registration_required("ivy") == []
+    refused = after.begin("ivy", "sms")
+    assert isinstance(refused, Denial) and refused.reason is DenialReason.METHOD_NOT_ALLOWED
+
+
+def test_reasons_admin_reset(engine: Engine) -> None:
+    engine.create_user("jo", phone="+14255550100")
+    engine.register_method("jo", "sms")
+    engine.register_method("jo", "push", device_token="device-token-jo")
+    engine.reset_user("jo")
+    assert engine.repository.list_methods("jo") == []
+    assert engine.registration_required("jo") == [R.NO_METHOD_REGISTERED, R.ADMIN_RESET]
+    denial = engine.begin("jo")
+    assert isinstance(denial, Denial) and denial.reason is DenialReason.REGISTRATION_REQUIRED
+    engine.register_method("jo", "sms")
+    assert engine.registration_required("jo") == []
+    assert isinstance(engine.begin("jo"), Challenge)
+
+
+def test_admin_reset_invalidates_open_authentications(engine: Engine, sink) -> None:  # type: ignore[no-untyped-def]
+    from mfa.otp import totp_at
+
+    engine.create_user("kay", phone="+14255550100")
+    secret = engine.register_method("kay", "totp").secret or ""
+    engine.register_method("kay", "sms")
+    by_app = engine.begin("kay", "totp")
+    by_sms = engine.begin("kay", "sms")
+    assert isinstance(by_app, Challenge) and isinstance(by_sms, Challenge)
+    engine.reset_user("kay")
+    verdict = engine.verify(by_app.auth_id, totp_at(secret, engine.clock.now()))
+    assert verdict.reason is DenialReason.REGISTRATION_REQUIRED
+    verdict = engine.verify(by_sms.auth_id, sink.messages_to("+14255550100")[0].code)
+    assert verdict.reason is DenialReason.REGISTRATION_REQUIRED
+
+
+def test_security_defaults_allow_only_push_and_totp(make_engine) -> None:  # type: ignore[no-untyped-def]
+    engine = make_engine(policy=security_defaults())
+    engine.create_user("lee", phone="+14255550100")
+    engine.register_method("lee", "sms")
+    assert engine.registration_required("lee") == [R.DEFAULT_METHOD_DISABLED]
+    engine.register_method("lee", "totp", default=True)
+    assert engine.registration_required("lee") == []
+    for method in ("sms", "voice", "hardware_token"):
+        denial = engine.begin("lee", method)
+        assert isinstance(denial, Denial) and denial.reason is DenialReason.METHOD_NOT_ALLOWED
+    assert isinstance(engine.begin("lee", "totp"), Challenge)
+    engine.register_method("lee", "push", device_token="device-token-lee")
+    assert isinstance(engine.begin("lee", "push"), Challenge)
+    assert security_defaults().allowed_methods == {MethodType.PUSH, MethodType.TOTP}

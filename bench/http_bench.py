@@ -77,8 +77,16 @@ def _p99_ms(output: str) -> float:
 
 
 def wrk(url: str, seconds: float, connections: int, *script: str) -> str:
-    argv = ["wrk", "-t", str(connections), "-c", str(connections), "-d", f"{seconds:g}s",
-            "--latency"]
+    argv = [
+        "wrk",
+        "-t",
+        str(connections),
+        "-c",
+        str(connections),
+        "-d",
+        f"{seconds:g}s",
+        "--latency",
+    ]
     if script:
         argv += ["-s", script[0], url, "--", *script[1:]]
     else:
@@ -86,7 +94,9 @@ def wrk(url: str, seconds: float, connections: int, *script: str) -> str:
     return subprocess.run(argv, check=True, capture_output=True, text=True).stdout
 
 
-async def create_users(url: str, api_key: str, count: int, concurrency: int = 16) -> None:
+async def create_users(
+    url: str, api_key: str, count: int, prefix: str, concurrency: int = 16
+) -> None:
     headers = {"Authorization": f"Bearer {api_key}"}
     queue: asyncio.Queue[int] = asyncio.Queue()
     for n in range(count):
@@ -96,10 +106,10 @@ async def create_users(url: str, api_key: str, count: int, concurrency: int = 16
         async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30) as client:
             while not queue.empty():
                 n = queue.get_nowait()
-                user = {"user_id": f"bench-{n}", "phone": bench_phone(n)}
+                user = {"user_id": f"{prefix}{n}", "phone": bench_phone(n)}
                 answer = await client.post("/v1/users", json=user)
                 answer.raise_for_status()
-                method = await client.post(f"/v1/users/bench-{n}/methods", json={"type": "sms"})
+                method = await client.post(f"/v1/users/{prefix}{n}/methods", json={"type": "sms"})
                 method.raise_for_status()
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
@@ -111,8 +121,9 @@ def run_one(args: argparse.Namespace, workers: int) -> Result:
     )
     with Cluster(spec) as cluster:
         url = cluster.urls[0]
+        prefix = f"bench-w{workers}-{int(time.time())}-"  # a given --db may hold older runs
         started = time.perf_counter()
-        asyncio.run(create_users(url, cluster.api_key, args.users))
+        asyncio.run(create_users(url, cluster.api_key, args.users, prefix))
         print(
             f"  {workers} worker(s): {args.users} users created in "
             f"{time.perf_counter() - started:.1f} s",
@@ -128,6 +139,7 @@ def run_one(args: argparse.Namespace, workers: int) -> Result:
             cluster.api_key,
             str(args.users),
             str(args.connections),
+            prefix,
         )
     counts = _COUNTS.search(flow)
     if counts is None:

@@ -2,7 +2,7 @@
 -- begin (POST /v1/auth) -> read the code from the sink -> verify, and counts the outcomes.
 -- Run with as many threads as connections (-t N -c N): wrk's request()/response() hooks
 -- are per thread, so one connection per thread keeps each sign-in's three steps in order.
--- Arguments after "--": API key, number of users, number of threads.
+-- Arguments after "--": API key, number of users, number of threads, user id prefix.
 
 local threads = {}
 local counter = 0
@@ -14,7 +14,7 @@ function setup(thread)
 end
 
 function init(args)
-  api_key, nusers, nthreads = args[1], tonumber(args[2]), tonumber(args[3])
+  api_key, nusers, nthreads, prefix = args[1], tonumber(args[2]), tonumber(args[3]), args[4]
   headers = { ["Authorization"] = "Bearer " .. api_key, ["Content-Type"] = "application/json" }
   user = id - 1
   step = "begin"
@@ -33,7 +33,7 @@ end
 
 function request()
   if step == "begin" then
-    return wrk.format("POST", "/v1/auth", headers, '{"user_id":"bench-' .. user .. '"}')
+    return wrk.format("POST", "/v1/auth", headers, '{"user_id":"' .. prefix .. user .. '"}')
   elseif step == "sink" then
     return wrk.format("GET", "/v1/sink/messages?to=" .. phone(user), headers)
   end

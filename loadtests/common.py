@@ -49,7 +49,12 @@ from locust.contrib.fasthttp import FastHttpSession
 from locust.env import Environment
 from locust.event import EventHook
 from locust.runners import WorkerRunner
-from locust.stats import RequestStats, StatsEntry, setup_distributed_stats_event_listeners
+from locust.stats import (
+    CSV_STATS_INTERVAL_SEC,
+    RequestStats,
+    StatsEntry,
+    setup_distributed_stats_event_listeners,
+)
 
 from mfa.cli.loadtest import parse_duration
 from mfa.delivery.message import extract_code
@@ -995,7 +1000,17 @@ def _on_test_start(environment: Environment, **_kwargs: Any) -> None:
         rng=rng,
         tag=f"w{index}{secrets.token_hex(2)}",
     )
-    if plan.rate is not None:
+    _CONTEXTS[environment] = context
+    if not worker and size:  # the master creates the accounts, once
+        try:
+            _create_pool(session, headers, options, size, push=weights.get("push", 0) > 0)
+        except SetupError as exc:
+            log.error("mfalab: %s", exc)
+            environment.process_exit_code = 2
+            if runner is not None:
+                gevent.spawn(runner.quit)
+            return
+    if plan.rate is not None:  # the schedule starts once users can log in
         context.arrivals = ArrivalLimiter(
             plan.rate_at,
             share=_process_share(environment, plan.users),
@@ -1003,19 +1018,19 @@ def _on_test_start(environment: Environment, **_kwargs: Any) -> None:
             rng=rng,
             max_lag=options.max_lag,
         )
-    _CONTEXTS[environment] = context
-    if worker or not size:
-        return  # the master creates the accounts, once
-    accounts = [account_for(options.run_id, i) for i in range(size)]
+
+
+def _create_pool(
+    session: FastHttpSession,
+    headers: Mapping[str, str],
+    options: LoadOptions,
+    size: int,
+    *,
+    push: bool,
+) -> None:
     started = time.monotonic()
-    try:
-        create_accounts(session, headers, accounts, push=weights.get("push", 0) > 0)
-    except SetupError as exc:
-        log.error("mfalab: %s", exc)
-        environment.process_exit_code = 2
-        if runner is not None:
-            gevent.spawn(runner.quit)
-        return
+    accounts = [account_for(options.run_id, i) for i in range(size)]
+    create_accounts(session, headers, accounts, push=push)
     log.info(
         "mfalab: %d accounts ready in %.1f s (run id %s)",
         size,
@@ -1428,6 +1443,9 @@ class MfaUser(FastHttpUser):
         super().__init__(environment)
         self.shared = _context(environment)
         self.pinned = self.shared.router.pin()
+        # one simulated client: nginx's sticky policy keys on this header, as all users
+        # share the load generator's address
+        self.headers = {**self.shared.headers, "X-Client-Id": self.shared.new_user_id("client")}
         self.mix = dict(self.flow_weights(self.shared.options))
         self.flows = {name: FLOW_TYPES[name](self) for name, w in self.mix.items() if w > 0}
 
@@ -1500,7 +1518,7 @@ class MfaUser(FastHttpUser):
             url,
             name=name,
             json=None if payload is None else dict(payload),
-            headers=self.shared.headers,
+            headers=self.headers,
             catch_response=True,
         ) as response:
             body = _json(response) if response.status_code else None
@@ -1525,6 +1543,10 @@ def _on_quitting(environment: Environment, **_kwargs: Any) -> None:
     options = LoadOptions.of(environment)
     stats = custom_stats(environment)
     prefix = getattr(environment.parsed_options, "csv_prefix", None)
+    if prefix:
+        # Locust rewrites its CSV files every CSV_STATS_INTERVAL_SEC and not again at exit:
+        # give it one more turn, so the files hold the final numbers the thresholds read
+        gevent.sleep(CSV_STATS_INTERVAL_SEC + 0.2)
     for line in login_summary(stats):
         log.info(line)
     if prefix:

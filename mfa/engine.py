@@ -22,7 +22,7 @@ import hashlib
 import hmac
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from mfa.app_passwords import AppPasswordHasher, new_app_password
@@ -32,7 +32,15 @@ from mfa.clock import Clock
 from mfa.delivery.message import Channel, DeliveryGateway, Message
 from mfa.delivery.senders import SenderDirectory
 from mfa.entropy import Entropy, SecretsEntropy
-from mfa.errors import BillingModelLocked, ConflictError, InvalidInput, NotFound
+from mfa.errors import (
+    BillingModelLocked,
+    ConflictError,
+    InvalidInput,
+    NotFound,
+    ProblemItem,
+    TokenImportError,
+)
+from mfa.fastrecords import builder
 from mfa.methods import DELIVERED_METHODS, MethodType, RegisteredMethod
 from mfa.otp import match_totp, new_totp_secret, otpauth_uri
 from mfa.outcomes import Challenge, Denial, Verdict
@@ -41,7 +49,7 @@ from mfa.policy import Policy
 from mfa.reasons import AuthStatus, DenialReason, RegistrationReason
 from mfa.repository import Repository
 from mfa.security_state import SecurityState
-from mfa.tokens.model import HardwareToken
+from mfa.tokens.model import HardwareToken, token_problems
 from mfa.users import User, parse_phone
 
 __all__ = ["AuthView", "Engine", "ServerIdentity", "parse_auth_id"]
@@ -55,6 +63,12 @@ _COUNTRY_CACHE = 4096
 #: Method names and members to members, without the cost of an enum call on the hot path.
 _METHOD_TYPES: dict[str, MethodType] = {m.value: m for m in MethodType}
 _CHANNELS = {MethodType.SMS: Channel.SMS, MethodType.VOICE: Channel.VOICE}
+# positional constructors for the records built on every authentication (mfa.fastrecords)
+_new_pending = builder(PendingAuth)
+_new_log = builder(AuthLogRecord)
+_new_state = builder(SecurityState)
+_new_message = builder(Message)
+_new_challenge = builder(Challenge)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +105,19 @@ def parse_auth_id(auth_id: str) -> tuple[str, str] | None:
 
 
 class Engine:
+    """One MFA server: users and their methods, authentications, tokens, app passwords and
+    billing records, with every rule of the seed and the RFCs.
+
+    Thread-safe within a process: the steps that read and then update a user's counters
+    (send limit, attempt count, TOTP replay, lockout) run under a per-user lock, so two
+    concurrent requests cannot both pass a check that only one may pass. Across processes
+    the repository and pending store are the shared state.
+
+    ``begin``/``verify`` are the hot path (the simulator runs millions): records are built
+    with ``mfa.fastrecords``, sender pools and phone countries are cached, and nothing is
+    read twice that a request already has.
+    """
+
     def __init__(
         self,
         *,
@@ -117,7 +144,6 @@ class Engine:
         self.senders = senders or SenderDirectory()
         self.entropy = entropy or SecretsEntropy()
         self.issuer = issuer
-        self._secret_key = secret_key
         self._hasher = app_password_hasher or AppPasswordHasher()
         self._puts = 0
         # BLAKE2b takes keys up to 64 bytes; longer secrets are hashed down first
@@ -127,6 +153,9 @@ class Engine:
         self._locks = tuple(threading.Lock() for _ in range(_LOCK_STRIPES))
         self._countries: dict[str, str] = {}
         self._sender_pools: dict[str | None, tuple[str, ...]] = {}
+        self._pools_of = self.senders
+        self._template = ""
+        self._template_parts: list[str] = []
 
     # ------------------------------------------------------------------ users and methods
 
@@ -198,9 +227,9 @@ class Engine:
             raw = phone if phone is not None else user.phone
             if raw is None:
                 raise InvalidInput("phone", f"a phone number is required for {kind.value}")
-            fields["phone"] = parse_phone(raw).e164
+            parsed = parse_phone(raw)
+            fields["phone"] = parsed.e164
             if user.phone is None:
-                parsed = parse_phone(raw)
                 user = replace(user, phone=parsed.e164, country=parsed.country)
         elif kind is MethodType.PUSH:
             if device_token is not None:
@@ -286,7 +315,7 @@ class Engine:
             reasons.append(RegistrationReason.NO_METHOD_REGISTERED)
         if RegistrationReason.REGISTRATION_POLICY in user.pending_registration:
             reasons.append(RegistrationReason.REGISTRATION_POLICY)
-        default = next((m for m in methods if m.is_default), None)
+        default = _default_of(methods)
         if default is not None and not self._method_enabled(default.type):
             reasons.append(RegistrationReason.DEFAULT_METHOD_DISABLED)
         if RegistrationReason.ADMIN_RESET in user.pending_registration:
@@ -304,10 +333,27 @@ class Engine:
 
     # ------------------------------------------------------------------ hardware tokens
 
-    def import_tokens(self, tokens: Sequence[HardwareToken]) -> list[str]:
-        """Store parsed tokens all or nothing; returns their serials."""
+    def import_tokens(
+        self, tokens: Sequence[HardwareToken], *, source: str = "tokens"
+    ) -> list[str]:
+        """Store tokens all or nothing; returns their serials.
+
+        Every token is checked first (the importers' rules, plus serials repeated in the
+        batch) and ``TokenImportError`` lists every problem; serials that exist already make
+        the repository raise ``ConflictError``. Either way nothing is stored.
+        """
+        problems: list[ProblemItem] = []
+        seen: set[str] = set()
+        for index, token in enumerate(tokens, start=1):
+            where = f"token {index} ({token.serial!r})"
+            problems += [ProblemItem(where, reason) for reason in token_problems(token)]
+            if token.serial in seen:
+                problems.append(ProblemItem(where, "serial repeated in this import"))
+            seen.add(token.serial)
+        if problems:
+            raise TokenImportError(source, problems)
         now = self.clock.now()
-        self.repository.add_tokens([replace(t, imported_at=now) for t in tokens])
+        self.repository.add_tokens([replace(t, imported_at=now, user_id=None) for t in tokens])
         return [t.serial for t in tokens]
 
     # ------------------------------------------------------------------ authentication
@@ -352,11 +398,17 @@ class Engine:
                 retry_after=state.locked_until - now,
             )
         methods = repository.list_methods(user_id)
-        if self._registration_reasons(user, methods):
+        default = _default_of(methods)
+        if (
+            default is None or user.pending_registration or not self._method_enabled(default.type)
+        ) and self._registration_reasons(user, methods):
             return self._refuse(
                 user, user_id, kind, DenialReason.REGISTRATION_REQUIRED, now, client_ip
             )
-        chosen = _pick_method(methods, kind)
+        if default is not None and (kind is None or default.type is kind):
+            chosen: RegisteredMethod | None = default
+        else:
+            chosen = _pick_method(methods, kind)
         if chosen is None or not self._method_enabled(chosen.type):
             return self._refuse(
                 user, user_id, kind, DenialReason.METHOD_NOT_ALLOWED, now, client_ip
@@ -384,7 +436,7 @@ class Engine:
                     retry_after=recent[-policy.max_sends] + window - now,
                 )
             repository.save_state(
-                SecurityState(
+                _new_state(
                     user_id,
                     state.consecutive_failures,
                     state.locked_until,
@@ -398,67 +450,74 @@ class Engine:
             country = user.country if phone == user.phone else self._country_of(phone)
             sender = self._choose_sender(country)
             provider = self.gateway.send(
-                Message(
-                    channel=_CHANNELS[kind],
-                    to=phone,
-                    text=policy.sms_template.format(code=code),
-                    auth_id=auth_id,
-                    user_id=user_id,
-                    sent_at=now,
-                    country=country,
-                    sender=sender,
+                _new_message(
+                    _CHANNELS[kind],  # channel
+                    phone,  # to
+                    self._message_text(code),  # text
+                    auth_id,
+                    user_id,
+                    now,  # sent_at
+                    country,
+                    sender,
                 )
             ).provider
         elif kind is MethodType.PUSH:
             provider = self.gateway.send(
-                Message(
-                    channel=Channel.PUSH,
-                    to=chosen.device_token or "",
-                    text=f"Approve sign-in for {user_id}?",
-                    auth_id=auth_id,
-                    user_id=user_id,
-                    sent_at=now,
+                _new_message(
+                    Channel.PUSH,
+                    chosen.device_token or "",
+                    f"Approve sign-in for {user_id}?",
+                    auth_id,
+                    user_id,
+                    now,
+                    None,
+                    None,
                 )
             ).provider
 
-        pending = PendingAuth(
-            auth_id=auth_id,
-            user_id=user_id,
-            method=kind,
-            method_id=chosen.method_id,
-            server=self.server.name,
-            issued_at=now,
-            expires_at=now + policy.timeout_seconds,
-            code_digest=digest,
-            sender=sender,
-            provider=provider,
-            client_ip=client_ip,
-            server_ip=self.server.ip,
+        timeout = policy.timeout_seconds
+        server = self.server
+        pending = _new_pending(
+            auth_id,
+            user_id,
+            kind,  # method
+            chosen.method_id,
+            server.name,  # server
+            now,  # issued_at
+            now + timeout,  # expires_at
+            digest,  # code_digest
+            0,  # attempts
+            AuthStatus.PENDING,
+            None,  # reason
+            None,  # device_token
+            None,  # completed_at
+            sender,
+            provider,
+            client_ip,
+            server.ip,  # server_ip
         )
         self._store(pending, now)
         repository.save_log(self._log_record(user, pending, chosen))
-        return Challenge(
-            auth_id=auth_id,
-            user_id=user_id,
-            method=kind,
-            server=self.server.name,
-            expires_in=policy.timeout_seconds,
-            sender=sender,
-            provider=provider,
-        )
+        return _new_challenge(auth_id, user_id, kind, server.name, timeout, sender, provider)
 
     def verify(self, auth_id: str, code: str) -> Verdict:
         """Check the code the user typed for an sms, voice, totp or hardware-token auth."""
+        return self._answer(auth_id, lambda pending, now: self._verify(pending, code, now))
+
+    def _answer(self, auth_id: str, decide: Callable[[PendingAuth, float], Verdict]) -> Verdict:
+        """Find the live authentication, then let ``decide`` answer under its user's lock.
+
+        It is looked up twice: first to learn whose lock to take, then under the lock,
+        because a concurrent request may have finished it in between."""
         found = self._lookup(auth_id, self.clock.now())
         if isinstance(found, Verdict):
             return found
         with self._lock_for(found.user_id):
-            # look again under the user's lock: a concurrent verify may have finished it
             now = self.clock.now()
             found = self._lookup(auth_id, now)
             if isinstance(found, Verdict):
                 return found
-            return self._verify(found, code, now)
+            return decide(found, now)
 
     def _verify(self, pending: PendingAuth, code: str, now: float) -> Verdict:
         auth_id = pending.auth_id
@@ -516,18 +575,12 @@ class Engine:
             if step is not None:
                 steps = {**state.last_totp_step, replay_key: step}
                 repository.save_state(
-                    SecurityState(
-                        state.user_id, 0, state.locked_until, state.send_times, steps
-                    )
+                    _new_state(state.user_id, 0, state.locked_until, state.send_times, steps)
                 )
             elif state.consecutive_failures:
                 repository.save_state(
-                    SecurityState(
-                        state.user_id,
-                        0,
-                        state.locked_until,
-                        state.send_times,
-                        state.last_totp_step,
+                    _new_state(
+                        state.user_id, 0, state.locked_until, state.send_times, state.last_totp_step
                     )
                 )
             self._finish(user, pending, method, now, AuthStatus.SUCCESS, None, attempts, True)
@@ -549,15 +602,9 @@ class Engine:
 
     def respond_push(self, auth_id: str, device_token: str, approve: bool) -> Verdict:
         """The authenticator app answers a push notification."""
-        found = self._lookup(auth_id, self.clock.now())
-        if isinstance(found, Verdict):
-            return found
-        with self._lock_for(found.user_id):
-            now = self.clock.now()
-            found = self._lookup(auth_id, now)
-            if isinstance(found, Verdict):
-                return found
-            return self._respond_push(found, device_token, approve, now)
+        return self._answer(
+            auth_id, lambda pending, now: self._respond_push(pending, device_token, approve, now)
+        )
 
     def _respond_push(
         self, pending: PendingAuth, device_token: str, approve: bool, now: float
@@ -644,9 +691,7 @@ class Engine:
                 return method
         return None
 
-    def _otp_parameters(
-        self, method: RegisteredMethod
-    ) -> tuple[str, int, int, str, str] | None:
+    def _otp_parameters(self, method: RegisteredMethod) -> tuple[str, int, int, str, str] | None:
         """(secret, digits, period, algorithm, replay key) of a TOTP or hardware-token method.
 
         The replay key names the secret, not the registration: a hardware token registered
@@ -659,7 +704,13 @@ class Engine:
             token = self.repository.get_token(method.serial)
             if token is None or token.user_id not in (None, method.user_id):
                 return None
-            return token.secret, token.digits, token.period, token.algorithm, f"token:{token.serial}"
+            return (
+                token.secret,
+                token.digits,
+                token.period,
+                token.algorithm,
+                f"token:{token.serial}",
+            )
         return None
 
     # ------------------------------------------------------------------ app passwords
@@ -781,12 +832,23 @@ class Engine:
         return country
 
     def _choose_sender(self, country: str | None) -> str:
+        if self.senders is not self._pools_of:  # the directory was replaced
+            self._sender_pools.clear()
+            self._pools_of = self.senders
         pool = self._sender_pools.get(country)
         if pool is None:
             pool = self._sender_pools[country] = tuple(
                 s.address for s in self.senders.pool(country)
             )
         return pool[0] if len(pool) == 1 else self.entropy.choice(pool)
+
+    def _message_text(self, code: str) -> str:
+        """The policy's template with the code in it (split once, not parsed per message)."""
+        template = self.policy.sms_template
+        if template is not self._template:
+            self._template = template
+            self._template_parts = template.format(code="\0").split("\0")
+        return code.join(self._template_parts)
 
     def _store(self, pending: PendingAuth, now: float) -> None:
         self.pending.put(pending, keep_until=pending.expires_at + self.policy.retention_seconds)
@@ -801,7 +863,7 @@ class Engine:
         if failures >= self.policy.lockout_threshold:
             failures, locked_until = 0, now + self.policy.lockout_seconds
         self.repository.save_state(
-            SecurityState(
+            _new_state(
                 state.user_id, failures, locked_until, state.send_times, state.last_totp_step
             )
         )
@@ -818,24 +880,24 @@ class Engine:
         completed: bool,
     ) -> None:
         """Store the new state of an authentication and bring its log record up to date."""
-        updated = PendingAuth(
-            auth_id=pending.auth_id,
-            user_id=pending.user_id,
-            method=pending.method,
-            method_id=pending.method_id,
-            server=pending.server,
-            issued_at=pending.issued_at,
-            expires_at=pending.expires_at,
-            code_digest=pending.code_digest,
-            attempts=attempts,
-            status=status,
-            reason=reason,
-            device_token=pending.device_token,
-            completed_at=now if completed else None,
-            sender=pending.sender,
-            provider=pending.provider,
-            client_ip=pending.client_ip,
-            server_ip=pending.server_ip,
+        updated = _new_pending(
+            pending.auth_id,
+            pending.user_id,
+            pending.method,
+            pending.method_id,
+            pending.server,
+            pending.issued_at,
+            pending.expires_at,
+            pending.code_digest,
+            attempts,
+            status,
+            reason,
+            pending.device_token,
+            now if completed else None,  # completed_at
+            pending.sender,
+            pending.provider,
+            pending.client_ip,
+            pending.server_ip,
         )
         self._store(updated, now)
         self.repository.save_log(self._log_record(user, updated, method))
@@ -892,39 +954,50 @@ class Engine:
         server_ip = pending.server_ip
         if server_ip is None:  # a record from a store that does not keep it
             server_ip = self.server.ip if pending.server == self.server.name else ""
-        return AuthLogRecord(
-            auth_id=pending.auth_id,
-            unique_id=pending.user_id,
-            mode=kind,
-            status=pending.status,
-            server_name=pending.server,
-            server_ip=server_ip,
-            began_at=pending.issued_at,
-            first_name=first,
-            last_name=last,
-            email=email,
-            phone=method.phone if method is not None and kind in DELIVERED_METHODS else None,
-            device_token=(
-                method.device_token if method is not None and kind is MethodType.PUSH else None
-            ),
-            reason=pending.reason,
-            client_ip=pending.client_ip,
-            completed_at=pending.completed_at,
-            attempts=pending.attempts,
-            sender=pending.sender,
-            provider=pending.provider,
+        return _new_log(
+            pending.auth_id,
+            pending.user_id,  # unique_id
+            kind,  # mode
+            pending.status,
+            pending.server,  # server_name
+            server_ip,
+            pending.issued_at,  # began_at
+            first,
+            last,
+            email,
+            method.phone if method is not None and kind in DELIVERED_METHODS else None,
+            method.device_token if method is not None and kind is MethodType.PUSH else None,
+            pending.reason,
+            pending.client_ip,
+            pending.completed_at,
+            pending.attempts,
+            pending.sender,
+            pending.provider,
+            True,  # billable
         )
+
+
+def _default_of(methods: Sequence[RegisteredMethod]) -> RegisteredMethod | None:
+    for method in methods:
+        if method.is_default:
+            return method
+    return methods[0] if methods else None
 
 
 def _pick_method(
     methods: Sequence[RegisteredMethod], kind: MethodType | None
 ) -> RegisteredMethod | None:
+    """The named kind (its default registration first), or the user's default method."""
     if kind is None:
-        return next((m for m in methods if m.is_default), methods[0] if methods else None)
-    candidates = [m for m in methods if m.type is kind]
-    if not candidates:
-        return None
-    return next((m for m in candidates if m.is_default), candidates[0])
+        return _default_of(methods)
+    found = None
+    for method in methods:
+        if method.type is kind:
+            if method.is_default:
+                return method
+            if found is None:
+                found = method
+    return found
 
 
 def _check_device_token(device_token: str) -> None:

@@ -68,11 +68,13 @@ class SeededEntropy:
         self._rng = rng
         self._random = random.Random(int(rng.integers(0, 2**63)))  # type: ignore[attr-defined]
 
+    # ``random()`` has 53 random bits: scaling it to a million (or to a pool of four
+    # senders) is uniform to within 1e-10, at a third of ``randrange``'s cost.
     def code(self, digits: int) -> str:
-        return str(self._random.randrange(10**digits)).zfill(digits)
+        return str(int(self._random.random() * 10**digits)).zfill(digits)
 
     def token(self, length: int) -> str:
         return self._random.randbytes(length).translate(_BYTE_TO_CHAR).decode("ascii")
 
     def choice(self, options: Sequence[T]) -> T:
-        return options[self._random.randrange(len(options))]
+        return options[int(self._random.random() * len(options))]

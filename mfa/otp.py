@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import hmac
 import secrets
 from functools import lru_cache
+from typing import Any
 
 import pyotp
 
@@ -33,7 +35,6 @@ __all__ = [
     "normalise_algorithm",
     "normalise_base32",
     "otpauth_uri",
-    "replayed_step",
     "secret_bytes",
     "totp_at",
 ]
@@ -42,10 +43,15 @@ __all__ = [
 ALGORITHMS: tuple[str, ...] = ("sha1", "sha256", "sha512")
 #: RFC 4226 §4 R6: "The length of the shared secret MUST be at least 128 bits."
 MIN_SECRET_BITS = 128
+_CANONICAL = frozenset(ALGORITHMS)
+_IPAD = bytes(b ^ 0x36 for b in range(256))
+_OPAD = bytes(b ^ 0x5C for b in range(256))
 
 
 def normalise_algorithm(name: str) -> str:
     """``'HMAC-SHA256'``, ``'SHA256'``, ``'sha-256'`` → ``'sha256'``; ``ValueError`` otherwise."""
+    if name in _CANONICAL:
+        return name
     cleaned = str(name).strip().lower().removeprefix("hmac-").replace("-", "")
     if cleaned not in ALGORITHMS:
         raise ValueError(f"unsupported algorithm {name!r} (use one of {', '.join(ALGORITHMS)})")
@@ -76,10 +82,31 @@ def new_totp_secret(nbytes: int = 20) -> str:
     return base64.b32encode(secrets.token_bytes(nbytes)).decode().rstrip("=")
 
 
-def _hotp(key: bytes, counter: int, digits: int, algorithm: str) -> str:
-    mac = hmac.digest(key, counter.to_bytes(8, "big"), algorithm)
-    offset = mac[-1] & 0x0F
-    binary = int.from_bytes(mac[offset : offset + 4], "big") & 0x7FFF_FFFF
+@lru_cache(maxsize=65_536)
+def _keyed(secret: str, algorithm: str) -> tuple[Any, Any]:
+    """The HMAC inner and outer hash states for a secret (RFC 2104), computed once.
+
+    Each counter then costs two state copies and two digests, a third of a fresh
+    ``hmac.digest`` (which re-derives the padded keys every call)."""
+    key = secret_bytes(secret)
+    block = hashlib.new(algorithm).block_size
+    if len(key) > block:
+        key = hashlib.new(algorithm, key).digest()
+    key = key.ljust(block, b"\0")
+    inner = hashlib.new(algorithm, key.translate(_IPAD))
+    outer = hashlib.new(algorithm, key.translate(_OPAD))
+    return inner, outer
+
+
+def _hotp(keyed: tuple[Any, Any], counter: int, digits: int) -> str:
+    """RFC 4226 §5.3: HMAC of the 8-byte counter, dynamic truncation, last ``digits``."""
+    inner = keyed[0].copy()
+    inner.update(counter.to_bytes(8, "big"))
+    outer = keyed[1].copy()
+    outer.update(inner.digest())
+    value = outer.digest()
+    offset = value[-1] & 0x0F
+    binary = int.from_bytes(value[offset : offset + 4], "big") & 0x7FFF_FFFF
     return str(binary % 10**digits).zfill(digits)
 
 
@@ -95,7 +122,7 @@ def hotp_at(secret: str, counter: int, *, digits: int = 6, algorithm: str = "sha
     _check(digits, 30)
     if counter < 0:
         raise ValueError("the counter must not be negative")
-    return _hotp(secret_bytes(secret), counter, digits, normalise_algorithm(algorithm))
+    return _hotp(_keyed(secret, normalise_algorithm(algorithm)), counter, digits)
 
 
 def totp_at(
@@ -103,9 +130,7 @@ def totp_at(
 ) -> str:
     """RFC 6238 TOTP value of a base32 secret at POSIX time ``for_time``."""
     _check(digits, period)
-    return _hotp(
-        secret_bytes(secret), int(for_time // period), digits, normalise_algorithm(algorithm)
-    )
+    return _hotp(_keyed(secret, normalise_algorithm(algorithm)), int(for_time // period), digits)
 
 
 def match_totp(
@@ -126,37 +151,16 @@ def match_totp(
     taken does not depend on which one matched.
     """
     _check(digits, period)
-    key = secret_bytes(secret)
-    digest = normalise_algorithm(algorithm)
+    keyed = _keyed(secret, normalise_algorithm(algorithm))
     current = int(now // period)
     given = str(code).encode()
     found: int | None = None
     for step in range(max(current - window, 0), current + window + 1):
-        if hmac.compare_digest(_hotp(key, step, digits, digest).encode(), given) and found is None:
+        if hmac.compare_digest(_hotp(keyed, step, digits).encode(), given) and found is None:
             found = step
     if found is not None and after_step is not None and found <= after_step:
         return None
     return found
-
-
-def replayed_step(
-    secret: str,
-    code: str,
-    now: float,
-    *,
-    digits: int = 6,
-    period: int = 30,
-    algorithm: str = "sha1",
-    window: int = 1,
-    after_step: int | None = None,
-) -> bool:
-    """True if ``code`` is valid in the window but for a step already used."""
-    if after_step is None:
-        return False
-    step = match_totp(
-        secret, code, now, digits=digits, period=period, algorithm=algorithm, window=window
-    )
-    return step is not None and step <= after_step
 
 
 def otpauth_uri(

@@ -24,11 +24,13 @@ Scaling a simulated window to a month (``usage_from_run``): enabled users are th
 billable authentications per replication are the engine's — every begin that reached the
 service, so resends and fallbacks each count (the run's ``billable`` column when recorded, else
 ``begins - rate_limited``). A month then holds either
-``users × signins_per_user_month × (billable authentications per sign-in in the window)`` when the
-caller (``--signins-per-user-month``) or the scenario (``billing.signins_per_user_month``) gives
-the sign-in rate, or else the window's count scaled linearly by ``MONTH_SECONDS /
-arrivals.duration_s`` (a storm window scaled this way overstates a month: give the sign-in
-rate). Messages are scaled by the same factor. The rule used is returned with the estimate.
+``users × signins_per_user_month × (billable authentications per sign-in in the window)``, the
+sign-in rate coming from the caller (``--signins-per-user-month``), the scenario
+(``billing.signins_per_user_month``) or ``DEFAULT_SIGNINS_PER_USER_MONTH`` (one per working
+day, assumed); or, with ``linear=True``, the window's count scaled by ``MONTH_SECONDS /
+arrivals.duration_s`` (only meaningful for a window that is a typical slice of the month — a
+9:00 storm scaled this way overstates it many times). Messages are scaled by the same factor.
+The rule used is returned with the estimate.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from mfa.errors import BillingModelLocked
 from reports.loaders import ReportInputError, SimRun
 
 __all__ = [
+    "DEFAULT_SIGNINS_PER_USER_MONTH",
     "MONTH_SECONDS",
     "MonthEstimate",
     "Pricing",
@@ -65,6 +68,9 @@ __all__ = [
 
 #: An average month (365.25 days / 12), for scaling a simulated window.
 MONTH_SECONDS = 365.25 / 12 * 86400
+#: Sign-ins per user per month when neither the caller nor the scenario says: one MFA sign-in
+#: per working day (assumed; no published figure).
+DEFAULT_SIGNINS_PER_USER_MONTH = 21.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,20 +258,10 @@ def check_model_lock(current: BillingModel | str, target: BillingModel | str) ->
     message — the seed's rule comes from ``Engine.change_billing_model``, not from here.
     """
     from mfa.clock import ManualClock
-    from mfa.delivery.sink import SinkGateway
-    from mfa.engine import Engine, ServerIdentity
-    from mfa.pending import MemoryPendingStore
     from mfa.repository import InMemoryRepository
 
-    engine = Engine(
-        server=ServerIdentity("what-if"),
-        clock=ManualClock(),
-        repository=InMemoryRepository(),
-        pending=MemoryPendingStore(),
-        gateway=SinkGateway(),
-        secret_key=b"what-if-never-stores-a-secret",
-    )
-    engine.create_provider(f"{BillingModel(current).value}-provider", current)
+    engine = _engine(ManualClock(), InMemoryRepository(), b"what-if-never-stores-a-secret")
+    engine.create_provider("existing", current)
     try:
         engine.change_billing_model(target)
     except BillingModelLocked as exc:
@@ -326,27 +322,32 @@ def switch_what_if(
 # ---------------------------------------------------------------------- usage
 
 
-def usage_from_database(db_url: str, month: str, *, secret_key: str | bytes = "") -> BillingUsage:
-    """``Engine.usage(month)`` on a deployment's database: the engine counts, nothing else."""
-    from mfa.clock import SystemClock
+def _engine(clock: Any, repository: Any, key: bytes) -> Any:
+    """An engine that only answers questions (usage, the model lock): it never sends."""
     from mfa.delivery.sink import SinkGateway
     from mfa.engine import Engine, ServerIdentity
     from mfa.pending import MemoryPendingStore
+
+    return Engine(
+        server=ServerIdentity("reports"),
+        clock=clock,
+        repository=repository,
+        pending=MemoryPendingStore(),
+        gateway=SinkGateway(),
+        secret_key=key,
+    )
+
+
+def usage_from_database(db_url: str, month: str, *, secret_key: str | bytes = "") -> BillingUsage:
+    """``Engine.usage(month)`` on a deployment's database: the engine counts, nothing else."""
+    from mfa.clock import SystemClock
     from mfa.storage import open_repository
     from mfa.storage.crypto import derive_key
 
     key = derive_key(secret_key or "reports-read-only")
     repository = open_repository(db_url, secret_key=key)
     try:
-        engine = Engine(
-            server=ServerIdentity("reports"),
-            clock=SystemClock(),
-            repository=repository,
-            pending=MemoryPendingStore(),
-            gateway=SinkGateway(),
-            secret_key=key,
-        )
-        return engine.usage(month)
+        return _engine(SystemClock(), repository, key).usage(month)
     finally:
         close = getattr(repository, "close", None)
         if close is not None:
@@ -398,6 +399,7 @@ def usage_from_run(
     run: SimRun,
     *,
     signins_per_user_month: float | None = None,
+    linear: bool = False,
     model: BillingModel | str | None = None,
 ) -> MonthEstimate:
     """A month of ``BillingUsage`` from a simulated window (the rule is in the module doc)."""
@@ -411,19 +413,21 @@ def usage_from_run(
     signins = len(auths) / replications
     window = _window_seconds(scenario, auths)
     rate = signins_per_user_month
+    source = "given"
     if rate is None:
         rate = _scenario_number(scenario, "billing.signins_per_user_month")
-    if rate is not None and signins > 0:
-        scale = enabled * float(rate) / signins
-        rule = (
-            f"{enabled:,} users × {float(rate):g} sign-ins per user per month × "
-            f"{billable / signins:.3f} billable authentications per sign-in (from the window)"
-        )
-    else:
+        source = "scenario billing.signins_per_user_month"
+    if rate is None:
+        rate, source = DEFAULT_SIGNINS_PER_USER_MONTH, "assumed: one sign-in per working day"
+    if linear:
         scale = MONTH_SECONDS / window if window > 0 else 0.0
+        rule = f"window of {window:g} s scaled linearly to a month (× {scale:.1f})"
+    else:
+        scale = enabled * float(rate) / signins if signins > 0 else 0.0
+        per_signin = billable / signins if signins > 0 else 0.0
         rule = (
-            f"window of {window:g} s scaled linearly to a month (× {scale:.1f}); give the "
-            "sign-ins per user per month for a storm window"
+            f"{enabled:,} users × {float(rate):g} sign-ins per user per month ({source}) × "
+            f"{per_signin:.3f} billable authentications per sign-in (from the window)"
         )
     if users is None:
         rule += "; users = distinct users seen in the window"

@@ -34,11 +34,14 @@ from sim.records import AUTH_COLUMNS, DELIVERY_COLUMNS, RESOURCE_COLUMNS
 
 __all__ = [
     "AUTH_DTYPES",
+    "AUTH_OPTIONAL",
     "DELIVERY_DTYPES",
+    "DELIVERY_OPTIONAL",
     "LOCUST_HISTORY_COLUMNS",
     "LOCUST_STATS_COLUMNS",
     "LOG_DTYPES",
     "RESOURCE_DTYPES",
+    "RESOURCE_OPTIONAL",
     "LocustResults",
     "ReportInputError",
     "SimRun",
@@ -89,6 +92,15 @@ AUTH_DTYPES: Mapping[str, str] = {
     "first_provider": "category",
 }
 
+#: Columns the simulator added after the agreed ones: read when present (older runs lack them).
+AUTH_OPTIONAL: Mapping[str, str] = {
+    "server_wait": "float64",  # seconds the authentication's calls queued at servers
+    "connectivity": "category",  # wifi_and_cellular | cellular | wifi_only | none
+    "signal": "category",  # good | poor
+    "security_app": "bool",  # a security app blocked texts/calls at the start
+    "billable": "int64",  # begins the engine accepted (each a billable log record)
+}
+
 #: ``deliveries/part-*.parquet`` — one row per message sent (``sim.records.DeliveryRow``).
 DELIVERY_DTYPES: Mapping[str, str] = {
     "replication": "int64",
@@ -108,6 +120,10 @@ DELIVERY_DTYPES: Mapping[str, str] = {
     "loss_cause": "category",  # "" if delivered
 }
 
+DELIVERY_OPTIONAL: Mapping[str, str] = {
+    "failovers": "int64",  # providers that refused the message before one took it
+}
+
 #: ``resources.parquet`` — queue samples (``sim.records.ResourceSample``).
 RESOURCE_DTYPES: Mapping[str, str] = {
     "replication": "int64",
@@ -117,6 +133,11 @@ RESOURCE_DTYPES: Mapping[str, str] = {
     "queue_length": "int64",
     "busy": "int64",
     "capacity": "float64",
+}
+
+RESOURCE_OPTIONAL: Mapping[str, str] = {
+    "utilisation": "float64",  # senders/providers: messages in the interval / capacity;
+    # servers: busy / slots at the sample time
 }
 
 #: Engine authentication log (``mfa.auth_log.LOG_FIELDS``).
@@ -208,6 +229,8 @@ class LocustResults:
     failures: pd.DataFrame
     exceptions: pd.DataFrame
     thresholds: pd.DataFrame
+    #: ``PREFIX_logins.csv`` (mfalab's locustfiles): whole sign-ins per flow, not requests.
+    logins: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 # ---------------------------------------------------------------------- simulator runs
@@ -245,15 +268,19 @@ def load_run(path: str | Path, *, label: str | None = None) -> SimRun:
 
 def load_auths(path: str | Path) -> pd.DataFrame:
     """``auths/`` of a run directory (or a Parquet file/dataset of auth rows) → DataFrame."""
-    return _load_records(_dataset_path(Path(path), "auths"), AUTH_DTYPES)
+    return _load_records(_dataset_path(Path(path), "auths"), AUTH_DTYPES, AUTH_OPTIONAL)
 
 
 def load_deliveries(path: str | Path) -> pd.DataFrame:
-    return _load_records(_dataset_path(Path(path), "deliveries"), DELIVERY_DTYPES)
+    return _load_records(
+        _dataset_path(Path(path), "deliveries"), DELIVERY_DTYPES, DELIVERY_OPTIONAL
+    )
 
 
 def load_resources(path: str | Path) -> pd.DataFrame:
-    return _load_records(_dataset_path(Path(path), "resources.parquet"), RESOURCE_DTYPES)
+    return _load_records(
+        _dataset_path(Path(path), "resources.parquet"), RESOURCE_DTYPES, RESOURCE_OPTIONAL
+    )
 
 
 def _dataset_path(path: Path, member: str) -> Path:
@@ -266,7 +293,9 @@ def _dataset_path(path: Path, member: str) -> Path:
     return path / member
 
 
-def _load_records(path: Path, dtypes: Mapping[str, str]) -> pd.DataFrame:
+def _load_records(
+    path: Path, dtypes: Mapping[str, str], optional: Mapping[str, str]
+) -> pd.DataFrame:
     if not path.exists():
         return _empty(dtypes)
     try:
@@ -278,7 +307,8 @@ def _load_records(path: Path, dtypes: Mapping[str, str]) -> pd.DataFrame:
     if missing:
         raise ReportInputError(path, f"missing columns {missing}")
     frame = table.to_pandas()
-    return _coerce(frame, dtypes, path)
+    present = {c: t for c, t in optional.items() if c in frame.columns}
+    return _coerce(frame, {**dtypes, **present}, path)
 
 
 def _empty(dtypes: Mapping[str, str]) -> pd.DataFrame:
@@ -405,6 +435,13 @@ def load_locust(path: str | Path, *, label: str | None = None) -> LocustResults:
         required=False,
     )
     thresholds = _read_thresholds(stats_file.parent / "thresholds.json")
+    logins_file = Path(f"{prefix}_logins.csv")
+    logins = pd.DataFrame()
+    if logins_file.exists():
+        try:
+            logins = pd.read_csv(logins_file, keep_default_na=False, na_values=["N/A", ""])
+        except (ValueError, OSError) as exc:
+            raise ReportInputError(logins_file, f"not a readable CSV file ({exc})") from None
     return LocustResults(
         path=stats_file.parent,
         label=label or stats_file.parent.name,
@@ -413,6 +450,7 @@ def load_locust(path: str | Path, *, label: str | None = None) -> LocustResults:
         failures=failures,
         exceptions=exceptions,
         thresholds=thresholds,
+        logins=logins,
     )
 
 

@@ -61,6 +61,10 @@ SEGMENTS: Mapping[str, str] = {
     "server": "first_server",
     "attempts": "begins",
     "licensed": "licensed",
+    # recorded by the simulator when it models them
+    "connectivity": "connectivity",
+    "signal": "signal",
+    "security_app": "security_app",
 }
 
 #: Counters of engine denials met along the way (even by authentications that then succeeded).
@@ -301,17 +305,21 @@ def loss_causes(deliveries: pd.DataFrame, by: By = None) -> pd.DataFrame:
 
 
 def resource_timeseries(resources: pd.DataFrame, replication: int | None = None) -> pd.DataFrame:
-    """Queue length and utilisation (``busy / capacity``) over time per sender/provider/server,
-    for one replication (the first by default)."""
+    """Queue length and utilisation over time per sender/provider/server, for one replication
+    (the first by default). Utilisation is the simulator's column when recorded (messages sent
+    in the interval over capacity for senders and providers), else ``busy / capacity``."""
     if resources.empty:
         return resources.assign(utilisation=pd.Series(dtype=float))
     chosen = int(resources["replication"].min()) if replication is None else replication
     frame = resources[resources["replication"] == chosen].copy()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        frame["utilisation"] = np.where(
-            frame["capacity"] > 0, frame["busy"] / frame["capacity"], np.nan
-        )
+    frame["utilisation"] = _utilisation(frame)
     return frame.sort_values(["kind", "name", "time"], ignore_index=True)
+
+
+def _utilisation(resources: pd.DataFrame) -> pd.Series:
+    if "utilisation" in resources.columns:
+        return resources["utilisation"].astype(float)
+    return resources["busy"] / resources["capacity"].where(resources["capacity"] > 0)
 
 
 def busiest_resources(resources: pd.DataFrame) -> pd.DataFrame:
@@ -320,8 +328,7 @@ def busiest_resources(resources: pd.DataFrame) -> pd.DataFrame:
     columns = ["kind", "name", "samples", "queue_mean", "queue_max", "util_mean", "util_p95"]
     if resources.empty:
         return pd.DataFrame(columns=columns)
-    util = resources["busy"] / resources["capacity"].where(resources["capacity"] > 0)
-    frame = resources.assign(utilisation=util)
+    frame = resources.assign(utilisation=_utilisation(resources))
     table = frame.groupby(["kind", "name"], observed=True).agg(
         samples=("time", "size"),
         queue_mean=("queue_length", "mean"),

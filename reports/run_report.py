@@ -47,6 +47,7 @@ COMPARISON_CHARTS = ("comparison", "time-to-auth-cdf-compare")
 LOADTEST_CHARTS = ("loadtest-throughput", "loadtest-latency", "loadtest-failures")
 
 _SEGMENT_TABLES = ("country", "carrier", "method", "sender_kind", "provider", "server", "attempts")
+_OPTIONAL_SEGMENTS = ("connectivity", "signal", "security_app")
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +178,9 @@ def _sim_sections(
     if name:
         summary.text(f"Scenario {name!r}, run directory {run.path}.")
     replications = int(auths["replication"].nunique()) if len(auths) else 0
+    if replications > 1:  # the honest interval: Student's t over replications
+        across = reliability.replication_ci(auths, ["success_rate"]).iloc[0]
+        head.update(success_rate=across["mean"], ci_low=across["ci_low"], ci_high=across["ci_high"])
     summary.text(_headline_sentence(head, replications))
     summary.table("Headline", pd.DataFrame([head]), markdown=True)
     if replications > 1:
@@ -193,7 +197,9 @@ def _sim_sections(
         charts.success_by_segment_chart(auths),
         "Success rate by country, carrier, first method, sender kind, provider and server",
     )
-    for segment in _SEGMENT_TABLES:
+    for segment in _SEGMENT_TABLES + _OPTIONAL_SEGMENTS:
+        if segment in _OPTIONAL_SEGMENTS and segment not in auths.columns:
+            continue
         segments.table(f"By {segment.replace('_', ' ')}", reliability.success_rate(auths, segment))
 
     timing = page.section(prefix + "time to authenticate", f"timing-{tag}")
@@ -286,8 +292,13 @@ def _headline_sentence(head: dict[str, float], replications: int) -> str:
         return "The run holds no authentications."
     return (
         f"{head['success_rate']:.2%} of {head['authentications']:,} authentications succeeded "
-        f"(95 % interval {head['ci_low']:.2%}–{head['ci_high']:.2%}, {replications} "
-        f"replication{'s' if replications != 1 else ''}); time to authenticate p50 "
+        f"(95 % interval {head['ci_low']:.2%}–{head['ci_high']:.2%}, "
+        + (
+            f"Student t over {replications} replications"
+            if replications > 1
+            else "Wilson, one replication"
+        )
+        + "); time to authenticate p50 "
         f"{head['p50']:.1f} s, p95 {head['p95']:.1f} s, p99 {head['p99']:.1f} s; "
         f"{head['attempts_per_success']:.2f} begins per success; {head['denied']:.2%} denied, "
         f"{head['abandoned']:.2%} abandoned."
@@ -319,8 +330,8 @@ def _billing_section(
                     "authentications": usage.authentications,
                     "window_signins": estimate.window_signins,
                     "window_billable": estimate.window_billable,
-                    "sms_month": estimate.messages.get("sms", 0.0),
-                    "voice_month": estimate.messages.get("voice", 0.0),
+                    "sms_month": round(estimate.messages.get("sms", 0.0)),
+                    "voice_month": round(estimate.messages.get("voice", 0.0)),
                 }
             ]
         ),
@@ -384,6 +395,8 @@ def _loadtest_section(page: Page, results: LocustResults, index: int) -> None:
         charts.loadtest_latency_chart(timeline),
         "Latency percentiles over time (ms)",
     )
+    if not results.logins.empty:
+        section.table("Sign-ins (begin to verdict)", results.logins, markdown=True)
     section.table("Requests", loadtest.latency_table(results), markdown=True)
     failures = loadtest.failures_by_reason(results)
     section.chart(

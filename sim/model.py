@@ -86,6 +86,11 @@ def _service_sampler(spec: ServiceTime, stream: RandomStream) -> Callable[[], fl
     return lambda: mean * stream.exponential()
 
 
+def _store(shared: PendingStore | None) -> PendingStore:
+    # not ``shared or …``: an empty store has len() 0 and would read as false
+    return shared if shared is not None else MemoryPendingStore()
+
+
 def engine_policy(scenario: Scenario) -> Policy:
     """The engines' rules for a scenario (mode, code lifetime, limits, allowed methods)."""
     servers = scenario.servers
@@ -145,9 +150,7 @@ class Replication:
         )
         gateway = self.network.gateway(clock)
         repository = InMemoryRepository(keep_logs=False)
-        shared: PendingStore | None = (
-            SharedPendingStore() if servers_spec.pending_store == "shared" else None
-        )
+        shared = SharedPendingStore() if servers_spec.pending_store == "shared" else None
         policy = engine_policy(scenario)
         self._pools = dict(scenario.routing.pools)
         directory = sender_directory(self._pools, scenario.routing)
@@ -159,7 +162,7 @@ class Replication:
                     server=ServerIdentity(name, ip=f"10.0.0.{i + 1}"),
                     clock=clock,
                     repository=repository,
-                    pending=shared or MemoryPendingStore(),
+                    pending=_store(shared),
                     gateway=gateway,
                     secret_key=_SIM_KEY,
                     policy=policy,
@@ -185,6 +188,8 @@ class Replication:
             epoch=self.epoch,
         )
         self.arrivals_done = False
+        #: True once every authentication has finished and the last sample is taken
+        self.done = False
         self.started = 0
         self._cycle: np.ndarray = np.zeros(0, dtype=np.int64)
         self._cycle_pos = 0
@@ -274,6 +279,7 @@ class Replication:
             yield env.timeout(interval)
             self._sample(env.now, interval)
             if self.finished:
+                self.done = True
                 return
 
     def _count(self, kind: str, name: str, total: int) -> int:

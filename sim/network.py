@@ -495,7 +495,7 @@ class DeliveryNetwork:
                 provider=provider,
                 sender=sender,
                 sender_kind=kind,
-                carrier=carrier.name if carrier else "",
+                carrier=carrier.name if carrier and channel != "push" else "",
                 requested_at=t,
                 sent_at=sent,
                 delivered_at=delivered,

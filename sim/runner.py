@@ -81,7 +81,7 @@ def run_replication(
             done = min(env.now, duration)
             on_progress(done - reported)
             reported = done
-        if env.peek() == float("inf"):
+        if replication.done:
             break
     if on_progress is not None and reported < duration:
         on_progress(duration - reported)

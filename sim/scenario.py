@@ -201,6 +201,8 @@ class Arrivals(_Model):
 
 
 class SenderPool(_Model):
+    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
+
     kind: Literal["short_code", "long_code"] = Field(
         description="short codes exist only in the US and Canada (the seed)"
     )
@@ -241,6 +243,8 @@ def _default_pools() -> dict[str, SenderPool]:
 
 
 class Routing(_Model):
+    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
+
     pools: dict[str, SenderPool] = Field(
         default_factory=_default_pools,
         description="sender pool per ISO country; each send draws one sender from the pool "

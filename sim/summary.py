@@ -129,6 +129,10 @@ def _quantiles(times: np.ndarray) -> dict[str, float | None]:
     }
 
 
+#: Resource figures that add up over replications; the others are averaged or maxed.
+_COUNTS = frozenset({"messages", "accepted", "errors", "throttled", "calls"})
+
+
 def _merge_resources(tallies: Sequence[Tally]) -> dict[str, dict[str, dict[str, Any]]]:
     """Resources summed (counts), maxed (peaks) or averaged (rates) over replications."""
     merged: dict[str, dict[str, dict[str, Any]]] = {}
@@ -140,18 +144,21 @@ def _merge_resources(tallies: Sequence[Tally]) -> dict[str, dict[str, dict[str, 
                 for key, value in figures.items():
                     if isinstance(value, str):
                         target[key] = value
+                    elif key not in target:
+                        target[key] = value
                     elif key.startswith(("peak", "max")):
-                        target[key] = max(target.get(key, 0), value)
+                        target[key] = max(target[key], value)
                     else:
-                        target[key] = target.get(key, 0) + value
+                        target[key] = target[key] + value
     for by_name in merged.values():
         for figures in by_name.values():
             count = figures.pop("replications")
-            for key in list(figures):
-                if key.startswith(("utilisation", "mean", "wait_probability")):
-                    figures[key] = round(figures[key] / count, 6)
-                elif isinstance(figures[key], float):
-                    figures[key] = round(figures[key], 6)
+            for key, value in list(figures.items()):
+                if isinstance(value, str) or key.startswith(("peak", "max")):
+                    continue
+                if key not in _COUNTS:
+                    value = value / count  # rates and means: averaged over replications
+                figures[key] = round(value, 6) if isinstance(value, float) else value
     return merged
 
 
@@ -175,10 +182,10 @@ def summarize(tallies: Sequence[Tally], *, context: Mapping[str, Any]) -> dict[s
         centre = float(np.mean(rates))
         half = student_t975(len(rates) - 1) * float(np.std(rates, ddof=1)) / math.sqrt(len(rates))
         interval = (max(0.0, centre - half), min(1.0, centre + half))
-        method = f"t over {len(rates)} replications"
+        interval_kind = f"t over {len(rates)} replications"
     else:
         interval = wilson_interval(successes, auths)
-        method = "Wilson over authentications (1 replication: correlation ignored)"
+        interval_kind = "Wilson over authentications (1 replication: correlation ignored)"
     times = np.concatenate(
         [np.frombuffer(t.times, dtype=np.float64) for t in tallies] or [np.zeros(0)]
     )
@@ -210,7 +217,7 @@ def summarize(tallies: Sequence[Tally], *, context: Mapping[str, Any]) -> dict[s
         "success_rate": {
             "mean": round(mean_rate, 6),
             "ci95": [round(interval[0], 6), round(interval[1], 6)],
-            "interval": method,
+            "interval": interval_kind,
             "per_replication": [round(r, 6) for r in rates],
         },
         "time_to_auth_s": _quantiles(times),
@@ -219,6 +226,7 @@ def summarize(tallies: Sequence[Tally], *, context: Mapping[str, Any]) -> dict[s
         else None,
         "begins_per_success": round(begins / successes, 4) if successes else None,
         "begins": begins,
+        "begins_per_auth": round(begins / auths, 4) if auths else None,
         "verifies": sum(t.verifies for t in tallies),
         "denials_by_reason": {k: dict(sorted(v.items())) for k, v in final.items()},
         "engine_denials": dict(sorted(engine_denials.items())),

@@ -112,6 +112,8 @@ class Cluster:
         self.urls: list[str] = [f"http://{spec.host}:{port}" for port in ports]
         self.lb_url: str | None = None
         self.workdir = Path(tempfile.mkdtemp(prefix="mfalab-cluster-"))
+        # removed by stop(); or when the cluster object is collected, or at exit
+        self._cleanup = weakref.finalize(self, shutil.rmtree, self.workdir, ignore_errors=True)
         self.db_url: str = spec.db_url or f"sqlite:///{self.workdir / 'mfalab.db'}"
         self._servers: list[ChildProcess] = [
             ChildProcess(
@@ -123,7 +125,6 @@ class Cluster:
             for i, (name, port) in enumerate(zip(self.names, ports, strict=True))
         ]
         self._balancer: NginxBalancer | None = None
-        self._removed = False
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -183,9 +184,7 @@ class Cluster:
         for child in self._servers:
             child.wait(_GRACE_SECONDS)
         _LIVE.discard(self)
-        if not self._removed:
-            shutil.rmtree(self.workdir, ignore_errors=True)
-            self._removed = True
+        self._cleanup()
 
     def restart(self, index: int) -> None:
         """Stop server ``index`` gracefully and start it again (its memory is lost)."""

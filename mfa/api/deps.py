@@ -1,4 +1,4 @@
-"""Named dependencies of the routes: the engine, the metrics, the sink and the API key check.
+"""Named dependencies of the routes: the runtime, the engine and the API key check.
 
 Each dependency reads ``request.app.state.runtime`` directly, without sub-dependencies:
 FastAPI solves every level of a dependency tree on every request, and on the verify path
@@ -15,14 +15,11 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPBearer
 
-from mfa.delivery.sink import SinkGateway
-from mfa.engine import Engine
-
-from mfa.api.metrics import Metrics
 from mfa.api.problems import ApiProblem
 from mfa.api.runtime import Runtime
+from mfa.engine import Engine
 
-__all__ = ["ApiKeyBearer", "EngineDep", "MetricsDep", "RuntimeDep", "SinkDep", "require_api_key"]
+__all__ = ["ApiKeyBearer", "EngineDep", "RuntimeDep", "require_api_key"]
 
 
 class ApiKeyBearer(HTTPBearer):
@@ -65,20 +62,6 @@ async def _engine(request: Request) -> Engine:
     return request.app.state.runtime.engine  # type: ignore[no-any-return]
 
 
-async def _metrics(request: Request) -> Metrics:
-    return request.app.state.runtime.metrics  # type: ignore[no-any-return]
-
-
-async def _sink(request: Request) -> SinkGateway:
-    sink: SinkGateway | None = request.app.state.runtime.sink
-    if sink is None:
-        raise ApiProblem(
-            404, "no-sink", "this server's gateway is not the sink: there is no outbox to read"
-        )
-    return sink
-
-
+#: The whole runtime (engine, metrics, sink): one dependency for routes that need several.
 RuntimeDep = Annotated[Runtime, Depends(_runtime)]
 EngineDep = Annotated[Engine, Depends(_engine)]
-MetricsDep = Annotated[Metrics, Depends(_metrics)]
-SinkDep = Annotated[SinkGateway, Depends(_sink)]

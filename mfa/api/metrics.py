@@ -58,19 +58,29 @@ class Metrics:
             registry=self.registry,
         )
 
+        # labelled children by label values: ``labels()`` costs more than the increment
+        self._children: dict[tuple[object, ...], Any] = {}
+
+    def child(self, metric: Counter | Histogram, *values: str) -> Any:
+        key = (id(metric), *values)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*values)
+        return found
+
     def record_begin(self, outcome: Challenge | Denial) -> None:
         if isinstance(outcome, Challenge):
             method = str(outcome.method)
-            self.begun.labels(method, "started", "").inc()
+            self.child(self.begun, method, "started", "").inc()
             if outcome.provider is not None:
-                self.sends.labels(outcome.provider, method).inc()
+                self.child(self.sends, outcome.provider, method).inc()
         else:
             method = str(outcome.method) if outcome.method is not None else "unknown"
-            self.begun.labels(method, "denied", str(outcome.reason)).inc()
+            self.child(self.begun, method, "denied", str(outcome.reason)).inc()
 
     def record_verdict(self, method: str, verdict: Verdict) -> None:
         reason = "" if verdict.reason is None else str(verdict.reason)
-        self.verified.labels(method, str(verdict.result), reason).inc()
+        self.child(self.verified, method, str(verdict.result), reason).inc()
 
     def exposition(self) -> bytes:
         """The text format; across all workers when running multi-process."""
@@ -111,6 +121,7 @@ class LatencyMiddleware:
         finally:
             route: Any = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
-            self.metrics.latency.labels(scope["method"], template, str(status)).observe(
+            metrics = self.metrics
+            metrics.child(metrics.latency, scope["method"], template, str(status)).observe(
                 time.perf_counter() - start
             )

@@ -176,6 +176,7 @@ class SinkMessagePublic(BaseModel):
     text: str
     code: str | None
     sent_at: datetime
+    auth_id: str = Field(description="extension: the authentication the message belongs to")
 
     @classmethod
     def of(cls, message: SinkMessage) -> dict[str, Any]:
@@ -186,6 +187,7 @@ class SinkMessagePublic(BaseModel):
             "text": message.text,
             "code": message.code,
             "sent_at": from_timestamp(message.sent_at),
+            "auth_id": message.auth_id,
         }
 
 

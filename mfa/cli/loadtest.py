@@ -33,7 +33,7 @@ from mfa.cli import UsageError
 
 __all__ = ["SCENARIOS", "locust_command", "parse_duration", "register"]
 
-SCENARIOS = ("mixed", "sms", "totp", "push", "app_password")
+SCENARIOS = ("mixed", "sms", "totp", "push", "app_password", "healthz")
 _POLICIES = ("round_robin", "sticky", "auth_id")
 #: How long Locust may take to write its results after the run time (or a Ctrl-C).
 _SHUTDOWN_GRACE = 30.0

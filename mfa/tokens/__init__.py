@@ -1,5 +1,10 @@
-"""OATH TOTP hardware tokens: the record, and importers from PSKC and CSV files."""
+"""OATH TOTP hardware tokens: the record (``model``) and the file readers (``pskc``,
+``csv_import``, and ``importer.parse_token_file`` in front of both).
 
-from mfa.tokens.model import HardwareToken
+The readers are not imported here, so ``import mfa`` stays light; import
+``mfa.tokens.importer`` where files are read.
+"""
 
-__all__ = ["HardwareToken"]
+from mfa.tokens.model import HardwareToken, token_problems
+
+__all__ = ["HardwareToken", "token_problems"]

@@ -1,12 +1,12 @@
 """Regenerate the shipped Locust sample (notebooks/data/locust/) with the project's own stack.
 
 Two real MFA servers (``mfa.api.cluster``, in-memory pending codes, the sink gateway) and a
-short headless Locust run of the SMS flow with client-side round robin — so about half of the
-verifies reach the server that did not send the code and fail with ``wrong_server``, the seed's
-multi-server pitfall — writing ``--csv`` files and ``thresholds.json`` (one threshold is meant
+short headless Locust run of the SMS flow with client-side round robin — so most verifies reach
+the server that did not send the code and fail with ``wrong_server``, the seed's multi-server
+pitfall — writing ``--csv`` files and ``thresholds.json`` (one threshold is meant
 to fail). Everything runs on 127.0.0.1 and stops by itself.
 
-    .venv/bin/python notebooks/data/make_locust_sample.py [--seconds 20] [--users 8]
+    .venv/bin/python notebooks/data/make_locust_sample.py [--seconds 15] [--users 8]
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ ROOT = HERE.parent.parent
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--users", type=int, default=8)
     parser.add_argument("--out", type=Path, default=HERE / "locust")
     args = parser.parse_args()

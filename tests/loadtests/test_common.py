@@ -52,7 +52,7 @@ def test_servers_must_be_urls() -> None:
         "http://127.0.0.1:8001",
         "http://127.0.0.1:8002",
     )
-    with pytest.raises(argparse.ArgumentTypeError, match="'127.0.0.1:8001'"):
+    with pytest.raises(argparse.ArgumentTypeError, match=r"'127\.0\.0\.1:8001'"):
         parse_servers("127.0.0.1:8001")
 
 
@@ -348,3 +348,22 @@ def test_locust_command_routes_by_client_or_by_nginx() -> None:
     assert nginx[nginx.index("--sink") + 1] == ",".join(URLS)
     assert nginx[nginx.index("--users") + 1] == "7"
     assert nginx[-2:] == ["--threshold", "p95<1s"]
+
+
+def test_users_and_rate_exclude_each_other(capsys: pytest.CaptureFixture[str]) -> None:
+    from mfa.cli import main
+
+    with pytest.raises(SystemExit) as stopped:
+        main(["loadtest", "--users", "5", "--rate", "3"])
+    assert stopped.value.code == 2
+    assert "not allowed with" in capsys.readouterr().err
+
+
+def test_a_stray_argument_is_refused_before_a_cluster_starts(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from mfa.cli import main
+
+    assert main(["loadtest", "--out", str(tmp_path), "--", "stray"]) == 2
+    assert "unexpected argument 'stray'" in capsys.readouterr().err
+    assert not (tmp_path / "loadtest.json").exists()

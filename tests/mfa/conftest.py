@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 
 from mfa import (
+    Challenge,
+    Denial,
     Engine,
     InMemoryRepository,
     ManualClock,
@@ -95,3 +97,22 @@ def code_to(sink: SinkGateway) -> Callable[[str], str]:
         return message.code
 
     return read
+
+
+class Expect:
+    """Assertions that narrow what ``begin`` answered (a challenge or a denial)."""
+
+    @staticmethod
+    def challenge(outcome: Challenge | Denial) -> Challenge:
+        assert isinstance(outcome, Challenge), outcome
+        return outcome
+
+    @staticmethod
+    def denial(outcome: Challenge | Denial) -> Denial:
+        assert isinstance(outcome, Denial), outcome
+        return outcome
+
+
+@pytest.fixture
+def expect() -> type[Expect]:
+    return Expect

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+
 from mfa import DenialReason, Engine, NotFound
 from mfa.app_passwords import AppPasswordHasher, new_app_password
 

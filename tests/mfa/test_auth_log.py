@@ -63,8 +63,11 @@ def test_an_sms_record(
 ) -> None:
     engine = make_engine("mfa3", ip="10.1.2.3")
     engine.create_user(
-        "alice@contoso.com", first_name="Alice", last_name="Liddell",
-        email="alice@contoso.com", phone=US,
+        "alice@contoso.com",
+        first_name="Alice",
+        last_name="Liddell",
+        email="alice@contoso.com",
+        phone=US,
     )
     engine.register_method("alice@contoso.com", "sms")
     began = clock.now()
@@ -72,7 +75,9 @@ def test_an_sms_record(
     assert isinstance(c, Challenge)
     pending = record_of(engine, c.auth_id)
     assert (pending.status, pending.result, pending.completed_at) == (
-        AuthStatus.PENDING, "pending", None,
+        AuthStatus.PENDING,
+        "pending",
+        None,
     )
     clock.advance(17)
     engine.verify(c.auth_id, "nope")
@@ -111,7 +116,9 @@ def test_a_push_record_has_the_device_token_and_no_phone(engine: Engine) -> None
     engine.respond_push(c.auth_id, "device-token-bob", False)
     record = record_of(engine, c.auth_id)
     assert (record.mode, record.device_token, record.phone) == (
-        MethodType.PUSH, "device-token-bob", None,
+        MethodType.PUSH,
+        "device-token-bob",
+        None,
     )
     assert (record.result, record.reason) == ("denied", DenialReason.USER_DENIED)
 
@@ -132,7 +139,10 @@ def test_refused_begins_are_logged_as_denied_and_not_billable(engine: Engine) ->
     engine.begin("ghost", client_ip="192.0.2.1")
     (record,) = engine.repository.logs()
     assert (record.unique_id, record.result, record.reason, record.billable) == (
-        "ghost", "denied", DenialReason.REGISTRATION_REQUIRED, False,
+        "ghost",
+        "denied",
+        DenialReason.REGISTRATION_REQUIRED,
+        False,
     )
     assert record.client_ip == "192.0.2.1"
     assert record.completed_at == record.began_at
@@ -164,7 +174,9 @@ def test_expiry_is_written_to_the_record(engine: Engine, code_to: Callable[[str]
     engine.verify(c.auth_id, code_to(US))
     record = record_of(engine, c.auth_id)
     assert (record.status, record.reason, record.result) == (
-        AuthStatus.EXPIRED, DenialReason.EXPIRED, "denied",
+        AuthStatus.EXPIRED,
+        DenialReason.EXPIRED,
+        "denied",
     )
 
 

@@ -140,7 +140,7 @@ def test_all_providers_failing_is_a_delivery_error_naming_each() -> None:
     clock = ManualClock(0)
     a, b = FlakyProvider("a", fail=True), FlakyProvider("b", fail=True)
     chain = ProviderChain([a, b], clock, cooldown=30)
-    with pytest.raises(DeliveryError, match="a is down.*b is down"):
+    with pytest.raises(DeliveryError, match=r"a is down.*b is down"):
         chain.send(message())
     # all cooling down: still tried rather than failing without an attempt
     b.fail = False

@@ -7,6 +7,7 @@ respond_push, status) and checks what a user or an operator would see.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -14,7 +15,6 @@ import pytest
 from mfa import (
     AuthStatus,
     Challenge,
-    Denial,
     DenialReason,
     Engine,
     InvalidInput,
@@ -31,26 +31,16 @@ from mfa.otp import totp_at
 US = "+14255550100"
 
 
-def challenge(outcome: Challenge | Denial) -> Challenge:
-    assert isinstance(outcome, Challenge), outcome
-    return outcome
-
-
-def refused(outcome: Challenge | Denial) -> Denial:
-    assert isinstance(outcome, Denial), outcome
-    return outcome
-
-
 def sms_user(engine: Engine, user_id: str = "alice", phone: str = US) -> None:
     engine.create_user(user_id, first_name="Alice", last_name="Liddell", phone=phone)
     engine.register_method(user_id, "sms")
 
 
 def test_sms_sign_in_sends_a_fresh_six_digit_code_and_accepts_it(
-    engine: Engine, sink: SinkGateway, code_to: Callable[[str], str]
+    expect: Any, engine: Engine, sink: SinkGateway, code_to: Callable[[str], str]
 ) -> None:
     sms_user(engine)
-    first = challenge(engine.begin("alice", client_ip="192.0.2.7"))
+    first = expect.challenge(engine.begin("alice", client_ip="192.0.2.7"))
     assert first.auth_id.startswith("mfa1.")
     assert first.method is MethodType.SMS
     assert first.server == "mfa1"
@@ -67,13 +57,13 @@ def test_sms_sign_in_sends_a_fresh_six_digit_code_and_accepts_it(
 
 
 def test_codes_differ_between_authentications(
-    engine: Engine, code_to: Callable[[str], str]
+    expect: Any, engine: Engine, code_to: Callable[[str], str]
 ) -> None:
     sms_user(engine)
     codes = set()
     ids = set()
     for _ in range(5):
-        c = challenge(engine.begin("alice"))
+        c = expect.challenge(engine.begin("alice"))
         ids.add(c.auth_id)
         codes.add(code_to(US))
     assert len(ids) == 5
@@ -81,28 +71,28 @@ def test_codes_differ_between_authentications(
 
 
 def test_voice_sends_the_code_by_call(
-    engine: Engine, sink: SinkGateway, code_to: Callable[[str], str]
+    expect: Any, engine: Engine, sink: SinkGateway, code_to: Callable[[str], str]
 ) -> None:
     engine.create_user("bob", phone=US)
     engine.register_method("bob", "voice")
-    c = challenge(engine.begin("bob", "voice"))
+    c = expect.challenge(engine.begin("bob", "voice"))
     assert sink.messages_to(US)[0].channel is Channel.VOICE
     assert engine.verify(c.auth_id, code_to(US)).ok
 
 
 def test_code_is_accepted_with_surrounding_spaces(
-    engine: Engine, code_to: Callable[[str], str]
+    expect: Any, engine: Engine, code_to: Callable[[str], str]
 ) -> None:
     sms_user(engine)
-    c = challenge(engine.begin("alice"))
+    c = expect.challenge(engine.begin("alice"))
     assert engine.verify(c.auth_id, f" {code_to(US)}\n").ok
 
 
-def test_the_default_method_is_used_when_none_is_named(engine: Engine) -> None:
+def test_the_default_method_is_used_when_none_is_named(expect: Any, engine: Engine) -> None:
     engine.create_user("carol", phone=US)
     engine.register_method("carol", "sms")
     totp = engine.register_method("carol", "totp", default=True)
-    c = challenge(engine.begin("carol"))
+    c = expect.challenge(engine.begin("carol"))
     assert c.method is MethodType.TOTP
     assert engine.verify(c.auth_id, totp_at(totp.secret or "", engine.clock.now())).ok
 
@@ -116,9 +106,9 @@ def test_a_method_string_that_is_not_a_method_is_invalid_input(engine: Engine) -
 # ----------------------------------------------------------------- every denial reason
 
 
-def test_wrong_code(engine: Engine, code_to: Callable[[str], str]) -> None:
+def test_wrong_code(expect: Any, engine: Engine, code_to: Callable[[str], str]) -> None:
     sms_user(engine)
-    c = challenge(engine.begin("alice"))
+    c = expect.challenge(engine.begin("alice"))
     wrong = f"{(int(code_to(US)) + 1) % 10**6:06d}"
     verdict = engine.verify(c.auth_id, wrong)
     assert verdict.reason is DenialReason.WRONG_CODE
@@ -127,9 +117,9 @@ def test_wrong_code(engine: Engine, code_to: Callable[[str], str]) -> None:
     assert engine.verify(c.auth_id, code_to(US)).ok
 
 
-def test_expired(engine: Engine, code_to: Callable[[str], str]) -> None:
+def test_expired(expect: Any, engine: Engine, code_to: Callable[[str], str]) -> None:
     sms_user(engine)
-    c = challenge(engine.begin("alice"))
+    c = expect.challenge(engine.begin("alice"))
     engine.clock.advance(300)  # type: ignore[attr-defined]
     assert engine.verify(c.auth_id, code_to(US)).reason is DenialReason.EXPIRED
     assert engine.verify(c.auth_id, code_to(US)).reason is DenialReason.EXPIRED
@@ -140,9 +130,9 @@ def test_expired(engine: Engine, code_to: Callable[[str], str]) -> None:
 @pytest.mark.parametrize(
     "auth_id", ["", "garbage", "mfa1.short", "mfa1." + "A" * 22, "MFA1." + "A" * 22, None, 7]
 )
-def test_unknown_auth(engine: Engine, auth_id: object) -> None:
+def test_unknown_auth(expect: Any, engine: Engine, auth_id: object) -> None:
     sms_user(engine)
-    challenge(engine.begin("alice"))
+    expect.challenge(engine.begin("alice"))
     verdict = engine.verify(auth_id, "123456")  # type: ignore[arg-type]
     assert verdict.reason is DenialReason.UNKNOWN_AUTH
     assert engine.respond_push(auth_id, "device-token-1", True).reason is (  # type: ignore[arg-type]
@@ -157,23 +147,25 @@ def test_status_of_an_unknown_auth_is_not_found(engine: Engine) -> None:
         engine.status("nonsense")
 
 
-def test_wrong_server(make_engine: Callable[..., Engine], code_to: Callable[[str], str]) -> None:
+def test_wrong_server(
+    expect: Any, make_engine: Callable[..., Engine], code_to: Callable[[str], str]
+) -> None:
     from mfa import InMemoryRepository
 
     shared_db = InMemoryRepository()
     mfa1 = make_engine("mfa1", repository=shared_db)
     mfa2 = make_engine("mfa2", repository=shared_db)
     sms_user(mfa1)
-    c = challenge(mfa1.begin("alice"))
+    c = expect.challenge(mfa1.begin("alice"))
     verdict = mfa2.verify(c.auth_id, code_to(US))
     assert verdict.reason is DenialReason.WRONG_SERVER
     assert verdict.auth_id == c.auth_id
     assert mfa2.status(c.auth_id).reason is DenialReason.WRONG_SERVER
 
 
-def test_too_many_attempts(engine: Engine, code_to: Callable[[str], str]) -> None:
+def test_too_many_attempts(expect: Any, engine: Engine, code_to: Callable[[str], str]) -> None:
     sms_user(engine)
-    c = challenge(engine.begin("alice"))
+    c = expect.challenge(engine.begin("alice"))
     code = code_to(US)
     wrong = f"{(int(code) + 1) % 10**6:06d}"
     reasons = [engine.verify(c.auth_id, wrong).reason for _ in range(5)]
@@ -184,63 +176,63 @@ def test_too_many_attempts(engine: Engine, code_to: Callable[[str], str]) -> Non
 
 
 def test_too_many_attempts_follows_the_policy(
-    make_engine: Callable[..., Engine], code_to: Callable[[str], str]
+    expect: Any, make_engine: Callable[..., Engine], code_to: Callable[[str], str]
 ) -> None:
     engine = make_engine(policy=Policy(max_verify_attempts=2))
     sms_user(engine)
-    c = challenge(engine.begin("alice"))
+    c = expect.challenge(engine.begin("alice"))
     assert engine.verify(c.auth_id, "000000x").reason is DenialReason.WRONG_CODE
     assert engine.verify(c.auth_id, "000000x").reason is DenialReason.WRONG_CODE
     assert engine.verify(c.auth_id, code_to(US)).reason is DenialReason.TOO_MANY_ATTEMPTS
 
 
-def test_locked_out(engine: Engine, code_to: Callable[[str], str]) -> None:
+def test_locked_out(expect: Any, engine: Engine, code_to: Callable[[str], str]) -> None:
     sms_user(engine)
     for _ in range(2):
-        c = challenge(engine.begin("alice"))
+        c = expect.challenge(engine.begin("alice"))
         for _ in range(5):
             engine.verify(c.auth_id, "not-a-code")
-    denial = refused(engine.begin("alice"))
+    denial = expect.denial(engine.begin("alice"))
     assert denial.reason is DenialReason.LOCKED_OUT
     assert denial.retry_after == 15 * 60
 
 
-def test_replayed_sms_code(engine: Engine, code_to: Callable[[str], str]) -> None:
+def test_replayed_sms_code(expect: Any, engine: Engine, code_to: Callable[[str], str]) -> None:
     sms_user(engine)
-    c = challenge(engine.begin("alice"))
+    c = expect.challenge(engine.begin("alice"))
     assert engine.verify(c.auth_id, code_to(US)).ok
     assert engine.verify(c.auth_id, code_to(US)).reason is DenialReason.REPLAYED
 
 
-def test_replayed_totp_code(engine: Engine) -> None:
+def test_replayed_totp_code(expect: Any, engine: Engine) -> None:
     engine.create_user("dave")
     totp = engine.register_method("dave", "totp")
     code = totp_at(totp.secret or "", engine.clock.now())
-    first = challenge(engine.begin("dave"))
+    first = expect.challenge(engine.begin("dave"))
     assert engine.verify(first.auth_id, code).ok
-    second = challenge(engine.begin("dave"))
+    second = expect.challenge(engine.begin("dave"))
     assert engine.verify(second.auth_id, code).reason is DenialReason.REPLAYED
 
 
-def test_rate_limited(engine: Engine) -> None:
+def test_rate_limited(expect: Any, engine: Engine) -> None:
     sms_user(engine)
     for _ in range(5):
-        challenge(engine.begin("alice"))
+        expect.challenge(engine.begin("alice"))
         engine.clock.advance(10)  # type: ignore[attr-defined]
-    denial = refused(engine.begin("alice"))
+    denial = expect.denial(engine.begin("alice"))
     assert denial.reason is DenialReason.RATE_LIMITED
     assert denial.retry_after == pytest.approx(250)
 
 
-def test_method_not_allowed(engine: Engine, code_to: Callable[[str], str]) -> None:
+def test_method_not_allowed(expect: Any, engine: Engine, code_to: Callable[[str], str]) -> None:
     sms_user(engine)
     # a method the user has not registered
-    assert refused(engine.begin("alice", "voice")).reason is DenialReason.METHOD_NOT_ALLOWED
+    assert expect.denial(engine.begin("alice", "voice")).reason is DenialReason.METHOD_NOT_ALLOWED
     # a code for a push authentication, and a push answer for an sms one
     engine.register_method("alice", "push", device_token="device-token-alice")
-    push = challenge(engine.begin("alice", "push"))
+    push = expect.challenge(engine.begin("alice", "push"))
     assert engine.verify(push.auth_id, "123456").reason is DenialReason.METHOD_NOT_ALLOWED
-    sms = challenge(engine.begin("alice", "sms"))
+    sms = expect.challenge(engine.begin("alice", "sms"))
     verdict = engine.respond_push(sms.auth_id, "device-token-alice", True)
     assert verdict.reason is DenialReason.METHOD_NOT_ALLOWED
     # neither wrong call used up the authentication
@@ -249,6 +241,7 @@ def test_method_not_allowed(engine: Engine, code_to: Callable[[str], str]) -> No
 
 
 def test_method_not_allowed_by_security_defaults(
+    expect: Any,
     make_engine: Callable[..., Engine],
 ) -> None:
     engine = make_engine(policy=security_defaults())
@@ -256,30 +249,30 @@ def test_method_not_allowed_by_security_defaults(
     engine.register_method("erin", "push", device_token="device-token-erin", default=True)
     engine.register_method("erin", "sms")
     for method in ("sms", "voice"):
-        assert refused(engine.begin("erin", method)).reason is DenialReason.METHOD_NOT_ALLOWED
+        assert expect.denial(engine.begin("erin", method)).reason is DenialReason.METHOD_NOT_ALLOWED
     assert isinstance(engine.begin("erin", "push"), Challenge)
 
 
-def test_not_activated(engine: Engine) -> None:
+def test_not_activated(expect: Any, engine: Engine) -> None:
     engine.create_user("frank")
     method = engine.register_method("frank", "push")
-    assert refused(engine.begin("frank")).reason is DenialReason.NOT_ACTIVATED
+    assert expect.denial(engine.begin("frank")).reason is DenialReason.NOT_ACTIVATED
     engine.activate_push("frank", method.method_id, "device-token-frank")
-    c = challenge(engine.begin("frank"))
+    c = expect.challenge(engine.begin("frank"))
     verdict = engine.respond_push(c.auth_id, "some-other-device", True)
     assert verdict.reason is DenialReason.NOT_ACTIVATED
 
 
-def test_registration_required(engine: Engine) -> None:
-    assert refused(engine.begin("nobody")).reason is DenialReason.REGISTRATION_REQUIRED
+def test_registration_required(expect: Any, engine: Engine) -> None:
+    assert expect.denial(engine.begin("nobody")).reason is DenialReason.REGISTRATION_REQUIRED
     engine.create_user("gina", phone=US)
-    assert refused(engine.begin("gina")).reason is DenialReason.REGISTRATION_REQUIRED
+    assert expect.denial(engine.begin("gina")).reason is DenialReason.REGISTRATION_REQUIRED
 
 
-def test_user_denied(engine: Engine) -> None:
+def test_user_denied(expect: Any, engine: Engine) -> None:
     engine.create_user("hank")
     engine.register_method("hank", "push", device_token="device-token-hank")
-    c = challenge(engine.begin("hank"))
+    c = expect.challenge(engine.begin("hank"))
     assert engine.respond_push(c.auth_id, "device-token-hank", False).reason is (
         DenialReason.USER_DENIED
     )
@@ -292,7 +285,7 @@ def test_user_denied(engine: Engine) -> None:
 
 
 def test_every_denial_reason_is_reachable(
-    make_engine: Callable[..., Engine], clock: object
+    expect: Any, make_engine: Callable[..., Engine], clock: object
 ) -> None:
     """One pass over all reasons, so a reason added to the enum needs a way to reach it."""
     from mfa import InMemoryRepository
@@ -314,7 +307,7 @@ def test_every_denial_reason_is_reachable(
     pending_push = mfa1.register_method("u", "push")
     note(mfa1.begin("u", "push"))  # not_activated
     note(mfa1.begin("u", "voice"))  # method_not_allowed
-    c = challenge(mfa1.begin("u", "sms"))
+    c = expect.challenge(mfa1.begin("u", "sms"))
     note(mfa2.verify(c.auth_id, "1"))  # wrong_server
     note(mfa1.verify("mfa1.nope", "1"))  # unknown_auth
     for _ in range(6):
@@ -322,21 +315,27 @@ def test_every_denial_reason_is_reachable(
     for _ in range(5):
         note(mfa1.begin("u", "sms"))  # rate_limited on the 5th
     totp_code = totp_at(mfa1.repository.list_methods("u")[1].secret or "", mfa1.clock.now())
-    note(mfa1.verify(challenge(mfa1.begin("u", "totp")).auth_id, totp_code))
-    note(mfa1.verify(challenge(mfa1.begin("u", "totp")).auth_id, totp_code))  # replayed
+    note(mfa1.verify(expect.challenge(mfa1.begin("u", "totp")).auth_id, totp_code))
+    note(mfa1.verify(expect.challenge(mfa1.begin("u", "totp")).auth_id, totp_code))  # replayed
     mfa1.activate_push("u", pending_push.method_id, "device-token-u")
-    note(mfa1.respond_push(challenge(mfa1.begin("u", "push")).auth_id, "device-token-u", False))
-    late = challenge(mfa1.begin("u", "totp"))
+    note(
+        mfa1.respond_push(
+            expect.challenge(mfa1.begin("u", "push")).auth_id, "device-token-u", False
+        )
+    )
+    late = expect.challenge(mfa1.begin("u", "totp"))
     clock.advance(301)  # type: ignore[attr-defined]
     note(mfa1.verify(late.auth_id, "1"))  # expired
     # the totp success reset the failure count; the replay and these make ten in a row
     for _ in range(9):
-        note(mfa1.verify(challenge(mfa1.begin("u", "totp")).auth_id, "1"))
+        note(mfa1.verify(expect.challenge(mfa1.begin("u", "totp")).auth_id, "1"))
     note(mfa1.begin("u", "totp"))  # locked_out
     assert seen == set(DenialReason)
 
 
-def test_seeded_entropy_makes_a_run_reproducible(make_engine: Callable[..., Engine]) -> None:
+def test_seeded_entropy_makes_a_run_reproducible(
+    expect: Any, make_engine: Callable[..., Engine]
+) -> None:
     def run() -> list[tuple[str, str | None]]:
         sink = SinkGateway()
         engine = make_engine(
@@ -347,7 +346,7 @@ def test_seeded_entropy_makes_a_run_reproducible(make_engine: Callable[..., Engi
         sms_user(engine)
         out = []
         for _ in range(3):
-            c = challenge(engine.begin("alice"))
+            c = expect.challenge(engine.begin("alice"))
             out.append((c.auth_id, c.sender))
             out.append((sink.messages_to(US)[0].code or "", None))
         return out

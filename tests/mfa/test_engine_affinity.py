@@ -33,9 +33,7 @@ US = "+14255550100"
 EngineFactory = Callable[..., Engine]
 
 
-def two_servers(
-    make_engine: EngineFactory, *, cloud: bool
-) -> tuple[Engine, Engine]:
+def two_servers(make_engine: EngineFactory, *, cloud: bool) -> tuple[Engine, Engine]:
     db = InMemoryRepository()
     if cloud:
         shared = SharedPendingStore()

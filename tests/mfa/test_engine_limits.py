@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -11,7 +12,6 @@ from hypothesis import strategies as st
 from mfa import (
     AuthStatus,
     Challenge,
-    Denial,
     DenialReason,
     Engine,
     ManualClock,
@@ -23,16 +23,6 @@ from mfa.otp import totp_at
 
 US = "+14255550100"
 EngineFactory = Callable[..., Engine]
-
-
-def challenge(outcome: Challenge | Denial) -> Challenge:
-    assert isinstance(outcome, Challenge), outcome
-    return outcome
-
-
-def refused(outcome: Challenge | Denial) -> Denial:
-    assert isinstance(outcome, Denial), outcome
-    return outcome
 
 
 # ----------------------------------------------------------------- timeout
@@ -50,6 +40,7 @@ def refused(outcome: Challenge | Denial) -> Denial:
 )
 @pytest.mark.parametrize("method", ["sms", "voice"])
 def test_code_is_valid_until_one_second_before_the_timeout_and_expired_at_it(
+    expect: Any,
     make_engine: EngineFactory,
     clock: ManualClock,
     code_to: Callable[[str], str],
@@ -62,14 +53,14 @@ def test_code_is_valid_until_one_second_before_the_timeout_and_expired_at_it(
     engine.create_user("alice", phone=US)
     engine.register_method("alice", method)
 
-    on_time = challenge(engine.begin("alice", method))
+    on_time = expect.challenge(engine.begin("alice", method))
     assert on_time.expires_in == timeout
     code = code_to(US)
     clock.advance(timeout - 1)
     assert engine.status(on_time.auth_id).status is AuthStatus.PENDING
     assert engine.verify(on_time.auth_id, code).ok
 
-    late = challenge(engine.begin("alice", method))
+    late = expect.challenge(engine.begin("alice", method))
     code = code_to(US)
     clock.advance(timeout - 1)
     assert engine.status(late.auth_id).status is AuthStatus.PENDING
@@ -79,13 +70,13 @@ def test_code_is_valid_until_one_second_before_the_timeout_and_expired_at_it(
 
 
 def test_push_and_totp_transactions_expire_too(
-    engine: Engine, clock: ManualClock
+    expect: Any, engine: Engine, clock: ManualClock
 ) -> None:
     engine.create_user("bob")
     totp = engine.register_method("bob", "totp")
     engine.register_method("bob", "push", device_token="device-token-bob")
-    push = challenge(engine.begin("bob", "push"))
-    otp = challenge(engine.begin("bob", "totp"))
+    push = expect.challenge(engine.begin("bob", "push"))
+    otp = expect.challenge(engine.begin("bob", "totp"))
     clock.advance(300)
     assert engine.respond_push(push.auth_id, "device-token-bob", True).reason is (
         DenialReason.EXPIRED
@@ -95,12 +86,12 @@ def test_push_and_totp_transactions_expire_too(
 
 
 def test_finished_transactions_are_forgotten_after_the_retention(
-    make_engine: EngineFactory, clock: ManualClock, code_to: Callable[[str], str]
+    expect: Any, make_engine: EngineFactory, clock: ManualClock, code_to: Callable[[str], str]
 ) -> None:
     engine = make_engine(policy=Policy(retention_seconds=60))
     engine.create_user("alice", phone=US)
     engine.register_method("alice", "sms")
-    first = challenge(engine.begin("alice"))
+    first = expect.challenge(engine.begin("alice"))
     clock.advance(400)
     # purging runs now and then; drive enough traffic through other users to trigger it
     for i in range(600):
@@ -117,7 +108,8 @@ def fail_n(engine: Engine, user_id: str, n: int) -> None:
     """n wrong codes in a row, over as many transactions as the attempt cap needs."""
     done = 0
     while done < n:
-        c = challenge(engine.begin(user_id, "totp"))
+        c = engine.begin(user_id, "totp")
+        assert isinstance(c, Challenge)
         for _ in range(min(5, n - done)):
             verdict = engine.verify(c.auth_id, "wrong")
             assert verdict.reason in (DenialReason.WRONG_CODE, DenialReason.LOCKED_OUT)
@@ -133,40 +125,40 @@ def totp_user(engine: Engine) -> str:
 
 
 def test_ten_consecutive_failures_lock_the_user_for_fifteen_minutes(
-    engine: Engine, clock: ManualClock, totp_user: str
+    expect: Any, engine: Engine, clock: ManualClock, totp_user: str
 ) -> None:
     fail_n(engine, "ivy", 9)
     assert isinstance(engine.begin("ivy", "totp"), Challenge)  # nine is not enough
     fail_n(engine, "ivy", 1)
     start = clock.now()
-    denial = refused(engine.begin("ivy", "totp"))
+    denial = expect.denial(engine.begin("ivy", "totp"))
     assert denial.reason is DenialReason.LOCKED_OUT
     assert denial.retry_after == 900
     # every method is locked, not just the one that failed
-    assert refused(engine.begin("ivy", "sms")).reason is DenialReason.LOCKED_OUT
+    assert expect.denial(engine.begin("ivy", "sms")).reason is DenialReason.LOCKED_OUT
     clock.set(start + 899)
-    later = refused(engine.begin("ivy", "totp"))
+    later = expect.denial(engine.begin("ivy", "totp"))
     assert later.reason is DenialReason.LOCKED_OUT
     assert later.retry_after == pytest.approx(1)
     clock.set(start + 900)
-    c = challenge(engine.begin("ivy", "totp"))
+    c = expect.challenge(engine.begin("ivy", "totp"))
     assert engine.verify(c.auth_id, totp_at(totp_user, clock.now())).ok
 
 
 def test_a_success_resets_the_failure_count(
-    engine: Engine, clock: ManualClock, totp_user: str
+    expect: Any, engine: Engine, clock: ManualClock, totp_user: str
 ) -> None:
     fail_n(engine, "ivy", 9)
-    c = challenge(engine.begin("ivy", "totp"))
+    c = expect.challenge(engine.begin("ivy", "totp"))
     assert engine.verify(c.auth_id, totp_at(totp_user, clock.now())).ok
     fail_n(engine, "ivy", 9)
     assert isinstance(engine.begin("ivy", "totp"), Challenge)
 
 
 def test_lockout_refuses_even_the_right_code_of_an_open_transaction(
-    engine: Engine, clock: ManualClock, totp_user: str
+    expect: Any, engine: Engine, clock: ManualClock, totp_user: str
 ) -> None:
-    open_auth = challenge(engine.begin("ivy", "totp"))
+    open_auth = expect.challenge(engine.begin("ivy", "totp"))
     fail_n(engine, "ivy", 10)
     verdict = engine.verify(open_auth.auth_id, totp_at(totp_user, clock.now()))
     assert verdict.reason is DenialReason.LOCKED_OUT
@@ -174,7 +166,7 @@ def test_lockout_refuses_even_the_right_code_of_an_open_transaction(
 
 
 def test_lockout_holds_across_servers(
-    make_engine: EngineFactory, clock: ManualClock
+    expect: Any, make_engine: EngineFactory, clock: ManualClock
 ) -> None:
     """RFC 4226 §7: throttle across sessions; the counters live in the shared repository."""
     from mfa import InMemoryRepository
@@ -185,18 +177,18 @@ def test_lockout_holds_across_servers(
     mfa1.register_method("jo", "totp")
     fail_n(mfa1, "jo", 5)
     fail_n(mfa2, "jo", 5)
-    assert refused(mfa1.begin("jo")).reason is DenialReason.LOCKED_OUT
-    assert refused(mfa2.begin("jo")).reason is DenialReason.LOCKED_OUT
+    assert expect.denial(mfa1.begin("jo")).reason is DenialReason.LOCKED_OUT
+    assert expect.denial(mfa2.begin("jo")).reason is DenialReason.LOCKED_OUT
 
 
 def test_lockout_threshold_and_duration_are_configurable(
-    make_engine: EngineFactory, clock: ManualClock
+    expect: Any, make_engine: EngineFactory, clock: ManualClock
 ) -> None:
     engine = make_engine(policy=Policy(lockout_threshold=3, lockout_seconds=60))
     engine.create_user("kim")
     engine.register_method("kim", "totp")
     fail_n(engine, "kim", 3)
-    assert refused(engine.begin("kim")).retry_after == 60
+    assert expect.denial(engine.begin("kim")).retry_after == 60
     clock.advance(60)
     assert isinstance(engine.begin("kim"), Challenge)
 
@@ -205,7 +197,7 @@ def test_lockout_threshold_and_duration_are_configurable(
 
 
 def test_five_sends_in_five_minutes_then_rate_limited_with_the_wait(
-    engine: Engine, clock: ManualClock
+    expect: Any, engine: Engine, clock: ManualClock
 ) -> None:
     engine.create_user("lee", phone=US)
     engine.register_method("lee", "sms")
@@ -213,104 +205,112 @@ def test_five_sends_in_five_minutes_then_rate_limited_with_the_wait(
     start = clock.now()
     for i in range(5):
         clock.set(start + 20 * i)
-        challenge(engine.begin("lee", "sms" if i % 2 else "voice"))  # both count
+        expect.challenge(engine.begin("lee", "sms" if i % 2 else "voice"))  # both count
     clock.set(start + 100)
-    denial = refused(engine.begin("lee", "sms"))
+    denial = expect.denial(engine.begin("lee", "sms"))
     assert denial.reason is DenialReason.RATE_LIMITED
     assert denial.retry_after == pytest.approx(200)
     clock.set(start + 299)
-    assert refused(engine.begin("lee", "voice")).retry_after == pytest.approx(1)
+    assert expect.denial(engine.begin("lee", "voice")).retry_after == pytest.approx(1)
     clock.set(start + 300)  # the first send leaves the window
-    challenge(engine.begin("lee", "sms"))
-    denial = refused(engine.begin("lee", "sms"))
+    expect.challenge(engine.begin("lee", "sms"))
+    denial = expect.denial(engine.begin("lee", "sms"))
     assert denial.retry_after == pytest.approx(20)  # until the second send leaves it
 
 
 def test_refused_sends_do_not_count_and_other_methods_are_not_limited(
-    engine: Engine, clock: ManualClock
+    expect: Any, engine: Engine, clock: ManualClock
 ) -> None:
     engine.create_user("max", phone=US)
     engine.register_method("max", "sms")
     engine.register_method("max", "totp")
     for _ in range(5):
-        challenge(engine.begin("max", "sms"))
+        expect.challenge(engine.begin("max", "sms"))
     for _ in range(20):
-        refused(engine.begin("max", "sms"))
+        expect.denial(engine.begin("max", "sms"))
     assert isinstance(engine.begin("max", "totp"), Challenge)
     clock.advance(300)
-    challenge(engine.begin("max", "sms"))
+    expect.challenge(engine.begin("max", "sms"))
 
 
-def test_the_send_limit_is_per_user(engine: Engine) -> None:
+def test_the_send_limit_is_per_user(expect: Any, engine: Engine) -> None:
     for user in ("ann", "ben"):
         engine.create_user(user, phone=US)
         engine.register_method(user, "sms")
     for _ in range(5):
-        challenge(engine.begin("ann"))
-    refused(engine.begin("ann"))
-    challenge(engine.begin("ben"))
+        expect.challenge(engine.begin("ann"))
+    expect.denial(engine.begin("ann"))
+    expect.challenge(engine.begin("ben"))
 
 
-def test_send_limit_is_configurable(make_engine: EngineFactory, clock: ManualClock) -> None:
+def test_send_limit_is_configurable(
+    expect: Any, make_engine: EngineFactory, clock: ManualClock
+) -> None:
     engine = make_engine(policy=Policy(max_sends=2, send_window_seconds=60))
     engine.create_user("ann", phone=US)
     engine.register_method("ann", "sms")
-    challenge(engine.begin("ann"))
-    challenge(engine.begin("ann"))
-    assert refused(engine.begin("ann")).retry_after == 60
+    expect.challenge(engine.begin("ann"))
+    expect.challenge(engine.begin("ann"))
+    assert expect.denial(engine.begin("ann")).retry_after == 60
     clock.advance(60)
-    challenge(engine.begin("ann"))
+    expect.challenge(engine.begin("ann"))
 
 
 # ----------------------------------------------------------------- replay
 
 
 def test_sms_code_cannot_be_reused_after_success(
-    engine: Engine, code_to: Callable[[str], str]
+    expect: Any, engine: Engine, code_to: Callable[[str], str]
 ) -> None:
     engine.create_user("ned", phone=US)
     engine.register_method("ned", "sms")
-    c = challenge(engine.begin("ned"))
+    c = expect.challenge(engine.begin("ned"))
     code = code_to(US)
     assert engine.verify(c.auth_id, code).ok
     for _ in range(3):
         assert engine.verify(c.auth_id, code).reason is DenialReason.REPLAYED
     # and it is not valid for a new authentication either
-    fresh = challenge(engine.begin("ned"))
+    fresh = expect.challenge(engine.begin("ned"))
     if code_to(US) != code:
         assert engine.verify(fresh.auth_id, code).reason is DenialReason.WRONG_CODE
 
 
-def test_totp_value_is_accepted_once_per_step(engine: Engine, clock: ManualClock) -> None:
+def test_totp_value_is_accepted_once_per_step(
+    expect: Any, engine: Engine, clock: ManualClock
+) -> None:
     engine.create_user("oz")
     secret = engine.register_method("oz", "totp").secret or ""
     clock.set(1_700_000_010.0)  # 10 s into a 30 s step
     code = totp_at(secret, clock.now())
-    assert engine.verify(challenge(engine.begin("oz")).auth_id, code).ok
+    assert engine.verify(expect.challenge(engine.begin("oz")).auth_id, code).ok
     clock.advance(5)  # same step
-    verdict = engine.verify(challenge(engine.begin("oz")).auth_id, code)
+    verdict = engine.verify(expect.challenge(engine.begin("oz")).auth_id, code)
     assert verdict.reason is DenialReason.REPLAYED
     # the previous step's value, still inside the ±1 window, is older: refused too
     earlier = totp_at(secret, clock.now() - 30)
-    verdict = engine.verify(challenge(engine.begin("oz")).auth_id, earlier)
+    verdict = engine.verify(expect.challenge(engine.begin("oz")).auth_id, earlier)
     assert verdict.reason is DenialReason.REPLAYED
     clock.advance(30)  # next step: its value is new
-    assert engine.verify(challenge(engine.begin("oz")).auth_id, totp_at(secret, clock.now())).ok
+    assert engine.verify(
+        expect.challenge(engine.begin("oz")).auth_id, totp_at(secret, clock.now())
+    ).ok
 
 
-def test_totp_accepts_one_step_of_drift_either_way(engine: Engine, clock: ManualClock) -> None:
+def test_totp_accepts_one_step_of_drift_either_way(
+    expect: Any, engine: Engine, clock: ManualClock
+) -> None:
     engine.create_user("pat")
     secret = engine.register_method("pat", "totp").secret or ""
     clock.set(1_700_000_010.0)
     ahead = totp_at(secret, clock.now() + 30)
-    assert engine.verify(challenge(engine.begin("pat")).auth_id, ahead).ok
+    assert engine.verify(expect.challenge(engine.begin("pat")).auth_id, ahead).ok
     two_behind = totp_at(secret, clock.now() - 60)
-    verdict = engine.verify(challenge(engine.begin("pat")).auth_id, two_behind)
+    verdict = engine.verify(expect.challenge(engine.begin("pat")).auth_id, two_behind)
     assert verdict.reason in (DenialReason.WRONG_CODE, DenialReason.REPLAYED)
 
 
 def test_totp_replay_is_refused_on_another_server(
-    make_engine: EngineFactory, clock: ManualClock
+    expect: Any, make_engine: EngineFactory, clock: ManualClock
 ) -> None:
     from mfa import InMemoryRepository
 
@@ -319,8 +319,8 @@ def test_totp_replay_is_refused_on_another_server(
     mfa1.create_user("quinn")
     secret = mfa1.register_method("quinn", "totp").secret or ""
     code = totp_at(secret, clock.now())
-    assert mfa1.verify(challenge(mfa1.begin("quinn")).auth_id, code).ok
-    verdict = mfa2.verify(challenge(mfa2.begin("quinn")).auth_id, code)
+    assert mfa1.verify(expect.challenge(mfa1.begin("quinn")).auth_id, code).ok
+    verdict = mfa2.verify(expect.challenge(mfa2.begin("quinn")).auth_id, code)
     assert verdict.reason is DenialReason.REPLAYED
 
 

@@ -107,3 +107,19 @@ def test_relinking_the_provider_stops_push_until_reactivation(engine: Engine) ->
     assert engine.respond_push(after.auth_id, "device-token-erin-2", True).ok
     # relinking to the same tenant changes nothing
     assert engine.relink_provider("tenant-b") == 0
+
+
+def test_a_locked_out_user_cannot_approve_an_open_push(engine: Engine) -> None:
+    engine.create_user("gus")
+    engine.register_method("gus", "push", device_token="device-token-gus")
+    engine.register_method("gus", "totp")
+    open_push = engine.begin("gus", "push")
+    assert isinstance(open_push, Challenge)
+    for _ in range(2):
+        c = engine.begin("gus", "totp")
+        assert isinstance(c, Challenge)
+        for _ in range(5):
+            engine.verify(c.auth_id, "wrong")
+    verdict = engine.respond_push(open_push.auth_id, "device-token-gus", True)
+    assert verdict.reason is DenialReason.LOCKED_OUT
+    assert verdict.retry_after == 900

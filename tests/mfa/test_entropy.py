@@ -12,7 +12,9 @@ from mfa.engine import parse_auth_id
 
 
 @pytest.mark.parametrize(
-    "entropy", [SecretsEntropy(), SeededEntropy(np.random.default_rng(1))], ids=["secrets", "seeded"]
+    "entropy",
+    [SecretsEntropy(), SeededEntropy(np.random.default_rng(1))],
+    ids=["secrets", "seeded"],
 )
 def test_codes_and_tokens_have_the_promised_shape(entropy: SecretsEntropy) -> None:
     codes = [entropy.code(6) for _ in range(2000)]

@@ -158,6 +158,7 @@ def generate(
                     first_sender=first_sender,
                     first_sender_kind=first_kind,
                     first_provider=first_provider,
+                    billable=begins - rate_limited,
                 )
             )
         for t in range(0, 600, 30):
@@ -176,6 +177,7 @@ def generate(
                         queue_length=int(rng.integers(0, 5)),
                         busy=busy,
                         capacity=capacity,
+                        utilisation=busy / capacity,
                     )
                 )
     return auth_rows, deliveries, resources

@@ -42,16 +42,20 @@ def sink() -> SinkGateway:
     return SinkGateway()
 
 
-@pytest.fixture
-def engine(clock: ManualClock, sink: SinkGateway) -> Engine:
+def build_engine(clock: ManualClock, sink: SinkGateway, repository: object, key: bytes) -> Engine:
     return Engine(
         server=ServerIdentity("mfa1"),
         clock=clock,
-        repository=InMemoryRepository(),
+        repository=repository,  # type: ignore[arg-type]
         pending=MemoryPendingStore(),
         gateway=sink,
-        secret_key=b"billing-test-secret-key-000000",
+        secret_key=key,
     )
+
+
+@pytest.fixture
+def engine(clock: ManualClock, sink: SinkGateway) -> Engine:
+    return build_engine(clock, sink, InMemoryRepository(), b"billing-test-secret-key-000000")
 
 
 @pytest.fixture
@@ -251,14 +255,7 @@ def test_usage_from_database_is_engine_usage(tmp_path: Path, clock: ManualClock)
     key = derive_key("billing-test-passphrase-0001")
     repository = open_repository(url, secret_key=key)
     sink = SinkGateway()
-    live = Engine(
-        server=ServerIdentity("mfa1"),
-        clock=clock,
-        repository=repository,
-        pending=MemoryPendingStore(),
-        gateway=sink,
-        secret_key=key,
-    )
+    live = build_engine(clock, sink, repository, key)
     enrol(live, "alice", "sms")
     enrol(live, "bob", "sms", licensed=True)
     sign_in(live, sink, clock, "alice")
@@ -281,9 +278,9 @@ def test_a_simulated_window_scaled_to_a_month(tmp_path: Path, prices: billing.Pr
     run = load_run(
         fakeruns.write_run(tmp_path / "run", auths, deliveries, resources, scenario=scenario)
     )
-    # by hand, from the rows: billable = begins that reached the service, per replication
-    billable = sum(a.begins - a.rate_limited for a in auths) / 2
-    linear = billing.usage_from_run(run)
+    # by hand, from the rows: the begins the engine accepted (billable), per replication
+    billable = sum(a.billable for a in auths) / 2
+    linear = billing.usage_from_run(run, linear=True)
     factor = billing.MONTH_SECONDS / 600.0
     assert linear.window_billable == pytest.approx(billable)
     assert linear.usage == BillingUsage(
@@ -295,6 +292,10 @@ def test_a_simulated_window_scaled_to_a_month(tmp_path: Path, prices: billing.Pr
     rated = billing.usage_from_run(run, signins_per_user_month=20)
     # 1000 users × 20 sign-ins × (billable per sign-in in the window)
     assert rated.usage.authentications == round(1000 * 20 * billable / 100)
+    assert rated.messages["sms"] == pytest.approx(sms * 1000 * 20 / 100)
+    default = billing.usage_from_run(run)  # one sign-in per working day, assumed
+    assert default.usage.authentications == round(1000 * 21 * billable / 100)
+    assert "assumed" in default.rule
 
 
 def test_pricing_file_overrides_key_by_key(tmp_path: Path) -> None:

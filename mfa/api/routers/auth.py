@@ -15,7 +15,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from mfa.api.deps import EngineDep, MetricsDep
+from mfa.api.deps import EngineDep, RuntimeDep
 from mfa.api.problems import ApiProblem, retry_after_header
 from mfa.api.routers import problems
 from mfa.api.schemas import (
@@ -87,10 +87,10 @@ def _verdict_method(engine: Engine, auth_id: str, verdict: Verdict) -> str:
     response_model_exclude_none=True,
     responses=problems(403, 429, 502),
 )
-async def begin(body: AuthCreate, engine: EngineDep, metrics: MetricsDep) -> dict[str, Any]:
+async def begin(body: AuthCreate, runtime: RuntimeDep) -> dict[str, Any]:
     """Start an authentication; sms/voice send a fresh code, push notifies the app."""
-    outcome = engine.begin(body.user_id, body.method, body.client_ip)
-    metrics.record_begin(outcome)
+    outcome = runtime.engine.begin(body.user_id, body.method, body.client_ip)
+    runtime.metrics.record_begin(outcome)
     if isinstance(outcome, Denial):
         raise refusal(outcome)
     return {
@@ -103,22 +103,19 @@ async def begin(body: AuthCreate, engine: EngineDep, metrics: MetricsDep) -> dic
 
 
 @router.post("/app-password", response_model=VerdictPublic)
-async def check_app_password(
-    body: AppPasswordCheck, engine: EngineDep, metrics: MetricsDep
-) -> dict[str, Any]:
+async def check_app_password(body: AppPasswordCheck, runtime: RuntimeDep) -> dict[str, Any]:
     """An unknown user is denied ``wrong_code`` like a wrong password."""
-    verdict = engine.verify_app_password(body.user_id, body.password)
-    metrics.record_verdict("app_password", verdict)
+    verdict = runtime.engine.verify_app_password(body.user_id, body.password)
+    runtime.metrics.record_verdict("app_password", verdict)
     return verdict_body(verdict)
 
 
 @router.post("/{auth_id}/verify", response_model=VerdictPublic)
-async def verify(
-    auth_id: str, body: VerifyCreate, engine: EngineDep, metrics: MetricsDep
-) -> dict[str, Any]:
+async def verify(auth_id: str, body: VerifyCreate, runtime: RuntimeDep) -> dict[str, Any]:
     """``wrong_server`` when the auth id names another server and codes are not shared."""
+    engine = runtime.engine
     verdict = engine.verify(auth_id, body.code)
-    metrics.record_verdict(_verdict_method(engine, auth_id, verdict), verdict)
+    runtime.metrics.record_verdict(_verdict_method(engine, auth_id, verdict), verdict)
     return verdict_body(verdict)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from mfa.api.deps import MetricsDep, RuntimeDep
+from mfa.api.deps import RuntimeDep
 from mfa.api.schemas import HealthPublic
 
 __all__ = ["router"]
@@ -25,5 +25,5 @@ async def healthz(runtime: RuntimeDep) -> dict[str, str]:
     response_class=Response,
     responses={200: {"content": {_PROMETHEUS_TEXT: {}}, "description": "Prometheus text"}},
 )
-async def metrics(metrics: MetricsDep) -> Response:
-    return Response(metrics.exposition(), media_type=_PROMETHEUS_TEXT)
+async def metrics(runtime: RuntimeDep) -> Response:
+    return Response(runtime.metrics.exposition(), media_type=_PROMETHEUS_TEXT)

@@ -15,7 +15,8 @@ from typing import Annotated, Any
 import httpx
 from fastapi import APIRouter, Query
 
-from mfa.api.deps import RuntimeDep, SinkDep
+from mfa.api.deps import RuntimeDep
+from mfa.api.problems import ApiProblem
 from mfa.api.routers import problems
 from mfa.api.runtime import Runtime
 from mfa.api.schemas import SinkMessagePublic
@@ -28,13 +29,16 @@ router = APIRouter(prefix="/v1/sink", tags=["sink"], responses=problems(401, 404
 @router.get("/messages", response_model=list[SinkMessagePublic])
 async def messages(
     to: Annotated[str, Query(description="recipient: E.164 number or push device token")],
-    sink: SinkDep,
     runtime: RuntimeDep,
     local: Annotated[bool, Query(include_in_schema=False)] = False,
 ) -> list[dict[str, Any]]:
     """Messages to ``to``, newest first; 404 when the gateway is not the sink (or a simulated
     gateway in front of it, which shows only the messages that have been delivered)."""
-    found = [SinkMessagePublic.of(m) for m in sink.messages_to(to)]
+    if runtime.sink is None:
+        raise ApiProblem(
+            404, "no-sink", "this server's gateway is not the sink: there is no outbox to read"
+        )
+    found = [SinkMessagePublic.of(m) for m in runtime.sink.messages_to(to)]
     peers = runtime.settings.peer_urls
     if local or not peers:
         return found

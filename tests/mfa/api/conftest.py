@@ -7,11 +7,16 @@ uvicorn processes with ``mfa.api.Cluster`` on free loopback ports (see ``support
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
+
+with warnings.catch_warnings():
+    # Starlette asks for httpx2 in its TestClient; the client works the same for these tests
+    warnings.filterwarnings("ignore", message=".*httpx2.*")
+    from fastapi.testclient import TestClient
 
 from mfa.settings import Settings
 from tests.mfa.api.support import API_KEY

@@ -14,8 +14,6 @@ from fastapi.testclient import TestClient
 
 from tests.mfa.api.support import API_KEY, DEVICE_TOKEN, US_PHONE
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
-
 PROBLEM = "application/problem+json"
 
 #: Every path and method issue 3 names (plus the push-activation extension).
@@ -177,7 +175,8 @@ def test_sms_flow_success_then_replay(client: TestClient) -> None:
     assert challenge["server"] == "mfa1" and challenge["auth_id"].startswith("mfa1.")
     assert challenge["method"] == "sms" and challenge["expires_in"] == 300
     message = client.get("/v1/sink/messages", params={"to": US_PHONE}).json()[0]
-    assert set(message) == {"to", "sender", "channel", "text", "code", "sent_at"}
+    assert set(message) == {"to", "sender", "channel", "text", "code", "sent_at", "auth_id"}
+    assert message["auth_id"] == challenge["auth_id"]
     assert message["sender"] == challenge["sender"] and message["code"] in message["text"]
     auth_id = challenge["auth_id"]
     assert client.get(f"/v1/auth/{auth_id}").json() == {"status": "pending", "reason": None}
@@ -384,3 +383,40 @@ def test_metrics_count_outcomes_and_time_requests(client: TestClient) -> None:
         'mfalab_http_request_duration_seconds_count{method="POST",'
         'route="/v1/auth/{auth_id}/verify",status="200"} 2.0' in text
     )
+
+
+# ---------------------------------------------------------------------------- tokens
+
+GOOD_CSV = "SN-1,JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP,30\nSN-2,GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ,30,8\n"
+
+
+def test_token_import_then_sign_in_with_the_hardware_token(client: TestClient, clock: Any) -> None:
+    imported = client.post("/v1/tokens/import", json={"format": "csv", "content": GOOD_CSV})
+    assert imported.status_code == 200
+    assert imported.json() == {"imported": 2, "serials": ["SN-1", "SN-2"]}
+    _enrol(client, method="hardware_token", serial="SN-2")
+    auth_id = client.post("/v1/auth", json={"user_id": "alice"}).json()["auth_id"]
+    code = pyotp.TOTP("GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ", digits=8).at(clock.now())
+    verdict = client.post(f"/v1/auth/{auth_id}/verify", json={"code": code}).json()
+    assert verdict == {"result": "success", "reason": None}
+    again = client.post("/v1/tokens/import", json={"format": "csv", "content": GOOD_CSV})
+    assert "SN-1" in _problem(again, 409)["detail"]
+
+
+def test_a_bad_token_file_lists_every_problem_and_imports_nothing(client: TestClient) -> None:
+    content = GOOD_CSV + "SN-3,not-base32!,30\nSN-4,GEZDGNBV,30\n"
+    problem = _problem(
+        client.post("/v1/tokens/import", json={"format": "csv", "content": content}), 422
+    )
+    assert [p["where"] for p in problem["problems"]] == ["line 3", "line 4"]
+    assert "line 3" in problem["detail"] and "line 4" in problem["detail"]
+    assert "GEZDGNBV" not in problem["detail"]  # secrets never echoed
+    # nothing was imported: the good rows import cleanly afterwards
+    imported = client.post("/v1/tokens/import", json={"format": "csv", "content": GOOD_CSV})
+    assert imported.json()["imported"] == 2
+    unknown = client.post("/v1/tokens/import", json={"format": "xls", "content": GOOD_CSV})
+    assert _problem(unknown, 422)["errors"][0]["field"] == "format"
+    pskc = client.post(
+        "/v1/tokens/import", json={"format": "pskc", "content": "<KeyContainer", "password": "x"}
+    )
+    assert _problem(pskc, 422)["problems"]

@@ -1,0 +1,167 @@
+"""Import OATH TOTP tokens from CSV files.
+
+The seed: "CSV if the file contains a serial number, a secret key in Base 32 format, and a
+time interval". Two layouts are read:
+
+- without a header, the columns are ``serial, secret, interval[, digits]``;
+- with a header (recognised by a column named like "serial"), columns are found by name,
+  in any order, so the OATH token CSV that MFA products exchange
+  (``upn,serial number,secret key,time interval,manufacturer,model``) imports as is.
+  Known names: serial / serial number; secret / secret key / seed; time interval /
+  interval / period / time step; digits / length; manufacturer; algorithm / hash. Other
+  columns (upn, model, …) are ignored.
+
+Commas, semicolons or tabs separate fields; blank lines and lines starting with ``#`` are
+skipped. The import is all or nothing: every row is checked and every problem is reported
+with its line number before ``TokenImportError`` is raised. Secrets never appear in a
+message.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+from mfa.errors import ProblemItem, TokenImportError
+from mfa.otp import normalise_algorithm, normalise_base32
+from mfa.tokens.model import HardwareToken, parameter_problems, secret_problem, serial_problem
+
+__all__ = ["parse_csv"]
+
+_COLUMNS: dict[str, tuple[str, ...]] = {
+    "serial": ("serial", "serialnumber", "serialno", "sn", "tokenserial"),
+    "secret": ("secret", "secretkey", "seed", "key", "base32secret", "secretbase32"),
+    "interval": ("timeinterval", "interval", "period", "timestep", "step"),
+    "digits": ("digits", "length", "otplength", "codelength"),
+    "manufacturer": ("manufacturer", "vendor", "make"),
+    "algorithm": ("algorithm", "hash", "hashalgorithm", "digest"),
+}
+_POSITIONAL = ("serial", "secret", "interval", "digits")
+
+
+def _name(header: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", header.lower())
+
+
+def _text(content: str | bytes, source: str) -> str:
+    if isinstance(content, str):
+        return content.removeprefix("\ufeff")
+    try:
+        return bytes(content).decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise TokenImportError(
+            source, [ProblemItem("file", f"not UTF-8 text (byte {exc.start})")]
+        ) from None
+
+
+def _delimiter(line: str) -> str:
+    return max((",", ";", "\t"), key=line.count)
+
+
+def _header_map(cells: list[str]) -> dict[str, int] | None:
+    """Column positions by field, if ``cells`` is a header row; None if it is data."""
+    names = [_name(c) for c in cells]
+    if not any(n in _COLUMNS["serial"] for n in names):
+        return None
+    found: dict[str, int] = {}
+    for field, aliases in _COLUMNS.items():
+        for position, name in enumerate(names):
+            if name in aliases and field not in found:
+                found[field] = position
+    return found
+
+
+def _whole_number(value: str, what: str, reasons: list[str]) -> int | None:
+    text = value.strip()
+    if not re.fullmatch(r"[+-]?[0-9]+", text):
+        reasons.append(f"{what} {text!r} is not a whole number" if text else f"missing {what}")
+        return None
+    return int(text)
+
+
+def parse_csv(content: str | bytes, *, source: str = "<input>") -> list[HardwareToken]:
+    """Every token in a CSV file, or ``TokenImportError`` listing every bad row."""
+    text = _text(content, source)
+    lines = [
+        (number, line)
+        for number, line in enumerate(text.splitlines(), start=1)
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    if not lines:
+        raise TokenImportError(source, [ProblemItem("file", "no token rows")])
+    delimiter = _delimiter(lines[0][1])
+
+    def cells(line: str) -> list[str]:
+        return [c.strip() for c in next(csv.reader(io.StringIO(line), delimiter=delimiter))]
+
+    columns = _header_map(cells(lines[0][1]))
+    if columns is None:
+        columns = {field: i for i, field in enumerate(_POSITIONAL)}
+    else:
+        missing = [f for f in ("serial", "secret", "interval") if f not in columns]
+        if missing:
+            raise TokenImportError(
+                source,
+                [
+                    ProblemItem(
+                        f"line {lines[0][0]}",
+                        "the header names no column for " + ", ".join(missing),
+                    )
+                ],
+            )
+        lines = lines[1:]
+        if not lines:
+            raise TokenImportError(source, [ProblemItem("file", "a header but no token rows")])
+
+    tokens: list[HardwareToken] = []
+    problems: list[ProblemItem] = []
+    first_seen: dict[str, int] = {}
+    needed = max(columns[f] for f in ("serial", "secret", "interval")) + 1
+    for number, line in lines:
+        row = cells(line)
+
+        def cell(field: str, row: list[str] = row) -> str:
+            position = columns.get(field)
+            return row[position] if position is not None and position < len(row) else ""
+
+        reasons: list[str] = []
+        if len(row) < needed:
+            reasons.append(f"{len(row)} column(s), expected at least {needed}")
+        serial = cell("serial")
+        if problem := serial_problem(serial):
+            reasons.append(problem)
+        elif serial in first_seen:
+            reasons.append(f"duplicate serial {serial!r} (first on line {first_seen[serial]})")
+        else:
+            first_seen[serial] = number
+        secret = cell("secret")
+        if problem := secret_problem(secret):
+            reasons.append(problem)
+        period = _whole_number(cell("interval"), "time interval", reasons)
+        digits_text = cell("digits")
+        digits = _whole_number(digits_text, "digits", reasons) if digits_text else 6
+        algorithm = "sha1"
+        if cell("algorithm"):
+            try:
+                algorithm = normalise_algorithm(cell("algorithm"))
+            except ValueError as exc:
+                reasons.append(str(exc))
+        if period is not None and digits is not None:
+            reasons += parameter_problems(period, digits, algorithm)
+        if reasons:
+            problems.extend(ProblemItem(f"line {number}", r) for r in reasons)
+            continue
+        tokens.append(
+            HardwareToken(
+                serial=serial,
+                secret=normalise_base32(secret),
+                period=period,  # type: ignore[arg-type]
+                digits=digits,  # type: ignore[arg-type]
+                algorithm=algorithm,
+                manufacturer=cell("manufacturer") or None,
+            )
+        )
+    if problems:
+        raise TokenImportError(source, problems)
+    return tokens

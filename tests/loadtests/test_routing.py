@@ -1,0 +1,95 @@
+"""Three servers through ``mfalab loadtest``: the seed's multi-server failure and its cures.
+
+With each server keeping its own codes (memory) and the client sending every request to the
+next server, a verify reaches the server that sent the code only one time in three; sticky
+routing, routing by auth id, or a shared Redis store remove ``wrong_server`` entirely.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.loadtests.conftest import LocustRun, mfalab_loadtest
+
+pytestmark = pytest.mark.slow
+
+VERIFY = "verify (sms)"
+LOAD = ("--scenario", "sms", "--users", "12", "--duration", "6s", "--", "--think", "0.05-0.3")
+
+
+def _no_wrong_server(run: LocustRun) -> None:
+    assert run.requests(VERIFY) > 50, run.output
+    assert run.failures == [], run.output
+    assert run.code == 0, run.output
+
+
+def test_round_robin_over_memory_stores_denies_two_verifies_in_three(tmp_path: Path) -> None:
+    run = mfalab_loadtest(tmp_path, "--servers", "3", "--lb", "round_robin", *LOAD)
+    verifies = run.requests(VERIFY)
+    wrong = run.failed(VERIFY, "wrong_server")
+    assert verifies > 100, run.output
+    # a verify lands on any of the 3 servers, 2 of which did not send the code: 2/3, with
+    # ±0.11 for ~300 verifies (±3 binomial standard deviations, plus the interleaving of
+    # a dozen users in one rotation)
+    assert 0.56 <= wrong / verifies <= 0.78, (wrong, verifies)
+    # wrong_server is the only failure, and only verifies fail
+    assert run.failed("") == wrong
+    assert run.code == 1  # Locust's exit code when requests failed, passed through
+    manifest = json.loads((tmp_path / "loadtest.json").read_text())
+    assert manifest["exit_code"] == 1 and len(manifest["urls"]) == 3
+    assert (tmp_path / "locust.html").exists()
+
+
+@pytest.mark.parametrize("policy", ["sticky", "auth_id"])
+def test_affinity_removes_wrong_server(policy: str, tmp_path: Path) -> None:
+    _no_wrong_server(mfalab_loadtest(tmp_path, "--servers", "3", "--lb", policy, *LOAD))
+
+
+@pytest.mark.redis
+def test_a_shared_redis_store_removes_wrong_server(
+    redis_url: str, redis_namespace: str, tmp_path: Path
+) -> None:
+    run = mfalab_loadtest(
+        tmp_path,
+        *("--servers", "3", "--pending", redis_url, "--lb", "round_robin", *LOAD),
+        env={"MFALAB_REDIS_NAMESPACE": redis_namespace},
+    )
+    _no_wrong_server(run)
+
+
+def test_a_bad_pending_store_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    run = mfalab_loadtest(tmp_path, "--pending", "postgres://nope", "--duration", "5s")
+    assert run.code == 2
+    assert "pending" in run.output and "Traceback" not in run.output
+    assert not (tmp_path / "locust_stats.csv").exists()
+
+
+def test_sigterm_stops_locust_and_the_servers_and_keeps_the_results(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "mfa", "loadtest", "--out", str(tmp_path), "--no-report"]
+    process = subprocess.Popen(
+        [*command, "--servers", "2", "--scenario", "sms", "--users", "4", "--duration", "2m"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdout is not None
+    first = process.stdout.readline()  # printed once the cluster is up and Locust starts
+    assert "against" in first, first
+    time.sleep(4)
+    process.send_signal(signal.SIGTERM)
+    rest, _ = process.communicate(timeout=60)
+    assert process.returncode == 130, first + rest
+    manifest = json.loads((tmp_path / "loadtest.json").read_text())
+    assert manifest["exit_code"] == 130
+    assert (tmp_path / "locust_stats.csv").exists()  # Locust wrote what it had measured
+    for url in manifest["urls"]:
+        with pytest.raises(OSError):
+            urllib.request.urlopen(f"{url}/healthz", timeout=2)

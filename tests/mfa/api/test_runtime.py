@@ -1,0 +1,78 @@
+"""Building a server from ``MFALAB_*`` settings: every port opened by name, bad values named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import ValidationError
+
+from mfa.api.app import create_app
+from mfa.api.runtime import ServerConfigError
+from mfa.settings import Settings
+from tests.mfa.api.support import API_KEY, US_PHONE
+
+SECRET = "a-passphrase-of-enough-length"
+
+
+def test_a_server_built_from_settings_serves_and_persists(tmp_path: Path) -> None:
+    settings = Settings(
+        api_key=API_KEY,
+        secret_key=SECRET,
+        db_url=f"sqlite:///{tmp_path / 'mfalab.db'}",
+        server_name="mfa7",
+        mode="cloud",
+    )
+    headers = {"Authorization": f"Bearer {API_KEY}"}
+    with TestClient(create_app(settings), headers=headers) as client:
+        assert client.get("/healthz").json() == {"status": "ok", "server": "mfa7"}
+        assert (
+            client.post("/v1/users", json={"user_id": "ann", "phone": US_PHONE}).status_code == 201
+        )
+        client.post("/v1/users/ann/methods", json={"type": "totp"})
+        challenge = client.post("/v1/auth", json={"user_id": "ann"}).json()
+        assert challenge["expires_in"] == 180  # cloud mode
+    # a second server on the same database and key sees the user and can read its secret
+    with TestClient(
+        create_app(settings.model_copy(update={"server_name": "mfa8"})), headers=headers
+    ) as client:
+        assert client.get("/v1/users/ann/registration").json()["required"] is False
+        assert client.post("/v1/users", json={"user_id": "ann"}).status_code == 409
+
+
+@pytest.mark.parametrize(
+    ("changes", "variable"),
+    [
+        ({"api_key": None}, "MFALAB_API_KEY"),
+        ({"secret_key": None}, "MFALAB_SECRET_KEY"),
+        ({"server_name": "Not A Name"}, "MFALAB_SERVER_NAME"),
+    ],
+)
+def test_missing_or_bad_settings_name_the_variable(changes: dict, variable: str) -> None:
+    settings = Settings(api_key=API_KEY, secret_key=SECRET, db_url="memory").model_copy(
+        update=changes
+    )
+    with pytest.raises(ServerConfigError, match=variable):
+        create_app(settings)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("pending", "memcached://x"), ("gateway", "carrier-pigeon"), ("otp_timeout", "0")],
+)
+def test_settings_refuse_bad_values(
+    monkeypatch: pytest.MonkeyPatch, field: str, value: str
+) -> None:
+    monkeypatch.setenv(f"MFALAB_{field.upper()}", value)
+    with pytest.raises(ValidationError, match=f"MFALAB_{field.upper()}"):
+        Settings()
+
+
+def test_sink_peers_and_scenario_path_are_parsed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MFALAB_SINK_PEERS", " http://127.0.0.1:8002/, http://127.0.0.1:8003 ,")
+    monkeypatch.setenv("MFALAB_GATEWAY", "simulated: scenarios/us_baseline.yaml")
+    settings = Settings()
+    assert settings.peer_urls == ["http://127.0.0.1:8002", "http://127.0.0.1:8003"]
+    assert settings.scenario_path == "scenarios/us_baseline.yaml"
+    assert Settings(gateway="sink").scenario_path is None

@@ -1,0 +1,101 @@
+"""The run directory: its files, its columns (the contract with reports), reproducibility."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow.parquet as pq
+import pytest
+
+from sim.records import AUTH_COLUMNS, DELIVERY_COLUMNS, RESOURCE_COLUMNS
+from sim.scenario_file import load_scenario
+from tests.sim.helpers import QUIET, merged
+
+SMALL = {
+    "population": {"users": 400},
+    "arrivals": {"duration_s": 300, "profile": [{"start_s": 0, "rate_per_s": 2.0}]},
+    "servers": {"count": 2, "lb_policy": "round_robin"},
+}
+
+
+def _files(path):
+    return sorted(
+        p.relative_to(path)
+        for p in path.rglob("*")
+        if p.is_file() and p.name not in ("meta.json",)  # meta.json holds the wall time
+    )
+
+
+def test_same_seed_gives_byte_identical_output(simulate):
+    """Everything but meta.json (wall time) is identical byte for byte; another seed is not."""
+    first = simulate(SMALL, replications=2, seed=7, name="a")
+    second = simulate(SMALL, replications=2, seed=7, name="b")
+    other = simulate(SMALL, replications=2, seed=8, name="c")
+    names = _files(first.path)
+    assert names == _files(second.path)
+    assert len(names) >= 7  # 2 auth parts, 2 delivery parts, resources, scenario, summary
+    for name in names:
+        assert (first.path / name).read_bytes() == (second.path / name).read_bytes(), name
+    part = "auths/part-00000.parquet"
+    assert (first.path / part).read_bytes() != (other.path / part).read_bytes()
+
+
+def test_columns_are_the_records_contract(simulate):
+    run = simulate(merged(SMALL, {"population": {"users": 400}}), replications=2)
+    assert tuple(pq.read_schema(run.path / "auths" / "part-00000.parquet").names) == AUTH_COLUMNS
+    assert (
+        tuple(pq.read_schema(run.path / "deliveries" / "part-00001.parquet").names)
+        == DELIVERY_COLUMNS
+    )
+    assert tuple(pq.read_schema(run.path / "resources.parquet").names) == RESOURCE_COLUMNS
+    auths = run.auths
+    assert sorted(auths["replication"].unique()) == [0, 1]
+    assert set(auths["outcome"]) <= {"success", "denied", "abandoned"}
+    success = auths[auths["outcome"] == "success"]
+    assert (success["reason"] == "").all()
+    assert (success["time_to_auth"] - (success["finished_at"] - success["arrived_at"])).abs().max() < 1e-9
+    assert auths.loc[auths["outcome"] != "success", "time_to_auth"].isna().all()
+    # every auth's sequence numbers are unique within its replication
+    assert not auths.duplicated(["replication", "auth_seq"]).any()
+    deliveries = run.deliveries
+    assert set(deliveries["channel"]) <= {"sms", "voice", "push"}
+    lost = deliveries["loss_cause"] != ""
+    assert deliveries.loc[lost, "delivered_at"].isna().all()
+    assert (deliveries.loc[~lost, "delivered_at"] >= deliveries.loc[~lost, "sent_at"]).all()
+    assert (deliveries["sent_at"].dropna() >= 0).all()
+    # a delivery row per message the authentications asked for, across channels
+    sends = auths["begins"].sum()
+    assert len(deliveries) <= sends
+    resources = run.resources
+    assert set(resources["kind"]) == {"sender", "provider", "server"}
+    assert set(resources.loc[resources["kind"] == "server", "name"]) == {"mfa1", "mfa2"}
+
+
+def test_run_directory_files(simulate):
+    run = simulate(SMALL, replications=2, seed=3)
+    for name in ("scenario.yaml", "meta.json", "summary.json", "resources.parquet"):
+        assert (run.path / name).is_file()
+    # the resolved scenario is complete and loads back to the same scenario
+    resolved = load_scenario(run.path / "scenario.yaml")
+    assert resolved.population.users == 400
+    assert resolved.routing.pools["US"].senders == ["97671", "69829", "51789", "99399"]
+    meta = json.loads((run.path / "meta.json").read_text())
+    assert meta["seed"] == 3 and meta["replications"] == 2
+    assert meta["authentications"] == run.summary["authentications"] > 0
+    summary = json.loads((run.path / "summary.json").read_text())
+    assert summary == run.summary
+    rate = summary["success_rate"]
+    assert rate["ci95"][0] <= rate["mean"] <= rate["ci95"][1]
+    assert len(rate["per_replication"]) == 2
+    assert summary["outcomes"]["success"] == len(run.auths[run.auths["outcome"] == "success"])
+
+
+def test_summary_counts_agree_with_the_rows(simulate):
+    run = simulate(merged(QUIET, {**SMALL, "user": {"max_attempts": 3}}), seed=4)
+    auths, summary = run.auths, run.summary
+    assert summary["authentications"] == len(auths)
+    assert summary["begins"] == auths["begins"].sum()
+    times = auths.loc[auths["outcome"] == "success", "time_to_auth"]
+    assert summary["time_to_auth_s"]["p50"] == pytest.approx(times.median(), abs=1e-3)
+    deliveries = run.deliveries
+    assert summary["deliveries"]["sms"]["sent"] == (deliveries["channel"] == "sms").sum()

@@ -1,0 +1,134 @@
+"""Multi-server affinity and code lifetimes: what the engine decides under each routing.
+
+The simulator only routes requests; every ``wrong_server`` and ``expired`` here is an
+engine verdict. Each sign-in makes exactly one begin and one verify (QUIET: the code always
+arrives, no typos, one attempt), so ``wrong_server`` per authentication is the outcome of
+its first verify.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from tests.sim.helpers import QUIET, merged
+
+
+def _cluster(count: int, policy: str, store: str, *, mode: str = "server") -> dict:
+    return merged(
+        QUIET,
+        {
+            "population": {"users": 3000},
+            "arrivals": {"duration_s": 600, "profile": [{"start_s": 0, "rate_per_s": 5.0}]},
+            "user": {"read_and_type": {"median_s": 8.0, "p95_s": 20.0}},
+            "servers": {
+                "count": count,
+                "lb_policy": policy,
+                "pending_store": store,
+                "mode": mode,
+            },
+        },
+    )
+
+
+@pytest.mark.parametrize("servers", [2, 3])
+def test_round_robin_with_memory_stores_denies_about_k_minus_1_over_k(simulate, servers):
+    """Round robin over k servers, codes in each server's memory: a first verify reaches
+    the issuing server with probability 1/k, so wrong_server on (k-1)/k of them
+    (tolerance: 4 binomial standard errors)."""
+    run = simulate(_cluster(servers, "round_robin", "memory"), seed=21)
+    auths = run.auths
+    assert (auths["verifies"] == 1).all()
+    n = len(auths)
+    share = (auths["wrong_server"] == 1).mean()
+    expected = (servers - 1) / servers
+    assert abs(share - expected) <= 4 * math.sqrt(expected * (1 - expected) / n)
+    # denied exactly when the verify went elsewhere than the begin (the engine's rule)
+    hops = auths["servers"].str.split(">")
+    moved = hops.str[0] != hops.str[1]
+    assert ((auths["wrong_server"] == 1) == moved).all()
+    assert (auths.loc[moved, "reason"] == "wrong_server").all()
+    assert (auths.loc[~moved, "outcome"] == "success").all()
+
+
+@pytest.mark.parametrize(
+    ("policy", "store"),
+    [("sticky", "memory"), ("auth_id", "memory"), ("round_robin", "shared")],
+)
+def test_sticky_auth_id_and_shared_store_give_no_wrong_server(simulate, policy, store):
+    run = simulate(_cluster(3, policy, store), seed=22)
+    auths = run.auths
+    assert auths["wrong_server"].sum() == 0
+    assert (auths["outcome"] == "success").all()
+    assert "wrong_server" not in run.summary["engine_denials"]
+    used = set(auths["servers"].str.split(">").explode())
+    assert used == {"mfa1", "mfa2", "mfa3"}  # the load is still spread
+
+
+@pytest.mark.parametrize(
+    ("mode", "timeout", "read", "outcome"),
+    [
+        ("server", None, 280.0, "success"),
+        ("server", None, 320.0, "expired"),
+        ("server", 120.0, 100.0, "success"),
+        ("server", 120.0, 140.0, "expired"),
+        ("cloud", None, 160.0, "success"),
+        ("cloud", None, 200.0, "expired"),
+    ],
+)
+def test_codes_verified_after_their_lifetime_are_expired(simulate, mode, timeout, read, outcome):
+    """300 s on a server (configurable), 180 s in the cloud: the code arrives after 1 s and
+    the user types it ``read`` seconds later."""
+    run = simulate(
+        merged(
+            QUIET,
+            {
+                "population": {"users": 200},
+                "arrivals": {"duration_s": 200, "profile": [{"start_s": 0, "rate_per_s": 0.5}]},
+                "user": {
+                    "read_and_type": {"median_s": read, "p95_s": read},
+                    "resend_after_s": 1000.0,
+                    "window_s": 1000.0,
+                },
+                "servers": {"mode": mode, "timeout_s": timeout},
+            },
+        ),
+        seed=23,
+    )
+    auths = run.auths
+    assert len(auths) > 50
+    if outcome == "success":
+        assert (auths["outcome"] == "success").all()
+        assert auths["expired"].sum() == 0
+    else:
+        assert (auths["outcome"] == "denied").all()
+        assert (auths["reason"] == "expired").all()
+        assert (auths["expired"] == 1).all()
+
+
+def test_the_engine_rate_limits_users_who_ask_more_than_five_times(simulate):
+    """Users who would ask 8 times in 5 minutes (codes never arrive) are refused from the
+    6th send on: the engine's "up to five times in 5 minutes", not a rule in sim/."""
+    run = simulate(
+        merged(
+            QUIET,
+            {
+                "population": {"users": 500},
+                "carriers": {
+                    "default": [
+                        {"name": "void", "share": 1.0, "delivery_probability": 0.0}
+                    ]
+                },
+                "arrivals": {"duration_s": 100, "profile": [{"start_s": 0, "rate_per_s": 1.0}]},
+                "user": {"max_attempts": 8, "resend_after_s": 20.0, "window_s": 300.0},
+            },
+        ),
+        seed=24,
+    )
+    auths = run.auths
+    assert (auths["begins"] == 6).all()  # five sends, then one refused begin
+    assert (auths["billable"] == 5).all()
+    assert (auths["rate_limited"] == 1).all()
+    assert (auths["reason"] == "rate_limited").all()
+    assert run.summary["engine_denials"] == {"rate_limited": len(auths)}

@@ -56,7 +56,7 @@ from locust.stats import (
     setup_distributed_stats_event_listeners,
 )
 
-from mfa.cli.loadtest import parse_duration
+from mfa.cli.loadtest import ROUTING_POLICIES, parse_duration
 from mfa.delivery.message import extract_code
 from mfa.engine import parse_auth_id
 from mfa.policy import Policy
@@ -90,7 +90,6 @@ __all__ = [
 log = logging.getLogger("mfalab.loadtest")
 
 FLOWS = ("sms", "totp", "push", "app_password")
-ROUTING_POLICIES = ("round_robin", "sticky", "auth_id")
 SHAPES = ("constant", "storm", "step")
 DEFAULT_MIX = "sms=6,push=2,totp=1,app_password=1"
 
@@ -869,9 +868,7 @@ class SetupError(Exception):
 class LoadContext:
     """Everything one process's users share during one test."""
 
-    environment: Environment
     options: LoadOptions
-    plan: LoadPlan
     headers: dict[str, str]
     router: Router
     pool: AccountPool
@@ -974,26 +971,26 @@ def _on_test_start(environment: Environment, **_kwargs: Any) -> None:
     the workers follow and create the account pool."""
     options = LoadOptions.of(environment)
     worker = _is_worker(environment)
+    runner = environment.runner
     if not worker and environment.parsed_options is not None:
+        # sent to the workers with the spawn messages that follow this event
         environment.parsed_options.mfalab_plan = LoadPlan.of(environment.parsed_options).as_dict()
+        environment.parsed_options.mfalab_workers = max(1, getattr(runner, "worker_count", 1))
     plan = _plan(environment)
-    custom_stats(environment).clear_all()
     host = (environment.host or (options.servers[0] if options.servers else "")).rstrip("/")
     headers = {"Authorization": f"Bearer {options.api_key}"} if options.api_key else {}
     session = _setup_session(host)
     names = discover_names(session, dict.fromkeys([*options.sink, *options.servers] or [host]))
-    runner = environment.runner
     index = max(0, int(getattr(runner, "worker_index", 0) or 0)) if runner else 0
-    workers = int(getattr(environment.parsed_options, "expect_workers", 1) or 1) if worker else 1
+    # each worker uses the accounts whose index ≡ its worker index (mod workers)
+    workers = int(getattr(environment.parsed_options, "mfalab_workers", 1) or 1) if worker else 1
     weights = _flow_weights(environment, options)
     pooled = weights.get("sms", 0) > 0 or weights.get("push", 0) > 0
     size = (options.user_pool or max(100, 2 * plan.users)) if pooled else 0
     mine = [account_for(options.run_id, i) for i in range(index % workers, size, workers)]
     rng = random.Random(None if options.seed is None else options.seed * 1009 + index)
     context = LoadContext(
-        environment=environment,
         options=options,
-        plan=plan,
         headers=headers,
         router=Router(options.servers or (host,), options.lb, names),
         pool=AccountPool(mine),
@@ -1010,6 +1007,7 @@ def _on_test_start(environment: Environment, **_kwargs: Any) -> None:
             if runner is not None:
                 gevent.spawn(runner.quit)
             return
+    custom_stats(environment).clear_all()  # login rates count from here, not from the setup
     if plan.rate is not None:  # the schedule starts once users can log in
         context.arrivals = ArrivalLimiter(
             plan.rate_at,
@@ -1594,6 +1592,7 @@ def login_summary(stats: RequestStats) -> list[str]:
 LOGIN_CSV_COLUMNS = (
     "flow",
     "logins",
+    "per_s",
     "successes",
     "failures",
     "success_ratio",
@@ -1607,7 +1606,8 @@ LOGIN_CSV_COLUMNS = (
 
 
 def write_login_csv(stats: RequestStats, path: str | Path) -> None:
-    """One row per flow and one ``All`` row; ``failure_reasons`` is ``reason=count;...``.
+    """One row per flow and one ``All`` row; ``per_s`` counts over the time the users ran;
+    ``failure_reasons`` is ``reason=count;...``.
     Arrival rows (open workload) follow with flow ``arrivals:started``/``arrivals:dropped``."""
     rows = []
     entries = [(n, k, e) for (n, k), e in sorted(stats.entries.items()) if k == LOGIN]
@@ -1632,6 +1632,7 @@ def _login_row(name: str, entry: StatsEntry, reasons: Mapping[str, int]) -> list
     return [
         name,
         done,
+        round(entry.total_rps, 3),
         done - entry.num_failures,
         entry.num_failures,
         round((done - entry.num_failures) / done, 6) if done else "",

@@ -497,7 +497,8 @@ class Engine:
             server.ip,  # server_ip
         )
         self._store(pending, now)
-        repository.save_log(self._log_record(user, pending, chosen))
+        if getattr(repository, "keep_logs", True):
+            repository.save_log(self._log_record(user, pending, chosen))
         return _new_challenge(auth_id, user_id, kind, server.name, timeout, sender, provider)
 
     def verify(self, auth_id: str, code: str) -> Verdict:
@@ -541,7 +542,8 @@ class Engine:
             )
             return Verdict.denied(reason, auth_id)
 
-        code = code.strip() if isinstance(code, str) else ""
+        # as typed: "123 456" (the way apps show it) or with a stray newline
+        code = "".join(code.split()) if isinstance(code, str) else ""
         step: int | None = None
         replay_key = ""
         failure = DenialReason.WRONG_CODE
@@ -900,7 +902,8 @@ class Engine:
             pending.server_ip,
         )
         self._store(updated, now)
-        self.repository.save_log(self._log_record(user, updated, method))
+        if getattr(self.repository, "keep_logs", True):
+            self.repository.save_log(self._log_record(user, updated, method))
 
     def _refuse(
         self,
@@ -914,25 +917,26 @@ class Engine:
         retry_after: float | None = None,
     ) -> Denial:
         """A begin that never reached the service still leaves a (non-billable) log record."""
-        first, last, email = self._optional_fields(user)
-        self.repository.save_log(
-            AuthLogRecord(
-                auth_id=self._auth_prefix + self.entropy.token(_AUTH_TOKEN_LENGTH),
-                unique_id=user_id,
-                mode=kind,
-                status=AuthStatus.DENIED,
-                server_name=self.server.name,
-                server_ip=self.server.ip,
-                began_at=now,
-                first_name=first,
-                last_name=last,
-                email=email,
-                reason=reason,
-                client_ip=client_ip,
-                completed_at=now,
-                billable=False,
+        if getattr(self.repository, "keep_logs", True):
+            first, last, email = self._optional_fields(user)
+            self.repository.save_log(
+                AuthLogRecord(
+                    auth_id=self._auth_prefix + self.entropy.token(_AUTH_TOKEN_LENGTH),
+                    unique_id=user_id,
+                    mode=kind,
+                    status=AuthStatus.DENIED,
+                    server_name=self.server.name,
+                    server_ip=self.server.ip,
+                    began_at=now,
+                    first_name=first,
+                    last_name=last,
+                    email=email,
+                    reason=reason,
+                    client_ip=client_ip,
+                    completed_at=now,
+                    billable=False,
+                )
             )
-        )
         return Denial(reason=reason, user_id=user_id, method=kind, retry_after=retry_after)
 
     def _optional_fields(self, user: User | None) -> tuple[str | None, str | None, str | None]:
@@ -949,7 +953,8 @@ class Engine:
     def _log_record(
         self, user: User | None, pending: PendingAuth, method: RegisteredMethod | None
     ) -> AuthLogRecord:
-        first, last, email = self._optional_fields(user)
+        policy = self.policy
+        names = user is not None and policy.log_names
         kind = pending.method
         server_ip = pending.server_ip
         if server_ip is None:  # a record from a store that does not keep it
@@ -962,9 +967,9 @@ class Engine:
             pending.server,  # server_name
             server_ip,
             pending.issued_at,  # began_at
-            first,
-            last,
-            email,
+            user.first_name if names else None,  # type: ignore[union-attr]
+            user.last_name if names else None,  # type: ignore[union-attr]
+            user.email if user is not None and policy.log_email else None,
             method.phone if method is not None and kind in DELIVERED_METHODS else None,
             method.device_token if method is not None and kind is MethodType.PUSH else None,
             pending.reason,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mfa.fastrecords import builder
 from mfa.methods import MethodType
 from mfa.reasons import AuthResult, DenialReason
 
@@ -55,10 +56,14 @@ class Verdict:
 
     @classmethod
     def success(cls, auth_id: str | None = None) -> Verdict:
-        return cls(AuthResult.SUCCESS, None, auth_id)
+        return _new_verdict(AuthResult.SUCCESS, None, auth_id, None)
 
     @classmethod
     def denied(
         cls, reason: DenialReason, auth_id: str | None = None, retry_after: float | None = None
     ) -> Verdict:
-        return cls(AuthResult.DENIED, reason, auth_id, retry_after)
+        return _new_verdict(AuthResult.DENIED, reason, auth_id, retry_after)
+
+
+# every verify answers with one of these: built without the frozen-setattr cost
+_new_verdict = builder(Verdict)

@@ -24,6 +24,13 @@ __all__ = ["InMemoryRepository", "Repository"]
 
 
 class Repository(Protocol):
+    """The engine's durable state.
+
+    A repository may have a ``keep_logs`` attribute; when it is False the engine does not
+    even build authentication-log records for it (the simulator's speed setting: it keeps
+    its own rows).
+    """
+
     # users
     def add_user(self, user: User) -> None:
         """Raise ``ConflictError`` if the user id exists."""
@@ -71,7 +78,10 @@ class Repository(Protocol):
 
 
 class InMemoryRepository:
-    """Dictionaries behind the repository port; no persistence, no locking."""
+    """Dictionaries behind the repository port; no persistence, no locking.
+
+    ``keep_logs=False`` drops the authentication log (and lets the engine skip building it).
+    """
 
     def __init__(self, *, keep_logs: bool = True) -> None:
         self._users: dict[str, User] = {}

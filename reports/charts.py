@@ -43,7 +43,7 @@ MAX_BARS = 12
 
 def to_png(figure: Figure, *, dpi: int = 96) -> bytes:
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    figure.savefig(buffer, format="png", dpi=dpi)  # constrained layout: no second draw
     return buffer.getvalue()
 
 
@@ -197,6 +197,7 @@ def resources_chart(resources: pd.DataFrame) -> Figure:
             row[1].plot(one["time"], one["utilisation"] * 100, label=str(name), linewidth=1)
         row[0].set_title(f"{kind}: queue length", fontsize=10)
         row[1].set_title(f"{kind}: utilisation (%)", fontsize=10)
+        row[0].set_ylim(bottom=0)
         row[1].set_ylim(bottom=0)
         for ax in row:
             ax.set_xlabel("simulated seconds", fontsize=8)

@@ -54,6 +54,7 @@ __all__ = [
     "load_resources",
     "load_run",
     "parameter_columns",
+    "sweep_points",
 ]
 
 
@@ -240,10 +241,49 @@ def is_sim_run(path: str | Path) -> bool:
     return (Path(path) / "auths").is_dir()
 
 
+#: Sweep bookkeeping columns that are not parameters (``grid_point`` numbers the points).
+SWEEP_INDEX_COLUMNS = frozenset({"grid_point"})
+
+
 def parameter_columns(frame: pd.DataFrame) -> list[str]:
     """Columns a sweep added to the record columns: the swept parameters, in file order."""
     known = set(AUTH_COLUMNS) | set(DELIVERY_COLUMNS) | set(RESOURCE_COLUMNS)
-    return [c for c in frame.columns if c not in known]
+    return [c for c in frame.columns if c not in known and c not in SWEEP_INDEX_COLUMNS]
+
+
+def sweep_points(run: SimRun) -> list[SimRun]:
+    """A sweep split into one ``SimRun`` per point (rows filtered on every parameter; frames
+    without the parameter columns are kept whole); a plain run is returned as is."""
+    params = run.parameters
+    if not params:
+        return [run]
+    points = []
+    for key, auths in run.auths.groupby(params, observed=True, sort=True):
+        values = key if isinstance(key, tuple) else (key,)
+        chosen = dict(zip(params, values, strict=True))
+
+        def only(frame: pd.DataFrame, chosen: dict[str, Any] = chosen) -> pd.DataFrame:
+            if not set(chosen) <= set(frame.columns):
+                return frame
+            mask = pd.Series(True, index=frame.index)
+            for column, value in chosen.items():
+                mask &= frame[column] == value
+            return frame[mask]
+
+        label = ", ".join(f"{p}={v}" for p, v in chosen.items())
+        points.append(
+            SimRun(
+                path=run.path,
+                label=f"{run.label} [{label}]",
+                auths=auths.drop(columns=params),
+                deliveries=only(run.deliveries).drop(columns=params, errors="ignore"),
+                resources=only(run.resources).drop(columns=params, errors="ignore"),
+                scenario=run.scenario,
+                meta=run.meta,
+                summary=run.summary,
+            )
+        )
+    return points
 
 
 def load_run(path: str | Path, *, label: str | None = None) -> SimRun:

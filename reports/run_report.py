@@ -26,6 +26,7 @@ from reports.loaders import (
     is_sim_run,
     load_locust,
     load_run,
+    sweep_points,
 )
 from reports.render import Page, Section
 
@@ -106,7 +107,8 @@ def build_report(
     )
     if len(sims) > 1 or any(run.parameters for run in sims):
         _comparison(page, sims)
-    for index, run in enumerate(sims):
+    points = [point for run in sims for point in sweep_points(run)]
+    for index, run in enumerate(points):
         prices = pricing if isinstance(pricing, billing.Pricing) else _prices(run, pricing)
         _sim_sections(page, run, index, prices, signins_per_user_month)
     for index, results in enumerate(tests):

@@ -173,7 +173,7 @@ def _report(out: Path, console: Any) -> int:
         return 0
     try:
         path = write_run_report([out])
-    except Exception as exc:  # noqa: BLE001 - the run is written; say what failed, no traceback
+    except Exception as exc:
         print(
             f"mfalab run: the run is in {out}, but the report failed "
             f"({exc.__class__.__name__}: {exc})",

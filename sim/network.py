@@ -168,8 +168,8 @@ class CarrierModel:
         odds = self.deliver * self.poor_deliver if poor else self.deliver
         if stream.uniform() >= odds:
             return LossCause.CARRIER_LOSS.value
-        answer = self.answer_identified if stream.uniform() < self.caller_id else (
-            self.answer_anonymous
+        answer = (
+            self.answer_identified if stream.uniform() < self.caller_id else (self.answer_anonymous)
         )
         if stream.uniform() >= answer:
             return LossCause.UNANSWERED.value

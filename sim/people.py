@@ -67,6 +67,7 @@ class Session:
         "home",
         "inbox",
         "index",
+        "lag",
         "initial_security_app",
         "last_kind",
         "last_reason",
@@ -115,6 +116,7 @@ class Session:
         self.first_sender = self.first_sender_kind = self.first_provider = ""
         self.server = ""
         self.server_wait = 0.0
+        self.lag = 0.0  # seconds until the last answer reaches the person
         self.last_kind = "abandoned"
         self.last_reason = "no_method"
 
@@ -254,7 +256,9 @@ class People:
     # ------------------------------------------------------------------ calls to servers
 
     def _queue(self, s: Session, server: Server) -> float:
-        """Seconds until ``server`` has handled a request arriving now (0 = no queueing)."""
+        """Queue a request arriving now at ``server``: returns the wait for a free slot and
+        leaves the service time in ``s.lag`` (the answer reaches the person that much
+        later; the engine handles the request when its slot frees up)."""
         server.calls += 1
         queue = server.queue
         if queue is None:
@@ -262,14 +266,33 @@ class People:
         now = self.env.now
         service = server.service()
         start = queue.admit(now, service)
-        s.server_wait += start - now
-        return start + service - now
+        s.lag = service
+        if start > now:
+            s.server_wait += start - now
+            return start - now
+        return 0.0
+
+    def _send(self, s: Session, server: Server) -> Generator[Any, Any, None]:
+        """Bring the person to the moment ``server`` starts on their request.
+
+        An answer still on its way (``s.lag``) is waited for first, so requests reach the
+        queues in time order, which the FIFO recursion relies on."""
+        env = self.env
+        if s.lag:
+            lag, s.lag = s.lag, 0.0
+            yield env.timeout(lag)
+        wait = self._queue(s, server)
+        if wait:
+            yield env.timeout(wait)
+
+    def _pause(self, s: Session, seconds: float) -> Any:
+        """A timeout of ``seconds`` after the last answer has reached the person."""
+        lag, s.lag = s.lag, 0.0
+        return self.env.timeout(seconds + lag)
 
     def _begin(self, s: Session, method: str) -> Generator[Any, Any, Challenge | Denial | None]:
         server = self.servers[self.balancer.begin(s)]
-        delay = self._queue(s, server)
-        if delay:
-            yield self.env.timeout(delay)
+        yield from self._send(s, server)
         s.servers.append(server.name)
         s.begins += 1
         s.server = server.name
@@ -289,14 +312,10 @@ class People:
             s.billable += 1
         return result
 
-    def _verify(
-        self, s: Session, auth_id: str, code: str | None
-    ) -> Generator[Any, Any, Verdict]:
+    def _verify(self, s: Session, auth_id: str, code: str | None) -> Generator[Any, Any, Verdict]:
         """Check a code (``code``) or approve a push (``code is None``)."""
         server = self.servers[self.balancer.verify(s, auth_id)]
-        delay = self._queue(s, server)
-        if delay:
-            yield self.env.timeout(delay)
+        yield from self._send(s, server)
         s.servers.append(server.name)
         s.verifies += 1
         engine = server.engine
@@ -364,21 +383,24 @@ class People:
             begun = yield from self._begin(s, method)
             if begun is None:  # no provider took it: the page says so at once
                 s.last_kind, s.last_reason = "abandoned", "no_code"
-                yield env.timeout(self.read.sample(self.stream))
+                yield self._pause(s, self.read.sample(self.stream))
                 continue
             if isinstance(begun, Denial):
                 return STOP if begun.reason.value == "locked_out" else NEXT
             got_any = False
-            deadline = env.now + self.resend_after
+            deadline = env.now + s.lag + self.resend_after  # from when the page shows
             while True:
                 item = s.next_message(deadline)
                 if item is None:
-                    if deadline > env.now:
+                    if deadline - env.now > s.lag:
+                        s.lag = 0.0
                         yield env.timeout(deadline - env.now)
                     break
                 got_any = True
                 arrives, code, auth_id = item
-                wait = arrives - env.now if arrives > env.now else 0.0
+                ready = env.now + s.lag
+                s.lag = 0.0
+                wait = (arrives if arrives > ready else ready) - env.now
                 if push:
                     yield env.timeout(wait + self.respond.sample(self.stream))
                     verdict = yield from self._verify(s, auth_id, None)
@@ -406,7 +428,7 @@ class People:
         while typo and not verdict.ok and verdict.reason is not None:
             if verdict.reason.value != "wrong_code":
                 break
-            yield self.env.timeout(self.read.sample(self.stream))
+            yield self._pause(s, self.read.sample(self.stream))
             typed, typo = self._typed(code)
             verdict = yield from self._verify(s, auth_id, typed)
         return verdict
@@ -428,7 +450,7 @@ class People:
             begun = yield from self._begin(s, method)
             if begun is None or isinstance(begun, Denial):
                 return STOP if begun is not None and begun.reason.value == "locked_out" else NEXT
-            yield env.timeout(self.read.sample(self.stream))
+            yield self._pause(s, self.read.sample(self.stream))
             while True:
                 code = self._token_code(s, method)
                 typed, typo = self._typed(code)
@@ -442,10 +464,14 @@ class People:
                     return STOP
                 if reason == "replayed":  # this step's code was used: wait for the next
                     step_left = 30.0 - (self.epoch + env.now) % 30.0
-                    yield env.timeout(step_left + self.read.sample(self.stream))
+                    if step_left > s.lag:
+                        s.lag = 0.0
+                        yield env.timeout(step_left + self.read.sample(self.stream))
+                    else:
+                        yield self._pause(s, self.read.sample(self.stream))
                     continue
                 if reason == "wrong_code" and typo:
-                    yield env.timeout(self.read.sample(self.stream))
+                    yield self._pause(s, self.read.sample(self.stream))
                     continue
                 break
         return NEXT
@@ -455,9 +481,7 @@ class People:
         whatever secret the engine generated)."""
         now = self.epoch + self.env.now
         population = self.population
-        secret = (population.totp_secret if method == "totp" else population.token_secret)[
-            s.index
-        ]
+        secret = (population.totp_secret if method == "totp" else population.token_secret)[s.index]
         valid = {totp_at(secret, now + d) for d in (-30.0, 0.0, 30.0)}
         while typed in valid:
             typed = typed[:-1] + str((int(typed[-1]) + 1) % 10)
@@ -465,13 +489,15 @@ class People:
 
     def _finish(self, s: Session, success: bool) -> None:
         self.active -= 1
-        now = self.env.now
+        now = self.env.now + s.lag  # when the last answer reached the person
         if success:
             outcome, reason, tta = "success", "", now - s.arrived
         else:
             outcome, reason, tta = s.last_kind, s.last_reason, NAN
         methods = s.methods_used
-        self.tally.add_auth(outcome, reason, tta, s.begins, s.verifies, methods[0] if methods else "")
+        self.tally.add_auth(
+            outcome, reason, tta, s.begins, s.verifies, methods[0] if methods else ""
+        )
         self.on_auth(
             (
                 self.replication,

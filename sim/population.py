@@ -119,9 +119,7 @@ class Population:
         key = mask * 8 + default
         found = self._plans.get(key)
         if found is None:
-            order = [default] + [
-                m for m in self._fallback if m != default and mask >> m & 1
-            ]
+            order = [default] + [m for m in self._fallback if m != default and mask >> m & 1]
             found = tuple(METHODS[m] for m in order)
             self._plans[key] = found
         return found
@@ -158,5 +156,5 @@ class Population:
 
 def _token_secret(serial: str) -> str:
     """A fixed 160-bit secret per serial: reproducible without drawing from any stream."""
-    digest = hashlib.sha1(f"mfalab-sim-token:{serial}".encode()).digest()  # noqa: S324
+    digest = hashlib.sha1(f"mfalab-sim-token:{serial}".encode()).digest()
     return base64.b32encode(digest).decode().rstrip("=")

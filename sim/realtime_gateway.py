@@ -109,9 +109,7 @@ class RealtimeGateway:
         self._closed = False
         #: messages by outcome: "delivered" or the loss cause
         self.outcomes: Counter[str] = Counter()
-        recipients = DrawnRecipients(
-            scenario, RandomStream(np.random.default_rng(recipient_seed))
-        )
+        recipients = DrawnRecipients(scenario, RandomStream(np.random.default_rng(recipient_seed)))
         self.network = DeliveryNetwork(
             scenario,
             now=self._model_now,

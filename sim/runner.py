@@ -109,9 +109,7 @@ def run_scenario(
     duration = scenario.arrivals.duration_s
     progress = _progress(show_progress, console)
     with progress:
-        task = progress.add_task(
-            f"simulating {scenario.name}", total=duration * replications
-        )
+        task = progress.add_task(f"simulating {scenario.name}", total=duration * replications)
         for index, sequence in enumerate(seeds(seed, replications)):
             auths = TableWriter(
                 out / "auths" / f"part-{index:05d}.parquet", AUTH_SCHEMA, chunk_rows=chunk
@@ -139,7 +137,9 @@ def run_scenario(
     )
     write_json(out / "summary.json", summary)
     total = summary["authentications"]
-    write_json(out / "meta.json", _meta(scenario, context, seed, replications, wall, total, started_at))
+    write_json(
+        out / "meta.json", _meta(scenario, context, seed, replications, wall, total, started_at)
+    )
     return summary
 
 

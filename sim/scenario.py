@@ -14,6 +14,7 @@ model in ``sim.model`` gives the values their meaning.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from itertools import pairwise
 from typing import Annotated, Literal
 
 import phonenumbers
@@ -30,8 +31,8 @@ __all__ = [
     "Carrier",
     "Failover",
     "Latency",
-    "OutputOptions",
     "Outage",
+    "OutputOptions",
     "PolicySpec",
     "Population",
     "Prices",
@@ -84,7 +85,9 @@ class Latency(_Model):
     @model_validator(mode="after")
     def _ordered(self) -> Latency:
         if self.p95_s < self.median_s:
-            raise ValueError(f"p95_s ({self.p95_s:g}) must not be below median_s ({self.median_s:g})")
+            raise ValueError(
+                f"p95_s ({self.p95_s:g}) must not be below median_s ({self.median_s:g})"
+            )
         return self
 
 
@@ -92,9 +95,7 @@ class Latency(_Model):
 
 
 class Population(_Model):
-    users: int = Field(
-        10_000, ge=1, description="users enabled for MFA (people). Source: assumed."
-    )
+    users: int = Field(10_000, ge=1, description="users enabled for MFA (people). Source: assumed.")
     countries: dict[str, Share] = Field(
         default_factory=lambda: {"US": 1.0},
         description="share of users by the ISO country of their phone (E.164 country). "
@@ -126,18 +127,18 @@ class Population(_Model):
         description="share of users whose third-party security app blocks the code's text "
         "or call (the seed names the effect, no figure). Source: assumed.",
     )
-    connectivity: dict[
-        Literal["wifi_and_cellular", "cellular", "wifi_only", "none"], Share
-    ] = Field(
-        default_factory=lambda: {
-            "wifi_and_cellular": 0.55,
-            "cellular": 0.40,
-            "wifi_only": 0.03,
-            "none": 0.02,
-        },
-        description="how the phone is connected at sign-in, drawn per authentication: sms "
-        "and calls need cellular coverage, push needs Wi-Fi or cellular data, totp and "
-        "hardware tokens need nothing (the seed). Source: assumed.",
+    connectivity: dict[Literal["wifi_and_cellular", "cellular", "wifi_only", "none"], Share] = (
+        Field(
+            default_factory=lambda: {
+                "wifi_and_cellular": 0.55,
+                "cellular": 0.40,
+                "wifi_only": 0.03,
+                "none": 0.02,
+            },
+            description="how the phone is connected at sign-in, drawn per authentication: sms "
+            "and calls need cellular coverage, push needs Wi-Fi or cellular data, totp and "
+            "hardware tokens need nothing (the seed). Source: assumed.",
+        )
     )
     signal: dict[Literal["good", "poor"], Share] = Field(
         default_factory=lambda: {"good": 0.85, "poor": 0.15},
@@ -168,8 +169,10 @@ class RateSegment(_Model):
 
 class Arrivals(_Model):
     duration_s: float = Field(
-        3600.0, gt=0, description="seconds during which authentications start; the run "
-        "continues until every started one has finished. Source: assumed."
+        3600.0,
+        gt=0,
+        description="seconds during which authentications start; the run "
+        "continues until every started one has finished. Source: assumed.",
     )
     profile: list[RateSegment] = Field(
         default_factory=lambda: [RateSegment(start_s=0.0, rate_per_s=3.0)],
@@ -188,7 +191,7 @@ class Arrivals(_Model):
     def _ordered(cls, value: list[RateSegment]) -> list[RateSegment]:
         if value[0].start_s != 0:
             raise ValueError("the first piece must start at start_s: 0")
-        for before, after in zip(value, value[1:], strict=False):
+        for before, after in pairwise(value):
             if after.start_s <= before.start_s:
                 raise ValueError(
                     f"pieces must start in increasing order ({after.start_s:g} follows "
@@ -302,8 +305,10 @@ class ProviderSpec(_Model):
         default_factory=lambda: ["sms", "voice"], min_length=1, description="what it carries"
     )
     capacity_per_s: float = Field(
-        1000.0, gt=0, description="messages per second it accepts; beyond, it refuses "
-        "(throttled) and the next provider is tried. Source: assumed."
+        1000.0,
+        gt=0,
+        description="messages per second it accepts; beyond, it refuses "
+        "(throttled) and the next provider is tried. Source: assumed.",
     )
     error_rate: Share = Field(
         0.001, description="probability that it refuses a message. Source: assumed."
@@ -319,12 +324,15 @@ def _default_providers() -> list[ProviderSpec]:
 
 class Failover(_Model):
     enabled: bool = Field(
-        True, description="try the next provider when one refuses (the seed: multiple "
-        "providers); false = each channel uses only its first provider"
+        True,
+        description="try the next provider when one refuses (the seed: multiple "
+        "providers); false = each channel uses only its first provider",
     )
     cooldown_s: float = Field(
-        30.0, ge=0, description="a provider that refused is skipped this long. Source: "
-        "LinOTP skips a failed provider for 30 s."
+        30.0,
+        ge=0,
+        description="a provider that refused is skipped this long. Source: "
+        "LinOTP skips a failed provider for 30 s.",
     )
 
 
@@ -335,8 +343,9 @@ class Carrier(_Model):
     name: str = Field(min_length=1, description="carrier name")
     share: Share = Field(description="share of the country's users on this carrier")
     delivery_probability: Share = Field(
-        0.97, description="probability an SMS reaches a phone with good signal. Source: "
-        "Telesign, 1-5 % of A2P messages never arrive (vendor)."
+        0.97,
+        description="probability an SMS reaches a phone with good signal. Source: "
+        "Telesign, 1-5 % of A2P messages never arrive (vendor).",
     )
     latency: Latency = Field(
         default_factory=lambda: Latency(median_s=3.0, p95_s=15.0),
@@ -344,16 +353,19 @@ class Carrier(_Model):
         "averages (most within seconds, a long tail; startmessaging.com, low confidence).",
     )
     caller_id_probability: Share = Field(
-        0.9, description="probability a call shows its caller ID (the seed: not guaranteed). "
-        "Source: assumed."
+        0.9,
+        description="probability a call shows its caller ID (the seed: not guaranteed). "
+        "Source: assumed.",
     )
     voice_answer_with_caller_id: Share = Field(
-        0.53, description="answer rate of a call from a recognised number. Source: Hiya 2019 "
-        "(recognised businesses 53 %)."
+        0.53,
+        description="answer rate of a call from a recognised number. Source: Hiya 2019 "
+        "(recognised businesses 53 %).",
     )
     voice_answer_without_caller_id: Share = Field(
-        0.24, description="answer rate of an anonymous call. Source: Hiya 2019 (unidentified "
-        "numbers 24 %)."
+        0.24,
+        description="answer rate of an anonymous call. Source: Hiya 2019 (unidentified "
+        "numbers 24 %).",
     )
     call_latency: Latency = Field(
         default_factory=lambda: Latency(median_s=15.0, p95_s=30.0),
@@ -367,12 +379,14 @@ def _default_carriers() -> dict[str, list[Carrier]]:
 
 class SignalEffect(_Model):
     poor_delivery_factor: Share = Field(
-        0.9, description="delivery and answer probabilities are multiplied by this under "
-        "poor signal. Source: assumed."
+        0.9,
+        description="delivery and answer probabilities are multiplied by this under "
+        "poor signal. Source: assumed.",
     )
     poor_latency_factor: float = Field(
-        2.0, ge=1, description="latencies are multiplied by this under poor signal. "
-        "Source: assumed."
+        2.0,
+        ge=1,
+        description="latencies are multiplied by this under poor signal. Source: assumed.",
     )
 
 
@@ -383,8 +397,9 @@ class PushSpec(_Model):
         "2013) and Apple forums (VoIP push p95 about 2 s) — vendor figures.",
     )
     loss_probability: Share = Field(
-        0.01, description="probability a notification never arrives (APNs is best effort, no "
-        "SLA). Source: assumed."
+        0.01,
+        description="probability a notification never arrives (APNs is best effort, no "
+        "SLA). Source: assumed.",
     )
 
 
@@ -402,16 +417,21 @@ class UserBehaviour(_Model):
         description="from a notification arriving to tapping Approve. Source: assumed.",
     )
     resend_after_s: float = Field(
-        30.0, gt=0, description="how long a user waits for a code or notification before "
-        "asking for another. Source: assumed (>30 % give up after 10 s, Mblox, vendor)."
+        30.0,
+        gt=0,
+        description="how long a user waits for a code or notification before "
+        "asking for another. Source: assumed (>30 % give up after 10 s, Mblox, vendor).",
     )
     max_attempts: int = Field(
-        5, ge=1, description="sends a user asks for per method. Source: the seed, 'up to five "
-        "times in 5 minutes'."
+        5,
+        ge=1,
+        description="sends a user asks for per method. Source: the seed, 'up to five "
+        "times in 5 minutes'.",
     )
     window_s: float = Field(
-        300.0, gt=0, description="after this long on one method the user stops asking. "
-        "Source: the seed."
+        300.0,
+        gt=0,
+        description="after this long on one method the user stops asking. Source: the seed.",
     )
     retry_probability: list[Share] = Field(
         default_factory=lambda: [1.0],
@@ -426,19 +446,20 @@ class UserBehaviour(_Model):
         "assumed.",
     )
     fallback_probability: Share = Field(
-        1.0, description="probability of switching to another registered method when one "
-        "fails (the seed's advice). Source: assumed."
+        1.0,
+        description="probability of switching to another registered method when one "
+        "fails (the seed's advice). Source: assumed.",
     )
     typo_probability: Share = Field(
         0.02, description="probability that a typed code is wrong. Source: assumed."
     )
     push_deny_probability: Share = Field(
-        0.0, description="probability of pressing Deny on a genuine notification. Source: "
-        "assumed."
+        0.0, description="probability of pressing Deny on a genuine notification. Source: assumed."
     )
     security_app_disable_probability: Share = Field(
-        0.5, description="after a code that never came, probability that a user whose "
-        "security app blocks it disables the protection (the seed's advice). Source: assumed."
+        0.5,
+        description="after a code that never came, probability that a user whose "
+        "security app blocks it disables the protection (the seed's advice). Source: assumed.",
     )
 
     @field_validator("fallback_order")
@@ -457,8 +478,10 @@ class ServiceTime(_Model):
         "exponential", description="shape of one request's service time"
     )
     mean_s: float = Field(
-        0.005, ge=0, description="mean seconds per request (exponential, constant); 0 = no "
-        "server queueing. Source: assumed."
+        0.005,
+        ge=0,
+        description="mean seconds per request (exponential, constant); 0 = no "
+        "server queueing. Source: assumed.",
     )
     median_s: float | None = Field(None, gt=0, description="lognormal only: median seconds")
     p95_s: float | None = Field(None, gt=0, description="lognormal only: p95 seconds")
@@ -482,15 +505,18 @@ class Servers(_Model):
         "auth id",
     )
     pending_store: Literal["memory", "shared"] = Field(
-        "memory", description="memory = each server keeps its own codes (the seed: only the "
-        "issuing server can validate); shared = one store for all"
+        "memory",
+        description="memory = each server keeps its own codes (the seed: only the "
+        "issuing server can validate); shared = one store for all",
     )
     mode: Literal["server", "cloud"] = Field(
         "server", description="server: codes live timeout_s; cloud: 180 s, fixed (the seed)"
     )
     timeout_s: float | None = Field(
-        None, gt=0, description="code lifetime in server mode, seconds; empty = 300 (the "
-        "seed's default). Not settable in cloud mode."
+        None,
+        gt=0,
+        description="code lifetime in server mode, seconds; empty = 300 (the "
+        "seed's default). Not settable in cloud mode.",
     )
     concurrency: int = Field(
         16, ge=1, description="requests one server handles at once. Source: assumed."

@@ -82,7 +82,7 @@ _StrictLoader.add_constructor(
 
 
 def _yaml(text: str) -> Any:
-    return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    return yaml.load(text, Loader=_StrictLoader)
 
 
 # ---------------------------------------------------------------------------- key paths
@@ -230,9 +230,9 @@ def _reason(error: Mapping[str, Any]) -> str:
         return "required key is missing"
     message = str(error["msg"]).removeprefix("Value error, ")
     value = error.get("input")
-    if isinstance(value, str | int | float | bool) or value is None:
-        if kind not in ("value_error", "assertion_error"):
-            message += f" (got {value!r})"
+    scalar = isinstance(value, str | int | float | bool) or value is None
+    if scalar and kind not in ("value_error", "assertion_error"):
+        message += f" (got {value!r})"
     return message
 
 

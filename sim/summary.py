@@ -142,9 +142,7 @@ def _merge_resources(tallies: Sequence[Tally]) -> dict[str, dict[str, dict[str, 
                 target = merged.setdefault(kind, {}).setdefault(name, {"replications": 0})
                 target["replications"] += 1
                 for key, value in figures.items():
-                    if isinstance(value, str):
-                        target[key] = value
-                    elif key not in target:
+                    if isinstance(value, str) or key not in target:
                         target[key] = value
                     elif key.startswith(("peak", "max")):
                         target[key] = max(target[key], value)
@@ -315,7 +313,9 @@ def _describe(kind: str, figures: Mapping[str, Any]) -> str:
         parts.append(f"peak queue {figures.get('peak_queue', 0):,}")
     elif kind == "provider":
         parts.append(f"{figures.get('accepted', 0):,} accepted")
-        parts.append(f"{figures.get('errors', 0):,} errors, {figures.get('throttled', 0):,} throttled")
+        parts.append(
+            f"{figures.get('errors', 0):,} errors, {figures.get('throttled', 0):,} throttled"
+        )
     else:
         parts.append(f"{figures.get('calls', 0):,} calls")
         parts.append(f"waited {_pct(figures.get('wait_probability'))}")

@@ -47,7 +47,10 @@ def grid_points(assignments: Sequence[tuple[str, Sequence[Any]]]) -> list[dict[s
     keys = [key for key, _ in assignments]
     if len(set(keys)) != len(keys):
         raise ValueError("each key may be swept once")
-    return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*(v for _, v in assignments))]
+    return [
+        dict(zip(keys, combo, strict=True))
+        for combo in itertools.product(*(v for _, v in assignments))
+    ]
 
 
 def run_task(
@@ -129,7 +132,14 @@ def run_sweep(
             payload = scenario.model_dump(mode="json")
             for r in range(replications):
                 future = client.submit(
-                    run_task, payload, point, g, r, seed, replications, str(out.resolve()),
+                    run_task,
+                    payload,
+                    point,
+                    g,
+                    r,
+                    seed,
+                    replications,
+                    str(out.resolve()),
                     pure=False,
                 )
                 futures[future] = g
@@ -184,7 +194,9 @@ def _combine_resources(out: Path) -> None:
         tables = [pq.read_table(p) for p in parts]
         import pyarrow as pa
 
-        pq.write_table(pa.concat_tables(tables, promote_options="permissive"), out / "resources.parquet")
+        pq.write_table(
+            pa.concat_tables(tables, promote_options="permissive"), out / "resources.parquet"
+        )
     shutil.rmtree(out / _PARTS, ignore_errors=True)
 
 

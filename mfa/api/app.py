@@ -56,9 +56,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.runtime = runtime
     install_problem_handlers(app)
     app.add_middleware(LatencyMiddleware, metrics=runtime.metrics)
+    # routes are matched in order: the probe, then the sign-in path, then administration
     app.include_router(health.router)
     secured = [Depends(require_api_key)]
-    # routes are matched in order: the sign-in path first
     for module in (auth, sink, push, users, tokens, logs):
         app.include_router(module.router, dependencies=secured)
     return app

@@ -105,7 +105,10 @@ def build_runtime(settings: Settings, *, engine: Engine | None = None) -> Runtim
         else:
             from sim.realtime_gateway import RealtimeGateway
 
-            gateway = RealtimeGateway.from_scenario_file(scenario, sink=sink, clock=clock)
+            try:
+                gateway = RealtimeGateway.from_scenario_file(scenario, sink=sink, clock=clock)
+            except (OSError, ValueError) as exc:  # sim.scenario_file.ScenarioError is one
+                raise ServerConfigError(f"MFALAB_GATEWAY: {scenario}: {exc}") from None
             closers.append(gateway.close)
         policy = Policy(mode=Mode(settings.mode), pending_timeout_seconds=settings.otp_timeout)
         built = Engine(

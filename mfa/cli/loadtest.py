@@ -31,10 +31,11 @@ from typing import Any
 
 from mfa.cli import UsageError
 
-__all__ = ["SCENARIOS", "locust_command", "parse_duration", "register"]
+__all__ = ["ROUTING_POLICIES", "SCENARIOS", "locust_command", "parse_duration", "register"]
 
 SCENARIOS = ("mixed", "sms", "totp", "push", "app_password", "healthz")
-_POLICIES = ("round_robin", "sticky", "auth_id")
+#: How a cluster's requests are spread: by the load generator, or by nginx (same names).
+ROUTING_POLICIES = ("round_robin", "sticky", "auth_id")
 #: How long Locust may take to write its results after the run time (or a Ctrl-C).
 _SHUTDOWN_GRACE = 30.0
 
@@ -69,7 +70,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     parser.add_argument(
         "--lb",
-        choices=_POLICIES,
+        choices=ROUTING_POLICIES,
         default="round_robin",
         help="routing of begin vs verify across the servers: by the load generator, or by "
         "nginx with --via-nginx",
@@ -151,6 +152,10 @@ def locust_command(
         "--html",
         str(out / "locust.html"),
         "--only-summary",
+        # the logins in progress at the end finish rather than being cut between begin
+        # and verify (a later --stop-timeout among the extra arguments wins)
+        "--stop-timeout",
+        "10",
     ]
     if rate is not None:
         command += ["--rate", f"{rate:g}"]

@@ -31,7 +31,7 @@ def test_every_flow_logs_in_without_a_failure(server: Any, tmp_path: Path) -> No
         tmp_path,
         "mixed",
         *("--mix", "sms=1,push=1,totp=1,app_password=1", "--totp-accounts", "2"),
-        *("-u", "8", "-t", "8s", "--think", "0.1-0.3"),
+        *("-u", "8", "-t", "8s", "--think", "0.1-0.3", "--stop-timeout", "10"),
         *("--threshold", "success_ratio>0.99", "--threshold", "fail_ratio<0.01"),
     )
     assert run.code == 0, run.output
@@ -40,7 +40,8 @@ def test_every_flow_logs_in_without_a_failure(server: Any, tmp_path: Path) -> No
         assert int(logins[flow]["logins"]) > 0, flow
         assert logins[flow]["failures"] == "0", logins[flow]
     assert run.failures == [] and run.exceptions == []
-    # every begin of an sms login read its code from the sink and verified it
+    # every begin of an sms login read its code from the sink and verified it (the logins
+    # in progress at the end finish: --stop-timeout)
     assert run.requests("/v1/auth (sms)") == run.requests("verify (sms)") > 0
     rows = json.loads((tmp_path / "thresholds.json").read_text())
     assert [r["passed"] for r in rows] == [True, True]
@@ -70,8 +71,10 @@ def test_a_violated_threshold_exits_non_zero_with_one_line_each(
 def test_the_open_workload_starts_logins_at_the_rate(server: Any, tmp_path: Path) -> None:
     run = _run(server, tmp_path, "sms", "--rate", "20", "-t", "6s", "--max-lag", "5")
     assert run.code == 0, run.output
-    started = int(run.logins["arrivals:started"]["logins"])
-    # 20/s × 6 s = 120; Locust stops on its one-second shape tick, so allow ±5 starts
-    assert abs(started - 120) <= 5, started
+    started = run.logins["arrivals:started"]
+    # 20 starts per second while the users ran (about 6 s; the run's first moments go to
+    # creating the accounts): ±1/s for the second-long stops of Locust's shape ticks
+    assert abs(float(started["per_s"]) - 20) <= 1, started
+    assert 100 <= int(started["logins"]) <= 125, started
     assert "arrivals:dropped" not in run.logins
-    assert int(run.logins["sms"]["successes"]) >= started - 5
+    assert int(run.logins["sms"]["successes"]) >= int(started["logins"]) - 5

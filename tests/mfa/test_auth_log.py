@@ -273,3 +273,24 @@ def test_no_code_secret_or_password_appears_in_any_record(
         assert secret not in caplog.text
     for code in codes:
         assert not _whole_number(code).search(caplog.text)
+
+
+def test_a_repository_that_keeps_no_log_gets_no_records(
+    make_engine: Callable[..., Engine], code_to: Callable[[str], str]
+) -> None:
+    """The simulator's setting: the same verdicts, and no log records built or stored."""
+    from mfa import InMemoryRepository
+
+    class NoLog(InMemoryRepository):
+        def save_log(self, record: AuthLogRecord) -> None:
+            raise AssertionError("no record should be sent")
+
+    engine = make_engine(repository=NoLog(keep_logs=False))
+    engine.create_user("gil", phone=US)
+    engine.register_method("gil", "sms")
+    c = engine.begin("gil")
+    assert isinstance(c, Challenge)
+    assert engine.verify(c.auth_id, "x").reason is DenialReason.WRONG_CODE
+    assert engine.verify(c.auth_id, code_to(US)).ok
+    assert engine.begin("nobody").reason is DenialReason.REGISTRATION_REQUIRED  # type: ignore[union-attr]
+    assert engine.repository.logs() == []

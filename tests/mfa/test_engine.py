@@ -80,12 +80,15 @@ def test_voice_sends_the_code_by_call(
     assert engine.verify(c.auth_id, code_to(US)).ok
 
 
-def test_code_is_accepted_with_surrounding_spaces(
+def test_code_is_accepted_with_spaces_around_and_inside(
     expect: Any, engine: Engine, code_to: Callable[[str], str]
 ) -> None:
     sms_user(engine)
     c = expect.challenge(engine.begin("alice"))
     assert engine.verify(c.auth_id, f" {code_to(US)}\n").ok
+    c = expect.challenge(engine.begin("alice"))
+    code = code_to(US)
+    assert engine.verify(c.auth_id, f"{code[:3]} {code[3:]}").ok  # as apps display it
 
 
 def test_the_default_method_is_used_when_none_is_named(expect: Any, engine: Engine) -> None:

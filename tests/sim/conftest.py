@@ -25,9 +25,7 @@ def simulate(tmp_path: Path) -> Callable[..., Run]:
         source.write_text(yaml.safe_dump(dict(tree)), encoding="utf-8")
         scenario = load_scenario(source)
         out = tmp_path / name
-        summary = run_scenario(
-            scenario, out=out, seed=seed, replications=replications, context={}
-        )
+        summary = run_scenario(scenario, out=out, seed=seed, replications=replications, context={})
         return Run(out, summary)
 
     return run

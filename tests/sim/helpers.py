@@ -9,7 +9,6 @@ from typing import Any
 
 import pandas as pd
 
-
 #: A population and network where nothing random happens unless a test asks for it.
 QUIET: dict[str, Any] = {
     "population": {
@@ -67,5 +66,3 @@ class Run:
     @property
     def resources(self) -> pd.DataFrame:
         return pd.read_parquet(self.path / "resources.parquet")
-
-

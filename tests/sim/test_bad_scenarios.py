@@ -67,7 +67,12 @@ def test_every_problem_of_a_file_is_listed_at_once(tmp_path, capsys):
     )
     assert main(["run", str(path), "--no-report", "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
-    for key in ("population.users", "population.userz", "servers.lb_policy", "push.loss_probability"):
+    for key in (
+        "population.users",
+        "population.userz",
+        "servers.lb_policy",
+        "push.loss_probability",
+    ):
         assert f"{path}: {key}: " in err
 
 
@@ -80,7 +85,9 @@ def test_missing_file(tmp_path, capsys):
 def test_bad_override_names_the_key(tmp_path, capsys):
     scenario = Path(__file__).parents[2] / "scenarios" / "us_baseline.yaml"
     out = tmp_path / "o"
-    code = main(["run", str(scenario), "--set", "servers.count=0", "--out", str(out), "--no-report"])
+    code = main(
+        ["run", str(scenario), "--set", "servers.count=0", "--out", str(out), "--no-report"]
+    )
     err = capsys.readouterr().err
     assert code == 2
     assert "servers.count: Input should be greater than or equal to 1 (got 0)" in err

@@ -53,7 +53,9 @@ def test_columns_are_the_records_contract(simulate):
     assert set(auths["outcome"]) <= {"success", "denied", "abandoned"}
     success = auths[auths["outcome"] == "success"]
     assert (success["reason"] == "").all()
-    assert (success["time_to_auth"] - (success["finished_at"] - success["arrived_at"])).abs().max() < 1e-9
+    assert (
+        success["time_to_auth"] - (success["finished_at"] - success["arrived_at"])
+    ).abs().max() < 1e-9
     assert auths.loc[auths["outcome"] != "success", "time_to_auth"].isna().all()
     # every auth's sequence numbers are unique within its replication
     assert not auths.duplicated(["replication", "auth_seq"]).any()

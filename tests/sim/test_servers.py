@@ -116,9 +116,7 @@ def test_the_engine_rate_limits_users_who_ask_more_than_five_times(simulate):
             {
                 "population": {"users": 500},
                 "carriers": {
-                    "default": [
-                        {"name": "void", "share": 1.0, "delivery_probability": 0.0}
-                    ]
+                    "default": [{"name": "void", "share": 1.0, "delivery_probability": 0.0}]
                 },
                 "arrivals": {"duration_s": 100, "profile": [{"start_s": 0, "rate_per_s": 1.0}]},
                 "user": {"max_attempts": 8, "resend_after_s": 20.0, "window_s": 300.0},

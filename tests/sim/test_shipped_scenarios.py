@@ -50,7 +50,17 @@ def test_scenario_states_its_question(path):
 def test_scenario_runs_at_reduced_scale(path, tmp_path, capsys):
     out = tmp_path / path.stem
     code = main(
-        ["run", str(path), "--scale", "0.02", "--replications", "1", "--out", str(out), "--no-report"]
+        [
+            "run",
+            str(path),
+            "--scale",
+            "0.02",
+            "--replications",
+            "1",
+            "--out",
+            str(out),
+            "--no-report",
+        ]
     )
     printed = capsys.readouterr().out
     assert code == 0
@@ -68,7 +78,11 @@ def _leaf_keys(schema: dict, node: dict, prefix: str = "") -> set[str]:
         path = f"{prefix}{name}"
         keys.add(path)
         ref = spec.get("$ref") or next(
-            (s.get("$ref") for s in spec.get("anyOf", []) + [spec.get("items", {})] if s.get("$ref")),
+            (
+                s.get("$ref")
+                for s in [*spec.get("anyOf", []), spec.get("items", {})]
+                if s.get("$ref")
+            ),
             None,
         )
         extra = spec.get("additionalProperties")

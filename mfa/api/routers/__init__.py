@@ -1,4 +1,5 @@
-"""One router per resource; ``V1_ROUTERS`` all need the API key, the others do not."""
+"""One router per resource. ``create_app`` includes every ``/v1`` router behind the API key;
+``health`` (``/healthz``, ``/metrics``) needs none."""
 
 from __future__ import annotations
 

@@ -1,0 +1,184 @@
+"""Simulated authentications per wall-clock second, and peak memory of a million.
+
+Run on demand (``.venv/bin/python bench/sim_bench.py``); not a test. Targets (issue 4):
+>= 20,000 simulated authentications per second on one core for the US baseline, and less
+than 1 GB for a 1,000,000-authentication run.
+
+- **speed**: ``scenarios/us_baseline.yaml`` at full size, one replication, through
+  ``sim.runner.run_scenario`` (engines, network, people, Parquet output), pinned to one
+  core; best of ``--repeat`` runs, wall and CPU time. In the baseline every sign-in is a
+  user's first of the run (20,000 users, 14,400 sign-ins), so each also pays for the
+  user's registration through the engine; ``--steady`` reruns with 1,000 users to show the
+  cost without it.
+- **memory** (``--memory``): the baseline stretched to 10 hours and scaled to
+  ``--memory-auths`` expected sign-ins (about 139,000 users for a million), one replication,
+  in a fresh process; peak RSS from ``getrusage`` (the whole process: interpreter, numpy,
+  pyarrow, simpy, the engines' repository of every user who signed in, buffers).
+- **profile** (``--profile``): where the time goes, by package (mfa = the engine, sim = the
+  simulator, phonenumbers = phone parsing during registration, simpy, pyarrow ...).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import os
+import pstats
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sim.runner import expected_authentications, run_scenario  # noqa: E402
+from sim.scenario_file import load_scenario  # noqa: E402
+
+BASELINE = ROOT / "scenarios" / "us_baseline.yaml"
+
+
+def _pin_one_core() -> str:
+    if hasattr(os, "sched_setaffinity"):
+        cpu = min(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, {cpu})
+        return f"pinned to CPU {cpu}"
+    return "not pinned (no sched_setaffinity)"
+
+
+def _once(overrides: dict, scale: float = 1.0) -> tuple[int, float, float]:
+    scenario = load_scenario(BASELINE, overrides=overrides, scale=scale)
+    with tempfile.TemporaryDirectory() as out:
+        wall, cpu = time.perf_counter(), time.process_time()
+        summary = run_scenario(scenario, out=Path(out), seed=1, replications=1, context={})
+        return (
+            summary["authentications"],
+            time.perf_counter() - wall,
+            time.process_time() - cpu,
+        )
+
+
+def speed(repeat: int, overrides: dict, label: str) -> dict:
+    best: tuple[int, float, float] | None = None
+    for _ in range(repeat):
+        result = _once(overrides)
+        if best is None or result[1] < best[1]:
+            best = result
+    assert best is not None
+    auths, wall, cpu = best
+    row = {
+        "case": label,
+        "authentications": auths,
+        "wall_s": round(wall, 3),
+        "cpu_s": round(cpu, 3),
+        "auths_per_wall_s": round(auths / wall),
+        "auths_per_cpu_s": round(auths / cpu),
+    }
+    print(
+        f"{label:<38} {auths:>9,} auths  wall {wall:7.2f} s  cpu {cpu:7.2f} s  "
+        f"{auths / wall:>9,.0f}/s wall  {auths / cpu:>9,.0f}/s cpu"
+    )
+    return row
+
+
+_AREAS = (
+    ("/mfa/", "mfa (engine)"),
+    ("/sim/", "sim (simulator)"),
+    ("phonenumbers", "phonenumbers (registration)"),
+    ("simpy", "simpy"),
+    ("pyarrow", "pyarrow"),
+    ("numpy", "numpy"),
+)
+
+
+def profile(overrides: dict) -> None:
+    scenario = load_scenario(BASELINE, overrides=overrides)
+    profiler = cProfile.Profile()
+    with tempfile.TemporaryDirectory() as out:
+        profiler.enable()
+        run_scenario(scenario, out=Path(out), seed=1, replications=1, context={})
+        profiler.disable()
+    stats = pstats.Stats(profiler)
+    by_area: dict[str, float] = defaultdict(float)
+    total = 0.0
+    for (filename, _, _), (_, _, tottime, _, _) in stats.stats.items():  # type: ignore[attr-defined]
+        area = next((name for key, name in _AREAS if key in filename), "other (stdlib, C)")
+        by_area[area] += tottime
+        total += tottime
+    print("\nwhere the time goes (cProfile self time, which inflates small Python calls):")
+    for area, seconds in sorted(by_area.items(), key=lambda kv: -kv[1]):
+        print(f"  {area:<30} {seconds:6.2f} s  {100 * seconds / total:5.1f} %")
+    print()
+    stats.sort_stats("tottime").print_stats(15)
+
+
+def memory_child(auths: int) -> None:
+    base = load_scenario(BASELINE, overrides={"arrivals.duration_s": 36_000})
+    scale = auths / expected_authentications(base)
+    scenario = load_scenario(BASELINE, overrides={"arrivals.duration_s": 36_000}, scale=scale)
+    with tempfile.TemporaryDirectory() as out:
+        wall, cpu = time.perf_counter(), time.process_time()
+        summary = run_scenario(scenario, out=Path(out), seed=1, replications=1, context={})
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        on_disk = sum(p.stat().st_size for p in Path(out).rglob("*") if p.is_file())
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(
+        json.dumps(
+            {
+                "users": scenario.population.users,
+                "authentications": summary["authentications"],
+                "wall_s": round(wall, 1),
+                "cpu_s": round(cpu, 1),
+                "peak_rss_mib": round(peak_kib / 1024, 1),
+                "output_mib": round(on_disk / 2**20, 1),
+                "success_rate": summary["success_rate"]["mean"],
+            }
+        )
+    )
+
+
+def memory(auths: int) -> dict:
+    done = subprocess.run(
+        [sys.executable, __file__, "--memory-child", str(auths)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    print(
+        f"{'memory: ' + format(result['authentications'], ',') + ' auths':<38} "
+        f"peak RSS {result['peak_rss_mib']:,.0f} MiB  ({result['users']:,} users, "
+        f"wall {result['wall_s']:,.0f} s, {result['authentications'] / result['wall_s']:,.0f}/s, "
+        f"Parquet {result['output_mib']:,.0f} MiB)"
+    )
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3, help="speed runs; the best counts")
+    parser.add_argument("--steady", action="store_true", help="also time 1,000 returning users")
+    parser.add_argument("--profile", action="store_true", help="profile one baseline run")
+    parser.add_argument("--memory", action="store_true", help="the million-authentication run")
+    parser.add_argument("--memory-auths", type=int, default=1_000_000)
+    parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    print(_pin_one_core())
+    if args.memory_child:
+        memory_child(args.memory_child)
+        return
+    speed(args.repeat, {}, "us_baseline (full size, 1 replication)")
+    if args.steady:
+        speed(args.repeat, {"population.users": 1000}, "us_baseline, 1,000 returning users")
+    if args.profile:
+        profile({})
+    if args.memory:
+        memory(args.memory_auths)
+
+
+if __name__ == "__main__":
+    main()

@@ -2,7 +2,8 @@
 -- begin (POST /v1/auth) -> read the code from the sink -> verify, and counts the outcomes.
 -- Run with as many threads as connections (-t N -c N): wrk's request()/response() hooks
 -- are per thread, so one connection per thread keeps each sign-in's three steps in order.
--- Arguments after "--": API key, number of users, number of threads, user id prefix.
+-- Arguments after "--": API key, number of users, number of threads, user id prefix, first
+-- user (rounds start at different users, so no user gets more than its 5 codes per 5 min).
 
 local threads = {}
 local counter = 0
@@ -15,10 +16,12 @@ end
 
 function init(args)
   api_key, nusers, nthreads, prefix = args[1], tonumber(args[2]), tonumber(args[3]), args[4]
+  first = tonumber(args[5] or "0")
   headers = { ["Authorization"] = "Bearer " .. api_key, ["Content-Type"] = "application/json" }
-  user = id - 1
+  user = (first + id - 1) % nusers
   step = "begin"
   ok, denied, refused, missing = 0, 0, 0, 0
+  first_refusal = ""
 end
 
 local function phone(n)
@@ -26,8 +29,7 @@ local function phone(n)
 end
 
 local function next_user()
-  user = user + nthreads
-  if user >= nusers then user = id - 1 end
+  user = (user + nthreads) % nusers
   step = "begin"
 end
 
@@ -48,6 +50,7 @@ function response(status, _, body)
       step = "sink"
     else
       refused = refused + 1
+      if first_refusal == "" then first_refusal = status .. " " .. body:sub(1, 300) end
       next_user()
     end
   elseif step == "sink" then
@@ -66,4 +69,8 @@ function done(summary, latency, requests)
   end
   io.write(string.format("MFALAB ok=%d denied=%d refused=%d missing=%d\n",
     totals.ok, totals.denied, totals.refused, totals.missing))
+  for _, thread in ipairs(threads) do
+    local first = thread:get("first_refusal")
+    if first ~= "" then io.write("MFALAB first refusal: " .. first .. "\n"); break end
+  end
 end

@@ -370,8 +370,8 @@ def _add_options(parser: Any) -> None:
         "--user-pool",
         type=int,
         default=0,
-        help="accounts pre-created at test start for sms and push logins "
-        "(default: twice the users, at least 100)",
+        help="accounts pre-created at test start for sms and push logins (default: enough "
+        "that no account exceeds the engine's default send limit, at most 20000)",
     )
     parser.add_argument(
         "--mix",
@@ -776,6 +776,7 @@ def discover_names(session: FastHttpSession, urls: Iterable[str]) -> dict[str, s
 # --------------------------------------------------------------------------- accounts
 
 _PHONE_SPACE = 8_000_000
+_MAX_AUTO_POOL = 20_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -986,7 +987,7 @@ def _on_test_start(environment: Environment, **_kwargs: Any) -> None:
     workers = int(getattr(environment.parsed_options, "mfalab_workers", 1) or 1) if worker else 1
     weights = _flow_weights(environment, options)
     pooled = weights.get("sms", 0) > 0 or weights.get("push", 0) > 0
-    size = (options.user_pool or max(100, 2 * plan.users)) if pooled else 0
+    size = (options.user_pool or _auto_pool_size(plan, options)) if pooled else 0
     mine = [account_for(options.run_id, i) for i in range(index % workers, size, workers)]
     rng = random.Random(None if options.seed is None else options.seed * 1009 + index)
     context = LoadContext(
@@ -1035,6 +1036,21 @@ def _create_pool(
         time.monotonic() - started,
         options.run_id,
     )
+
+
+def _auto_pool_size(plan: LoadPlan, options: LoadOptions) -> int:
+    """Enough accounts that none needs more texts than the engine's default send limit
+    allows in its window (5 in 300 s): a person logs in rarely, a load-test account often.
+    Bounded, so creating the pool stays a matter of seconds."""
+    window = min(
+        plan.duration or _ENGINE_DEFAULTS.send_window_seconds, _ENGINE_DEFAULTS.send_window_seconds
+    )
+    if plan.rate is not None:
+        logins = plan.rate * window
+    else:
+        logins = plan.users * window / max(0.25, sum(options.think) / 2)
+    per_account = max(1, _ENGINE_DEFAULTS.max_sends - 1)
+    return min(_MAX_AUTO_POOL, max(100, 2 * plan.users, math.ceil(logins / per_account)))
 
 
 def _flow_weights(environment: Environment, options: LoadOptions) -> dict[str, float]:

@@ -14,6 +14,12 @@ The rules (from the seed document and the RFCs):
   sends per user in any ``send_window_seconds`` ("up to five times in 5 minutes");
 - TOTP accepts ±``totp_window_steps`` and each step once;
 - every authentication leaves one log record with the seed's fields, never a code or secret.
+
+Several engines may share one repository and one pending store (a cluster), so nothing is
+read, decided and saved in separate steps: a pending record moves on only by a
+compare-and-set (``PendingStore.transition``) and the user's counters only by an atomic
+rule (``Repository.update_state``). A request that loses a race reads again and decides
+afresh; see ``Engine._answer``.
 """
 
 from __future__ import annotations
@@ -21,7 +27,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
@@ -48,7 +53,12 @@ from mfa.pending import PendingAuth, PendingStore
 from mfa.policy import Policy
 from mfa.reasons import AuthStatus, DenialReason, RegistrationReason
 from mfa.repository import Repository
-from mfa.security_state import SecurityState
+from mfa.security_state import (
+    accept_totp_step,
+    clear_failures,
+    record_failure,
+    record_send,
+)
 from mfa.tokens.model import HardwareToken, token_problems
 from mfa.users import User, parse_phone
 
@@ -58,7 +68,6 @@ _SERVER_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _USER_ID = re.compile(r"^[^\s/?#]{1,128}$")
 _AUTH_TOKEN_LENGTH = 22  # 64**22 = 2**132
 _PURGE_EVERY = 512
-_LOCK_STRIPES = 64
 _COUNTRY_CACHE = 4096
 #: Method names and members to members, without the cost of an enum call on the hot path.
 _METHOD_TYPES: dict[str, MethodType] = {m.value: m for m in MethodType}
@@ -66,7 +75,6 @@ _CHANNELS = {MethodType.SMS: Channel.SMS, MethodType.VOICE: Channel.VOICE}
 # positional constructors for the records built on every authentication (mfa.fastrecords)
 _new_pending = builder(PendingAuth)
 _new_log = builder(AuthLogRecord)
-_new_state = builder(SecurityState)
 _new_message = builder(Message)
 _new_challenge = builder(Challenge)
 
@@ -108,10 +116,10 @@ class Engine:
     """One MFA server: users and their methods, authentications, tokens, app passwords and
     billing records, with every rule of the seed and the RFCs.
 
-    Thread-safe within a process: the steps that read and then update a user's counters
-    (send limit, attempt count, TOTP replay, lockout) run under a per-user lock, so two
-    concurrent requests cannot both pass a check that only one may pass. Across processes
-    the repository and pending store are the shared state.
+    Safe to call from many threads and from many processes sharing the repository and the
+    pending store: every check that only one request may pass (one success per code, the
+    attempt count, the send limit, TOTP replay, lockout) is decided by an atomic step of
+    the store that holds its state, never by a lock in this process.
 
     ``begin``/``verify`` are the hot path (the simulator runs millions): records are built
     with ``mfa.fastrecords``, sender pools and phone countries are cached, and nothing is
@@ -150,7 +158,6 @@ class Engine:
         self._mac_key = secret_key if len(secret_key) <= 64 else hashlib.sha256(secret_key).digest()
         self._auth_prefix = f"{server.name}."
         self._auth_id_length = len(self._auth_prefix) + _AUTH_TOKEN_LENGTH
-        self._locks = tuple(threading.Lock() for _ in range(_LOCK_STRIPES))
         self._countries: dict[str, str] = {}
         self._sender_pools: dict[str | None, tuple[str, ...]] = {}
         self._pools_of = self.senders
@@ -371,12 +378,6 @@ class Engine:
             kind = _METHOD_TYPES.get(method)  # type: ignore[call-overload]
             if kind is None:
                 raise InvalidInput("method", f"{method!r} is not a method type")
-        with self._lock_for(user_id):
-            return self._begin(user_id, kind, client_ip)
-
-    def _begin(
-        self, user_id: str, kind: MethodType | None, client_ip: str | None
-    ) -> Challenge | Denial:
         now = self.clock.now()
         policy = self.policy
         repository = self.repository
@@ -422,10 +423,11 @@ class Engine:
         sender: str | None = None
         provider: str | None = None
         if kind in DELIVERED_METHODS:
-            window = policy.send_window_seconds
-            horizon = now - window
-            recent = tuple(t for t in state.send_times if t > horizon)
-            if len(recent) >= policy.max_sends:
+            window, max_sends = policy.send_window_seconds, policy.max_sends
+            wait = repository.update_state(
+                user_id, lambda state: record_send(state, now, window, max_sends)
+            )
+            if wait is not None:
                 return self._refuse(
                     user,
                     user_id,
@@ -433,17 +435,8 @@ class Engine:
                     DenialReason.RATE_LIMITED,
                     now,
                     client_ip,
-                    retry_after=recent[-policy.max_sends] + window - now,
+                    retry_after=wait,
                 )
-            repository.save_state(
-                _new_state(
-                    user_id,
-                    state.consecutive_failures,
-                    state.locked_until,
-                    (*recent, now),
-                    state.last_totp_step,
-                )
-            )
             code = self.entropy.code(policy.code_digits)
             digest = self._digest(auth_id, code)
             phone = chosen.phone or ""
@@ -495,32 +488,52 @@ class Engine:
             provider,
             client_ip,
             server.ip,  # server_ip
+            0,  # version
         )
-        self._store(pending, now)
+        self.pending.put(pending, keep_until=now + timeout + policy.retention_seconds)
+        self._puts += 1
+        if self._puts % _PURGE_EVERY == 0:
+            self.pending.purge(now)
         if getattr(repository, "keep_logs", True):
             repository.save_log(self._log_record(user, pending, chosen))
         return _new_challenge(auth_id, user_id, kind, server.name, timeout, sender, provider)
 
     def verify(self, auth_id: str, code: str) -> Verdict:
         """Check the code the user typed for an sms, voice, totp or hardware-token auth."""
-        return self._answer(auth_id, lambda pending, now: self._verify(pending, code, now))
+        # as typed: "123 456" (the way apps show it) or with a stray newline
+        typed = "".join(code.split()) if isinstance(code, str) else ""
+        recorded: list[bool] = []  # a TOTP step's acceptance, once in the user's state
+        return self._answer(
+            auth_id, lambda pending, now: self._verify(pending, typed, now, recorded)
+        )
 
-    def _answer(self, auth_id: str, decide: Callable[[PendingAuth, float], Verdict]) -> Verdict:
-        """Find the live authentication, then let ``decide`` answer under its user's lock.
+    def _answer(
+        self, auth_id: str, decide: Callable[[PendingAuth, float], Verdict | None]
+    ) -> Verdict:
+        """Find the live authentication and let ``decide`` answer.
 
-        It is looked up twice: first to learn whose lock to take, then under the lock,
-        because a concurrent request may have finished it in between."""
-        found = self._lookup(auth_id, self.clock.now())
-        if isinstance(found, Verdict):
-            return found
-        with self._lock_for(found.user_id):
+        ``decide`` answers ``None`` when its transition lost: another request (on this
+        server or another) moved the authentication on since it was read, so it is read
+        again and decided afresh — now maybe used up, replayed or out of attempts. Every
+        lost race is another request's progress, and an authentication makes at most
+        ``max_verify_attempts`` + 1 transitions, so the loop ends; the bound guards only
+        against a broken store."""
+        for _ in range(self.policy.max_verify_attempts + 2):
             now = self.clock.now()
             found = self._lookup(auth_id, now)
             if isinstance(found, Verdict):
                 return found
-            return decide(found, now)
+            verdict = decide(found, now)
+            if verdict is not None:
+                return verdict
+        return Verdict.denied(DenialReason.TOO_MANY_ATTEMPTS, auth_id)
 
-    def _verify(self, pending: PendingAuth, code: str, now: float) -> Verdict:
+    def _verify(
+        self, pending: PendingAuth, code: str, now: float, recorded: list[bool]
+    ) -> Verdict | None:
+        """One try at deciding a verify; ``None`` if another request changed the
+        authentication first. ``recorded`` carries a TOTP step's acceptance into the next
+        try: the step is in the user's state by then and would read as a replay."""
         auth_id = pending.auth_id
         if pending.method is MethodType.PUSH:
             return Verdict.denied(DenialReason.METHOD_NOT_ALLOWED, auth_id)
@@ -537,25 +550,24 @@ class Engine:
         if user is None or method is None:
             # the user was reset (or deleted) since the code was issued
             reason = DenialReason.REGISTRATION_REQUIRED
-            self._finish(
+            if not self._finish(
                 user, pending, method, now, AuthStatus.DENIED, reason, attempts, completed=True
-            )
+            ):
+                return None
             return Verdict.denied(reason, auth_id)
 
-        # as typed: "123 456" (the way apps show it) or with a stray newline
-        code = "".join(code.split()) if isinstance(code, str) else ""
-        step: int | None = None
-        replay_key = ""
         failure = DenialReason.WRONG_CODE
+        counted = False  # whether the user's state has this failure already
         if pending.method in DELIVERED_METHODS:
             ok = pending.code_digest is not None and hmac.compare_digest(
                 pending.code_digest, self._digest(auth_id, code)
             )
+        elif recorded:
+            ok, failure, counted = recorded[0], DenialReason.REPLAYED, True
         else:
             params = self._otp_parameters(method)
-            if params is None:
-                ok = False
-            else:
+            step = None
+            if params is not None:
                 secret, digits, period, algorithm, replay_key = params
                 step = match_totp(
                     secret,
@@ -566,31 +578,29 @@ class Engine:
                     algorithm=algorithm,
                     window=policy.totp_window_steps,
                 )
-                last = state.last_totp_step.get(replay_key)
-                if step is not None and last is not None and step <= last:
-                    # RFC 6238 §5.2: never accept the same (or an older) value twice
-                    step = None
-                    failure = DenialReason.REPLAYED
-                ok = step is not None
+            ok = False
+            if step is not None:
+                # RFC 6238 §5.2: a value is accepted once, on whichever server comes first;
+                # a replay counts as a failure in the same atomic step
+                threshold, lock_for = policy.lockout_threshold, policy.lockout_seconds
+                ok = repository.update_state(
+                    pending.user_id,
+                    lambda s: accept_totp_step(s, replay_key, step, now, threshold, lock_for),
+                )
+                recorded.append(ok)
+                failure, counted = DenialReason.REPLAYED, True
 
         if ok:
-            if step is not None:
-                steps = {**state.last_totp_step, replay_key: step}
-                repository.save_state(
-                    _new_state(state.user_id, 0, state.locked_until, state.send_times, steps)
-                )
-            elif state.consecutive_failures:
-                repository.save_state(
-                    _new_state(
-                        state.user_id, 0, state.locked_until, state.send_times, state.last_totp_step
-                    )
-                )
-            self._finish(user, pending, method, now, AuthStatus.SUCCESS, None, attempts, True)
+            if not self._finish(
+                user, pending, method, now, AuthStatus.SUCCESS, None, attempts, True
+            ):
+                return None
+            if state.consecutive_failures and not recorded:  # a TOTP step cleared them
+                repository.update_state(pending.user_id, clear_failures)
             return Verdict.success(auth_id)
 
-        self._count_failure(state, now)
         exhausted = attempts >= policy.max_verify_attempts
-        self._finish(
+        if not self._finish(
             user,
             pending,
             method,
@@ -599,7 +609,10 @@ class Engine:
             failure,
             attempts,
             exhausted,
-        )
+        ):
+            return None
+        if not counted:
+            self._count_failure(pending.user_id, now)
         return Verdict.denied(failure, auth_id)
 
     def respond_push(self, auth_id: str, device_token: str, approve: bool) -> Verdict:
@@ -610,7 +623,7 @@ class Engine:
 
     def _respond_push(
         self, pending: PendingAuth, device_token: str, approve: bool, now: float
-    ) -> Verdict:
+    ) -> Verdict | None:
         auth_id = pending.auth_id
         if pending.method is not MethodType.PUSH:
             return Verdict.denied(DenialReason.METHOD_NOT_ALLOWED, auth_id)
@@ -625,13 +638,16 @@ class Engine:
         if not expected or not hmac.compare_digest(expected.encode(), given.encode()):
             # the seed: "Authentication request is not for an activated account"
             reason = DenialReason.NOT_ACTIVATED
-            self._finish(user, pending, method, now, AuthStatus.DENIED, reason, attempts, True)
-            return Verdict.denied(reason, auth_id)
-        if approve:
-            self._finish(user, pending, method, now, AuthStatus.SUCCESS, None, attempts, True)
+        elif approve:
+            if not self._finish(
+                user, pending, method, now, AuthStatus.SUCCESS, None, attempts, True
+            ):
+                return None
             return Verdict.success(auth_id)
-        reason = DenialReason.USER_DENIED
-        self._finish(user, pending, method, now, AuthStatus.DENIED, reason, attempts, True)
+        else:
+            reason = DenialReason.USER_DENIED
+        if not self._finish(user, pending, method, now, AuthStatus.DENIED, reason, attempts, True):
+            return None
         return Verdict.denied(reason, auth_id)
 
     def status(self, auth_id: str) -> AuthView:
@@ -667,6 +683,8 @@ class Engine:
         if status is AuthStatus.PENDING:
             if now < pending.expires_at:
                 return pending
+            # whichever request marks it expired first logs it; past its time it is expired
+            # for this request either way
             self._finish(
                 self.repository.get_user(pending.user_id),
                 pending,
@@ -737,10 +755,10 @@ class Engine:
         hashes = self.repository.app_password_hashes(user_id)
         if hashes and self._hasher.matches_any(str(password), hashes):
             if state.consecutive_failures:
-                self.repository.save_state(state.evolve(consecutive_failures=0))
+                self.repository.update_state(user_id, clear_failures)
             return Verdict.success()
         if self.repository.get_user(user_id) is not None:
-            self._count_failure(state, now)
+            self._count_failure(user_id, now)
         return Verdict.denied(DenialReason.WRONG_CODE)
 
     # ------------------------------------------------------------------ billing
@@ -813,11 +831,6 @@ class Engine:
 
     # ------------------------------------------------------------------ internals
 
-    def _lock_for(self, user_id: object) -> threading.Lock:
-        """One of a few locks, by user: a user's check-then-update steps (send limit, attempt
-        count, TOTP replay, lockout) never interleave within a process."""
-        return self._locks[hash(user_id) % _LOCK_STRIPES]
-
     def _digest(self, auth_id: str, code: str) -> bytes:
         """A keyed BLAKE2b MAC of the code, bound to its auth id: a dump of the pending store
         reveals no live code, and a digest cannot be moved to another authentication."""
@@ -852,22 +865,11 @@ class Engine:
             self._template_parts = template.format(code="\0").split("\0")
         return code.join(self._template_parts)
 
-    def _store(self, pending: PendingAuth, now: float) -> None:
-        self.pending.put(pending, keep_until=pending.expires_at + self.policy.retention_seconds)
-        self._puts += 1
-        if self._puts % _PURGE_EVERY == 0:
-            self.pending.purge(now)
-
-    def _count_failure(self, state: SecurityState, now: float) -> None:
+    def _count_failure(self, user_id: str, now: float) -> None:
         """One more consecutive failure; the threshold-th locks the user (RFC 4226 §7)."""
-        failures = state.consecutive_failures + 1
-        locked_until = state.locked_until
-        if failures >= self.policy.lockout_threshold:
-            failures, locked_until = 0, now + self.policy.lockout_seconds
-        self.repository.save_state(
-            _new_state(
-                state.user_id, failures, locked_until, state.send_times, state.last_totp_step
-            )
+        threshold, lock_for = self.policy.lockout_threshold, self.policy.lockout_seconds
+        self.repository.update_state(
+            user_id, lambda state: record_failure(state, now, threshold, lock_for)
         )
 
     def _finish(
@@ -880,8 +882,10 @@ class Engine:
         reason: DenialReason | None,
         attempts: int,
         completed: bool,
-    ) -> None:
-        """Store the new state of an authentication and bring its log record up to date."""
+    ) -> bool:
+        """Move the authentication on from ``pending`` (the version this request read) and
+        bring its log record up to date; ``False``, with nothing written, if another
+        request moved it on first."""
         updated = _new_pending(
             pending.auth_id,
             pending.user_id,
@@ -900,10 +904,14 @@ class Engine:
             pending.provider,
             pending.client_ip,
             pending.server_ip,
+            pending.version + 1,
         )
-        self._store(updated, now)
+        keep_until = pending.expires_at + self.policy.retention_seconds
+        if not self.pending.transition(pending, updated, keep_until=keep_until):
+            return False
         if getattr(self.repository, "keep_logs", True):
             self.repository.save_log(self._log_record(user, updated, method))
+        return True
 
     def _refuse(
         self,

@@ -7,10 +7,17 @@ sees every pending code (in-process here; ``mfa.storage.redis_pending`` is the n
 
 Codes are never stored in clear: a pending record holds an HMAC of the code keyed with the
 server secret, so a dump of the store does not reveal live codes (privacyIDEA #5736).
+
+A record changes only by ``transition``, a compare-and-set on its ``version``: when several
+servers (or threads) verify one authentication at once, exactly one of them moves it from a
+given version to the next, and the others must read it again and decide afresh. That keeps
+one code from succeeding twice (RFC 6238 §5.2: never accept an OTP a second time) and the
+attempt count from being outrun by parallel guesses on several servers.
 """
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 from typing import Protocol
@@ -42,6 +49,8 @@ class PendingAuth:
     #: The issuing server's IP, for the log record when another server finishes the
     #: authentication (cloud mode).
     server_ip: str | None = None
+    #: Bumped by every ``transition``; what a compare-and-set compares.
+    version: int = 0
 
     def evolve(self, **changes: object) -> PendingAuth:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -51,7 +60,8 @@ class PendingStore(Protocol):
     """Port for the pending-code store.
 
     ``shared`` tells the engine whether other servers see this store; if not, a verify
-    naming another server is denied as ``wrong_server`` without a lookup.
+    naming another server is denied as ``wrong_server`` without a lookup. ``put`` stores a
+    new record; ``transition`` is the only way to change one.
     """
 
     @property
@@ -60,6 +70,12 @@ class PendingStore(Protocol):
     def put(self, pending: PendingAuth, *, keep_until: float) -> None: ...
 
     def get(self, auth_id: str) -> PendingAuth | None: ...
+
+    def transition(self, old: PendingAuth, new: PendingAuth, *, keep_until: float) -> bool:
+        """Replace the record with ``new`` only if the stored one still has ``old``'s version,
+        atomically; ``False`` (nothing written) if it changed or is gone. ``new.version``
+        must be greater than ``old.version``."""
+        ...
 
     def purge(self, now: float) -> int: ...
 
@@ -72,10 +88,12 @@ class MemoryPendingStore:
     bounded in million-authentication simulations.
     """
 
-    __slots__ = ("_items",)
+    __slots__ = ("_items", "_lock")
 
     def __init__(self) -> None:
         self._items: OrderedDict[str, tuple[float, PendingAuth]] = OrderedDict()
+        # the HTTP server verifies on several threads; reads need no lock
+        self._lock = threading.Lock()
 
     @property
     def shared(self) -> bool:
@@ -83,25 +101,37 @@ class MemoryPendingStore:
 
     def put(self, pending: PendingAuth, *, keep_until: float) -> None:
         items = self._items
-        if pending.auth_id in items:
+        with self._lock:
+            entry = items.get(pending.auth_id)
             # an update keeps its place in the purge order and its original deadline
-            items[pending.auth_id] = (items[pending.auth_id][0], pending)
-        else:
-            items[pending.auth_id] = (keep_until, pending)
+            items[pending.auth_id] = (keep_until if entry is None else entry[0], pending)
 
     def get(self, auth_id: str) -> PendingAuth | None:
         entry = self._items.get(auth_id)
         return None if entry is None else entry[1]
 
+    def transition(self, old: PendingAuth, new: PendingAuth, *, keep_until: float) -> bool:
+        if new.version <= old.version:
+            raise ValueError("a transition must raise the record's version")
+        items = self._items
+        with self._lock:
+            entry = items.get(old.auth_id)
+            if entry is None or entry[1].version != old.version:
+                return False
+            # like an update by ``put``: the place in the purge order and deadline stay
+            items[old.auth_id] = (entry[0], new)
+        return True
+
     def purge(self, now: float) -> int:
         items = self._items
         removed = 0
-        while items:
-            auth_id, (keep_until, _) = next(iter(items.items()))
-            if keep_until > now:
-                break
-            del items[auth_id]
-            removed += 1
+        with self._lock:
+            while items:
+                auth_id, (keep_until, _) = next(iter(items.items()))
+                if keep_until > now:
+                    break
+                del items[auth_id]
+                removed += 1
         return removed
 
     def __len__(self) -> int:

@@ -5,22 +5,29 @@ hardware tokens, app-password hashes, security counters, the authentication log 
 provider account. ``mfa.storage.sql.SqlRepository`` implements it on SQLAlchemy (SQLite or
 PostgreSQL); ``InMemoryRepository`` implements it with dicts for the simulator's speed and
 for tests. Both pass the same test suite (tests/mfa/test_repository_contract.py).
+
+Several servers may share one repository, so the security counters change only through
+``update_state``, which applies a pure rule (``mfa.security_state``) atomically: no server's
+failure, send or accepted TOTP step is lost to another's concurrent update.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Sequence
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from mfa.auth_log import AuthLogRecord
 from mfa.billing import ProviderAccount
 from mfa.errors import ConflictError
 from mfa.methods import RegisteredMethod
-from mfa.security_state import SecurityState
+from mfa.security_state import SecurityState, StateChange
 from mfa.tokens.model import HardwareToken
 from mfa.users import User
 
 __all__ = ["InMemoryRepository", "Repository"]
+
+T = TypeVar("T")
 
 
 class Repository(Protocol):
@@ -58,6 +65,16 @@ class Repository(Protocol):
     def get_state(self, user_id: str) -> SecurityState: ...
     def save_state(self, state: SecurityState) -> None: ...
 
+    def update_state(self, user_id: str, change: StateChange[T]) -> T:
+        """Apply ``change`` to the user's state atomically and return its answer.
+
+        No other ``update_state`` for the user, in this process or another sharing the
+        storage, runs between the read and the write. ``change`` must be pure (no I/O, no
+        repository calls): it runs while the state is locked, and an implementation may run
+        it again after a conflict. Returning the state it was given means "no change".
+        """
+        ...
+
     # app passwords (argon2 hashes only)
     def add_app_password(self, user_id: str, password_hash: str, created_at: float) -> None: ...
     def app_password_hashes(self, user_id: str) -> list[str]: ...
@@ -78,7 +95,8 @@ class Repository(Protocol):
 
 
 class InMemoryRepository:
-    """Dictionaries behind the repository port; no persistence, no locking.
+    """Dictionaries behind the repository port; no persistence. Single dictionary operations
+    are atomic in CPython; ``update_state`` takes a lock for its read-modify-write.
 
     ``keep_logs=False`` drops the authentication log (and lets the engine skip building it).
     """
@@ -91,6 +109,7 @@ class InMemoryRepository:
         self._app_passwords: dict[str, list[str]] = {}
         self._logs: dict[str, AuthLogRecord] = {}
         self._account: ProviderAccount | None = None
+        self._state_lock = threading.Lock()
         self.keep_logs = keep_logs
 
     # users
@@ -147,6 +166,17 @@ class InMemoryRepository:
 
     def save_state(self, state: SecurityState) -> None:
         self._states[state.user_id] = state
+
+    def update_state(self, user_id: str, change: StateChange[T]) -> T:
+        states = self._states
+        with self._state_lock:
+            state = states.get(user_id)
+            if state is None:
+                state = SecurityState(user_id)
+            new, answer = change(state)
+            if new is not state:
+                states[user_id] = new
+        return answer
 
     # app passwords
     def add_app_password(self, user_id: str, password_hash: str, created_at: float) -> None:

@@ -56,33 +56,35 @@ class Population:
         self.size = n
         self.countries = list(spec.countries)
         shares = np.array(list(spec.countries.values()), dtype=float)
-        self.country = rng.choice(len(self.countries), size=n, p=shares / shares.sum()).astype(
-            np.uint16
-        )
+        country = rng.choice(len(self.countries), size=n, p=shares / shares.sum())
         # carriers: one global list, each user an index into it
         self.carriers: list[CarrierModel] = []
-        self.carrier = np.zeros(n, dtype=np.uint16)
-        for ci, country in enumerate(self.countries):
-            models, cumulative = carriers.choices(country)
+        carrier = np.zeros(n, dtype=np.int64)
+        for ci, code in enumerate(self.countries):
+            models, cumulative = carriers.choices(code)
             offset = len(self.carriers)
             self.carriers.extend(models)
-            members = np.flatnonzero(self.country == ci)
+            members = np.flatnonzero(country == ci)
             probs = np.diff([0.0, *cumulative])
             picks = rng.choice(len(models), size=len(members), p=probs / probs.sum())
-            self.carrier[members] = picks + offset
+            carrier[members] = picks + offset
         method_shares = np.array([spec.methods.get(m, 0.0) for m in METHODS], dtype=float)
-        self.default = rng.choice(len(METHODS), size=n, p=method_shares / method_shares.sum())
-        self.default = self.default.astype(np.uint8)
-        backups = np.zeros(n, dtype=np.uint8)
+        default = rng.choice(len(METHODS), size=n, p=method_shares / method_shares.sum())
+        registered = np.left_shift(1, default)
         for bit, method in enumerate(METHODS):
             chance = spec.backup_methods.get(method, 0.0)
-            backups |= ((rng.random(n) < chance).astype(np.uint8) << bit).astype(np.uint8)
-        self.registered = backups | (np.uint8(1) << self.default).astype(np.uint8)
-        self.security_app = rng.random(n) < spec.security_app_share
+            registered |= (rng.random(n) < chance).astype(np.int64) << bit
+        security_app = rng.random(n) < spec.security_app_share
+        # plain lists: the simulation reads one user at a time, which lists do fastest
+        self.country: list[int] = country.tolist()
+        self.carrier: list[int] = carrier.tolist()
+        self.default: list[int] = default.tolist()
+        self.registered: list[int] = registered.tolist()
+        self.security_app: list[bool] = security_app.tolist()
         self.licences = scenario.billing.licences
         self._phones = {c: phone_template(c) for c in self.countries}
         self._fallback = [METHODS.index(m) for m in scenario.user.fallback_order]
-        self._enrolled = np.zeros(n, dtype=bool)
+        self._enrolled = bytearray(n)
         self._plans: dict[int, tuple[str, ...]] = {}
         #: base32 secrets of each user's authenticator app and hardware token
         self.totp_secret: dict[int, str] = {}
@@ -114,8 +116,8 @@ class Population:
     def plan(self, index: int) -> tuple[str, ...]:
         """The methods a user tries, in order: the default, then registered ones by the
         scenario's fallback order."""
-        mask = int(self.registered[index])
-        default = int(self.default[index])
+        mask = self.registered[index]
+        default = self.default[index]
         key = mask * 8 + default
         found = self._plans.get(key)
         if found is None:
@@ -130,11 +132,13 @@ class Population:
         """Create the user and their methods through the engine (once)."""
         if self._enrolled[index]:
             return
-        self._enrolled[index] = True
+        self._enrolled[index] = 1
         user_id = self.user_id(index)
-        engine.create_user(user_id, phone=self.phone(index), licensed=self.licensed(index))
-        mask = int(self.registered[index])
-        default = int(self.default[index])
+        mask = self.registered[index]
+        default = self.default[index]
+        # the directory holds a phone number for users of sms or voice only
+        phone = self.phone(index) if mask & _PHONE_METHODS else None
+        engine.create_user(user_id, phone=phone, licensed=self.licensed(index))
         order = [default] + [m for m in range(len(METHODS)) if m != default and mask >> m & 1]
         for m in order:
             kind = MethodType(METHODS[m])
@@ -152,6 +156,9 @@ class Population:
                 self.token_secret[index] = secret
             else:
                 engine.register_method(user_id, kind)
+
+
+_PHONE_METHODS = (1 << METHODS.index("sms")) | (1 << METHODS.index("voice"))
 
 
 def _token_secret(serial: str) -> str:

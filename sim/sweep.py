@@ -145,7 +145,7 @@ def run_sweep(
                 futures[future] = g
         from distributed import as_completed
 
-        progress = _progress(console, len(futures))
+        progress = _progress(console)
         with progress:
             task = progress.add_task("sweeping", total=len(futures))
             for future in as_completed(list(futures)):
@@ -200,7 +200,7 @@ def _combine_resources(out: Path) -> None:
     shutil.rmtree(out / _PARTS, ignore_errors=True)
 
 
-def _progress(console: Any, total: int) -> Any:
+def _progress(console: Any) -> Any:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     return Progress(

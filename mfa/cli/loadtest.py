@@ -4,8 +4,9 @@ One command does what an engineer would otherwise do in three terminals: start N
 servers (``mfa.api.cluster.Cluster``, optionally behind nginx), run a locustfile from
 ``loadtests/`` headless against them with ``--csv``/``--html`` into ``--out``, and stop
 everything afterwards — also on Ctrl-C, SIGTERM or a failure — exiting with Locust's exit
-code (3 when a ``--threshold`` was violated). Locust runs as a child process, so its gevent
-monkey-patching never touches this process, which only supervises.
+code (3 when a ``--threshold`` was violated). Locust runs as a child process in its own
+session, so its gevent monkey-patching never touches this process, which only supervises
+and passes a Ctrl-C or SIGTERM on to it as one SIGINT.
 
 Routing: without ``--via-nginx`` the load generator spreads requests itself (``--lb``, see
 ``loadtests/common.py``); with it, nginx does (``policy`` = ``--lb``) and the simulated
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import secrets
@@ -145,7 +147,7 @@ def locust_command(
         "--host",
         host,
         "--run-time",
-        f"{duration:g}s",
+        f"{max(1, math.ceil(duration))}s",
         "--csv",
         str(out / "locust"),
         "--csv-full-history",
@@ -263,20 +265,27 @@ def _start(cluster: Any) -> None:
 
 
 def _run_locust(command: Sequence[str], env: dict[str, str]) -> int:
-    """Run Locust to the end; on Ctrl-C/SIGTERM let it write its results, then stop it."""
-    process = subprocess.Popen(list(command), env=env)
+    """Run Locust to its end. It runs in its own session, so a Ctrl-C reaches only this
+    process, which passes exactly one SIGINT on (two would cut Locust's shutdown short)."""
+    process = subprocess.Popen(
+        list(command), env=env, stdin=subprocess.DEVNULL, start_new_session=True
+    )
     try:
         return process.wait()
     except KeyboardInterrupt:
-        # a terminal Ctrl-C reached Locust too; a SIGTERM did not: pass it on
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-        try:
-            process.wait(_SHUTDOWN_GRACE)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        _interrupt(process)
         raise
+
+
+def _interrupt(process: subprocess.Popen[bytes]) -> None:
+    """Locust writes its results on SIGINT; the grace running out or a second Ctrl-C kills it."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+    try:
+        process.wait(_SHUTDOWN_GRACE)
+    except (subprocess.TimeoutExpired, KeyboardInterrupt):
+        process.kill()
+        process.wait()
 
 
 @contextmanager

@@ -10,6 +10,10 @@ record expire at once, so such a ``keep_until`` becomes a lifetime counted from 
 
 The record holds the HMAC digest of the code (base64), never the code: a dump of Redis
 reveals no live code (privacyIDEA #5736 stored SMS codes in clear in Redis).
+
+``transition`` is a compare-and-set on the record's version, run as one Lua script: Redis
+runs a script without interleaving any other command, so two servers verifying one code at
+the same moment cannot both move the record on from the version they read.
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ _SHORT = {
     "provider": "p",
     "client_ip": "ip",
     "server_ip": "sip",
+    "version": "v",
 }
 _ENUMS: dict[str, type[MethodType | AuthStatus | DenialReason]] = {
     "method": MethodType,
@@ -92,6 +97,18 @@ def decode_pending(auth_id: str, raw: bytes) -> PendingAuth:
     return PendingAuth(**values)  # type: ignore[arg-type]
 
 
+#: KEYS[1] the record; ARGV: the version expected, the new record, PXAT or PX, milliseconds.
+#: A record from before versions existed has none, which reads as 0 (the field's default).
+_TRANSITION = """
+local current = redis.call('GET', KEYS[1])
+if not current then return 0 end
+local version = cjson.decode(current)['v'] or 0
+if version ~= tonumber(ARGV[1]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], ARGV[3], ARGV[4])
+return 1
+"""
+
+
 class RedisPendingStore:
     """``mfa.pending.PendingStore`` on Redis, shared by every server that uses the same
     URL and namespace. Thread-safe (redis-py's connection pool)."""
@@ -106,6 +123,7 @@ class RedisPendingStore:
         except ValueError as exc:
             raise InvalidInput("MFALAB_PENDING", f"{url!r}: {exc}") from None
         self._prefix = f"{namespace}:pending:"
+        self._transition = self._redis.register_script(_TRANSITION)
         try:
             self._redis.ping()
         except redis.RedisError as exc:
@@ -117,19 +135,24 @@ class RedisPendingStore:
         return True
 
     def put(self, pending: PendingAuth, *, keep_until: float) -> None:
-        key = self._prefix + pending.auth_id
-        value = encode_pending(pending)
-        if keep_until > time.time():
-            self._redis.set(key, value, pxat=math.ceil(keep_until * 1000))
-        else:
-            # the engine runs on a clock of its own (manual or simulated): keep the record
-            # as long as the engine meant, counted from its issue
-            lifetime = max(keep_until - pending.issued_at, 1.0)
-            self._redis.set(key, value, px=math.ceil(lifetime * 1000))
+        option, millis = _expiry(pending, keep_until)
+        self._redis.execute_command(
+            "SET", self._prefix + pending.auth_id, encode_pending(pending), option, millis
+        )
 
     def get(self, auth_id: str) -> PendingAuth | None:
         raw = self._redis.get(self._prefix + auth_id)
         return None if raw is None else decode_pending(auth_id, raw)  # type: ignore[arg-type]
+
+    def transition(self, old: PendingAuth, new: PendingAuth, *, keep_until: float) -> bool:
+        if new.version <= old.version:
+            raise ValueError("a transition must raise the record's version")
+        option, millis = _expiry(new, keep_until)
+        done = self._transition(
+            keys=[self._prefix + old.auth_id],
+            args=[old.version, encode_pending(new), option, millis],
+        )
+        return bool(done)
 
     def purge(self, now: float) -> int:
         """Nothing to do: Redis expires each record at its ``keep_until``."""
@@ -140,6 +163,15 @@ class RedisPendingStore:
 
     def __repr__(self) -> str:
         return f"RedisPendingStore(prefix={self._prefix!r})"
+
+
+def _expiry(pending: PendingAuth, keep_until: float) -> tuple[str, int]:
+    """The ``SET`` option and milliseconds that keep a record until ``keep_until``."""
+    if keep_until > time.time():
+        return "PXAT", math.ceil(keep_until * 1000)
+    # the engine runs on a clock of its own (manual or simulated): keep the record as long
+    # as the engine meant, counted from its issue
+    return "PX", math.ceil(max(keep_until - pending.issued_at, 1.0) * 1000)
 
 
 def _shown(url: str) -> str:

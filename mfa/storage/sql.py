@@ -14,6 +14,12 @@ SQLAlchemy's per-execution machinery (about 3x faster on SQLite).
 TOTP and hardware-token secrets are sealed with ``SecretBox`` before they reach a row; app
 passwords arrive as argon2 hashes already; the log holds no secret by construction.
 
+Security counters change only through ``update_state``, one transaction that locks the
+user's row while the engine's rule runs: ``SELECT … FOR UPDATE`` on PostgreSQL (after
+making sure the row exists, since a missing row cannot be locked), ``BEGIN IMMEDIATE`` on
+SQLite (which takes the database's write lock at once). Servers sharing the database thus
+never lose a failure, a send or an accepted TOTP step to a concurrent update.
+
 Durability: on SQLite, ``synchronous=NORMAL`` in WAL mode means a power cut (not a process
 crash) can lose the last commits; PostgreSQL keeps its own settings.
 
@@ -28,7 +34,7 @@ import threading
 from collections import namedtuple
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -37,7 +43,7 @@ from mfa.auth_log import AuthLogRecord
 from mfa.billing import ProviderAccount
 from mfa.errors import ConflictError
 from mfa.methods import RegisteredMethod
-from mfa.security_state import SecurityState
+from mfa.security_state import SecurityState, StateChange
 from mfa.storage import rows
 from mfa.storage.crypto import SecretBox
 from mfa.storage.locations import StorageUnavailable, database_url, shown
@@ -62,6 +68,7 @@ _SQLITE_BUSY_SECONDS = 15.0
 #: Bound parameters per statement stay well under SQLite's and PostgreSQL's limits.
 _CHUNK = 500
 _Params = Mapping[str, object]
+T = TypeVar("T")
 
 
 def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -118,6 +125,9 @@ class SqlRepository:
             )
         self._echo = echo
         self._per_thread = is_sqlite
+        # SQLite: take the write lock when the transaction starts, not at its first write,
+        # so two read-modify-writes cannot both read first
+        self._begin_locked = "BEGIN IMMEDIATE" if is_sqlite else "BEGIN"
         self._pid = os.getpid()
         self._local = threading.local()
         self._held: list[Any] = []
@@ -161,6 +171,17 @@ class SqlRepository:
             "get_token": by(tokens, "serial"),
             "get_state": by(security_states, "user_id"),
             "save_state": upsert(security_states, "user_id"),
+            # FOR UPDATE renders as nothing on SQLite, where BEGIN IMMEDIATE locks instead
+            "lock_state": self._compile(
+                sa.select(security_states)
+                .where(security_states.c.user_id == sa.bindparam("k"))
+                .with_for_update()
+            ),
+            "ensure_state": self._compile(
+                insert(security_states)
+                .values({c.name: sa.bindparam(c.name) for c in security_states.columns})
+                .on_conflict_do_nothing(index_elements=[security_states.c.user_id])
+            ),
             "add_app_password": add(app_passwords),
             "app_password_hashes": self._compile(
                 sa.select(app_passwords.c.password_hash)
@@ -256,15 +277,23 @@ class SqlRepository:
             conn.commit()  # ends a PostgreSQL read transaction too
             return result
         except Exception as exc:
-            if self._engine.dialect.is_disconnect(exc, conn.dbapi_connection, None):  # type: ignore[arg-type]
-                self._forget_thread_connection()
-                conn.invalidate(exc)  # the pool must not hand this connection out again
-            elif held is not None:
-                conn.rollback()
+            self._failed(conn, exc)
             raise
         finally:
             if held is None:
-                conn.close()  # back to the pool, which rolls back anything left open
+                conn.close()  # back to the pool
+
+    def _failed(self, conn: Any, exc: Exception) -> None:
+        """After a failed statement: roll its transaction back, or drop the connection if
+        it is broken (the pool must not hand it out again)."""
+        if not self._engine.dialect.is_disconnect(exc, conn.dbapi_connection, None):  # type: ignore[arg-type]
+            try:
+                conn.rollback()
+                return
+            except Exception:  # a connection that cannot roll back is broken
+                pass
+        self._forget_thread_connection()
+        conn.invalidate(exc)
 
     def _thread_connection(self) -> Any:
         """SQLite: each thread keeps one connection (a pool round trip costs as much as the
@@ -382,6 +411,39 @@ class SqlRepository:
 
     def save_state(self, state: SecurityState) -> None:
         self._run("save_state", rows.state_row(state))
+
+    def update_state(self, user_id: str, change: StateChange[T]) -> T:
+        """One transaction with the user's row locked from the read to the write."""
+        sql = self._sql
+        if self._pid != os.getpid():
+            self._after_fork()
+        held = self._thread_connection() if self._per_thread else None
+        conn = held if held is not None else self._engine.raw_connection()
+        try:
+            cursor = conn.cursor()
+            cursor.execute(self._begin_locked)
+            cursor.execute(sql["lock_state"], {"k": user_id})
+            found = cursor.fetchall()
+            if not found and not self._per_thread:
+                # PostgreSQL locks rows, and there is none yet: create it (a concurrent
+                # creator makes this wait, then do nothing), then lock it
+                cursor.execute(sql["ensure_state"], rows.state_row(SecurityState(user_id)))
+                cursor.execute(sql["lock_state"], {"k": user_id})
+                found = cursor.fetchall()
+            make = self._rows[security_states.name]._make
+            state = rows.state_from_row(make(found[0])) if found else SecurityState(user_id)
+            new, answer = change(state)
+            if new is not state:
+                cursor.execute(sql["save_state"], rows.state_row(new))
+            cursor.close()
+            conn.commit()
+            return answer
+        except Exception as exc:
+            self._failed(conn, exc)
+            raise
+        finally:
+            if held is None:
+                conn.close()
 
     # ------------------------------------------------------------------ app passwords
 

@@ -72,7 +72,10 @@ def test_a_bad_pending_store_is_refused_before_anything_starts(tmp_path: Path) -
     assert not (tmp_path / "locust_stats.csv").exists()
 
 
-def test_sigterm_stops_locust_and_the_servers_and_keeps_the_results(tmp_path: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_an_interrupt_stops_locust_and_the_servers_and_keeps_the_results(
+    signum: int, tmp_path: Path
+) -> None:
     command = [sys.executable, "-m", "mfa", "loadtest", "--out", str(tmp_path), "--no-report"]
     process = subprocess.Popen(
         [*command, "--servers", "2", "--scenario", "sms", "--users", "4", "--duration", "2m"],
@@ -84,7 +87,7 @@ def test_sigterm_stops_locust_and_the_servers_and_keeps_the_results(tmp_path: Pa
     first = process.stdout.readline()  # printed once the cluster is up and Locust starts
     assert "against" in first, first
     time.sleep(4)
-    process.send_signal(signal.SIGTERM)
+    process.send_signal(signum)
     rest, _ = process.communicate(timeout=60)
     assert process.returncode == 130, first + rest
     manifest = json.loads((tmp_path / "loadtest.json").read_text())

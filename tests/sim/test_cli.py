@@ -83,6 +83,28 @@ def test_run_set_overrides_one_key(small, tmp_path, capsys):
     capsys.readouterr()
 
 
+def test_long_runs_show_a_progress_bar(small, tmp_path):
+    from io import StringIO
+
+    from rich.console import Console
+
+    from sim.runner import run_scenario
+
+    screen = StringIO()
+    console = Console(file=screen, force_terminal=True, width=100)
+    summary = run_scenario(
+        load_scenario(small),
+        out=tmp_path / "out",
+        seed=1,
+        replications=2,
+        context={},
+        show_progress=True,
+        console=console,
+    )
+    assert summary["authentications"] > 0
+    assert "simulating small" in screen.getvalue()
+
+
 def test_run_rejects_several_values(small, capsys):
     assert main(["run", str(small), "--set", "servers.count=1,2", "--no-report"]) == 2
     assert "sweep takes several" in capsys.readouterr().err

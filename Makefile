@@ -27,6 +27,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/engine_bench.py
+	$(BIN)/python bench/sim_bench.py
 
 clean:
 	rm -rf $(VENV) runs var .pytest_cache

@@ -1445,7 +1445,7 @@ FLOW_TYPES: dict[str, type[Flow]] = {
 
 
 class MfaUser(FastHttpUser):
-    """A person logging in again and again with the flows in ``weights`` (the mixed user
+    """A person logging in again and again with the flows of ``flow_weights`` (the mixed user
     takes ``--mix``). Closed workload: think ``--think`` seconds between logins; open
     workload (``--rate``): take the next start from the process's arrival schedule."""
 

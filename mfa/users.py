@@ -7,6 +7,7 @@ Phone numbers are kept in E.164 and their country (ISO 3166 alpha-2) is derived 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import phonenumbers
 
@@ -24,20 +25,48 @@ class Phone:
 
 def parse_phone(raw: str, *, field_name: str = "phone") -> Phone:
     """Validate a phone number given in international form and return it in E.164."""
+    if isinstance(raw, str):
+        try:
+            return _parse_valid(raw)
+        except _Invalid:
+            pass
+    return _explain(raw, field_name)
+
+
+class _Invalid(Exception):
+    pass
+
+
+@lru_cache(maxsize=65_536)
+def _parse_valid(raw: str) -> Phone:
+    """The fast path: phonenumbers is the costliest call a sign-in makes, and a planner's
+    population repeats its numbers, so valid results are cached (errors are not)."""
+    text = raw.strip()
+    if not text.startswith("+"):
+        raise _Invalid
+    try:
+        number = phonenumbers.parse(text, None)
+    except phonenumbers.NumberParseException:
+        raise _Invalid from None
+    if not phonenumbers.is_valid_number(number):
+        raise _Invalid
+    country = phonenumbers.region_code_for_number(number) or "ZZ"
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return Phone(e164=e164, country=country)
+
+
+def _explain(raw: object, field_name: str) -> Phone:
+    """Say precisely why ``raw`` is not a usable phone number (always raises)."""
     if not isinstance(raw, str) or not raw.strip():
         raise InvalidInput(field_name, "a phone number is required")
     text = raw.strip()
     if not text.startswith("+"):
         raise InvalidInput(field_name, f"{raw!r} must be in international form, e.g. +14255550100")
     try:
-        number = phonenumbers.parse(text, None)
+        phonenumbers.parse(text, None)
     except phonenumbers.NumberParseException as exc:
         raise InvalidInput(field_name, f"{raw!r} is not a phone number ({exc})") from None
-    if not phonenumbers.is_valid_number(number):
-        raise InvalidInput(field_name, f"{raw!r} is not a valid phone number")
-    country = phonenumbers.region_code_for_number(number) or "ZZ"
-    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    return Phone(e164=e164, country=country)
+    raise InvalidInput(field_name, f"{raw!r} is not a valid phone number")
 
 
 @dataclass(frozen=True, slots=True)

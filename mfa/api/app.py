@@ -14,15 +14,17 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 
 from mfa import __version__
-from mfa.api.deps import require_api_key
 from mfa.api.metrics import LatencyMiddleware
 from mfa.api.problems import install_problem_handlers
 from mfa.api.routers import auth, health, logs, push, sink, tokens, users
 from mfa.api.runtime import build_runtime
+from mfa.api.security import ApiKeyMiddleware, document_bearer_auth
 from mfa.engine import Engine
 from mfa.settings import Settings
 
@@ -55,10 +57,22 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     )
     app.state.runtime = runtime
     install_problem_handlers(app)
+    app.add_middleware(ApiKeyMiddleware, runtime=runtime)
     app.add_middleware(LatencyMiddleware, metrics=runtime.metrics)
     # routes are matched in order: the probe, then the sign-in path, then administration
-    app.include_router(health.router)
-    secured = [Depends(require_api_key)]
-    for module in (auth, sink, push, users, tokens, logs):
-        app.include_router(module.router, dependencies=secured)
+    for module in (health, auth, sink, push, users, tokens, logs):
+        app.include_router(module.router)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            app.openapi_schema = document_bearer_auth(schema)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app

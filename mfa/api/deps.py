@@ -1,4 +1,6 @@
-"""Named dependencies of the routes: the runtime, the engine and the API key check.
+"""Named dependencies of the routes: the server's runtime and its engine.
+
+(The API key is checked before routing, by ``mfa.api.security``.)
 
 Each dependency reads ``request.app.state.runtime`` directly, without sub-dependencies:
 FastAPI solves every level of a dependency tree on every request, and on the verify path
@@ -13,45 +15,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.security import HTTPBearer
 
-from mfa.api.problems import ApiProblem
 from mfa.api.runtime import Runtime
 from mfa.engine import Engine
 
-__all__ = ["ApiKeyBearer", "EngineDep", "RuntimeDep", "require_api_key"]
-
-
-class ApiKeyBearer(HTTPBearer):
-    """``Authorization: Bearer <MFALAB_API_KEY>``, compared in constant time; 401 otherwise.
-
-    A subclass of ``HTTPBearer`` so that OpenAPI documents the scheme, with the check done
-    in the same call (one dependency, not three).
-    """
-
-    async def __call__(self, request: Request) -> None:  # type: ignore[override]
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            raise ApiProblem(
-                401,
-                "unauthorized",
-                "missing API key: send 'Authorization: Bearer <MFALAB_API_KEY>'",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        if not request.app.state.runtime.key_matches(token.strip()):
-            raise ApiProblem(
-                401,
-                "unauthorized",
-                "wrong API key",
-                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
-            )
-
-
-require_api_key = ApiKeyBearer(
-    scheme_name="bearerAuth",
-    auto_error=False,
-    description="`Authorization: Bearer <MFALAB_API_KEY>` on every /v1 call.",
-)
+__all__ = ["EngineDep", "RuntimeDep"]
 
 
 async def _runtime(request: Request) -> Runtime:

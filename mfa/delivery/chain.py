@@ -33,6 +33,8 @@ class ProviderChain:
         self.failures: dict[str, int] = {p.name: 0 for p in self.providers}
 
     def _order(self) -> list[Provider]:
+        if not self._skip_until:
+            return self.providers
         now = self.clock.now()
         ready = [p for p in self.providers if self._skip_until.get(p.name, 0.0) <= now]
         return ready or self.providers

@@ -7,6 +7,7 @@ import argparse
 import math
 import random
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from locust.stats import RequestStats, StatsError
@@ -16,10 +17,12 @@ from loadtests.common import (
     LOGIN,
     ArrivalLimiter,
     Denied,
+    LoadOptions,
     LoadPlan,
     Profile,
     Router,
     Threshold,
+    _auto_pool_size,
     _reason,
     account_for,
     evaluate_thresholds,
@@ -29,6 +32,7 @@ from loadtests.common import (
 )
 from mfa.cli.loadtest import locust_command, parse_duration
 from mfa.engine import parse_auth_id
+from mfa.policy import Policy
 from mfa.users import parse_phone
 
 # --------------------------------------------------------------------------- options
@@ -69,6 +73,11 @@ def test_a_bad_duration_is_refused() -> None:
 
 
 # --------------------------------------------------------------------------- thresholds
+
+
+def _default_environment() -> SimpleNamespace:
+    """An environment whose options are all defaults (no parsed command line)."""
+    return SimpleNamespace(parsed_options=None)
 
 
 def _request_stats() -> RequestStats:
@@ -281,6 +290,17 @@ def test_accounts_are_the_same_everywhere_and_have_valid_phones() -> None:
         assert parse_phone(account.phone).e164 == account.phone
         assert 8 <= len(account.device_token) <= 512
     assert account_for("run2", 0).user_id != first[0].user_id
+
+
+def test_the_default_pool_keeps_every_account_under_the_send_limit() -> None:
+    policy = Policy()
+    options = LoadOptions.of(_default_environment())
+    storm = LoadPlan(Profile(), users=100, spawn_rate=100, rate=50.0, duration=600.0)
+    size = _auto_pool_size(storm, options)
+    # 50 logins/s for a whole send window, spread over the pool
+    assert size * (policy.max_sends - 1) >= 50.0 * policy.send_window_seconds
+    short = LoadPlan(Profile(), users=5, spawn_rate=5, duration=10.0)
+    assert _auto_pool_size(short, options) == 100
 
 
 # --------------------------------------------------------------------------- failures

@@ -33,7 +33,7 @@ from mfa.reasons import DenialReason
 
 __all__ = ["refusal", "router", "verdict_body"]
 
-router = APIRouter(prefix="/v1/auth", tags=["auth"], responses=problems(401, 422))
+router = APIRouter(prefix="/v1/auth", tags=["auth"], responses=problems(422))
 
 _REFUSALS: dict[DenialReason, str] = {
     DenialReason.RATE_LIMITED: "too many codes were sent to this user recently",

@@ -13,7 +13,7 @@ from mfa.api.schemas import LogRecordPublic
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1/logs", tags=["logs"], responses=problems(401, 422))
+router = APIRouter(prefix="/v1/logs", tags=["logs"], responses=problems(422))
 
 
 @router.get("", response_model=list[LogRecordPublic])

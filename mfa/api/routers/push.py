@@ -13,7 +13,7 @@ from mfa.api.schemas import PushRespond, VerdictPublic
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1/push", tags=["push"], responses=problems(401, 422))
+router = APIRouter(prefix="/v1/push", tags=["push"], responses=problems(422))
 
 
 @router.post("/{auth_id}/respond", response_model=VerdictPublic)

@@ -23,7 +23,7 @@ from mfa.api.schemas import SinkMessagePublic
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1/sink", tags=["sink"], responses=problems(401, 404, 422))
+router = APIRouter(prefix="/v1/sink", tags=["sink"], responses=problems(404, 422))
 
 
 @router.get("/messages", response_model=list[SinkMessagePublic])

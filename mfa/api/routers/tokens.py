@@ -12,7 +12,7 @@ from mfa.api.schemas import TokenImport, TokensImported
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1/tokens", tags=["tokens"], responses=problems(401, 409, 422))
+router = APIRouter(prefix="/v1/tokens", tags=["tokens"], responses=problems(409, 422))
 
 
 @router.post("/import", response_model=TokensImported)

@@ -22,7 +22,7 @@ from mfa.methods import MethodType
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1/users", tags=["users"], responses=problems(401, 404, 422))
+router = APIRouter(prefix="/v1/users", tags=["users"], responses=problems(404, 422))
 
 
 @router.post("", status_code=201, response_model=UserPublic, responses=problems(409))

@@ -92,7 +92,8 @@ class MemoryPendingStore:
 
     def __init__(self) -> None:
         self._items: OrderedDict[str, tuple[float, PendingAuth]] = OrderedDict()
-        # the HTTP server verifies on several threads; reads need no lock
+        # the HTTP server verifies on several threads: a transition's compare and set, and
+        # a purge's scan, must not interleave with another transition
         self._lock = threading.Lock()
 
     @property
@@ -101,10 +102,10 @@ class MemoryPendingStore:
 
     def put(self, pending: PendingAuth, *, keep_until: float) -> None:
         items = self._items
-        with self._lock:
-            entry = items.get(pending.auth_id)
-            # an update keeps its place in the purge order and its original deadline
-            items[pending.auth_id] = (keep_until if entry is None else entry[0], pending)
+        entry = items.get(pending.auth_id)
+        # an update keeps its place in the purge order and its original deadline; a put
+        # is unconditional, so it needs no lock (one dict store is atomic)
+        items[pending.auth_id] = (keep_until if entry is None else entry[0], pending)
 
     def get(self, auth_id: str) -> PendingAuth | None:
         entry = self._items.get(auth_id)

@@ -592,7 +592,7 @@ class Billing(_Model):
         None,
         ge=0,
         description="sign-ins per user and month, to scale a simulated window to a month's "
-        "bill; empty = the report scales the window linearly. Source: assumed.",
+        "bill; empty = 21 (one per working day). Source: assumed.",
     )
     prices: Prices = Field(default_factory=Prices)
 

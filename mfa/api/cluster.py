@@ -196,6 +196,11 @@ class Cluster:
     def running(self) -> list[bool]:
         return [child.running() for child in self._servers]
 
+    @property
+    def pids(self) -> list[int | None]:
+        """Process ids of the servers (uvicorn's parent process with ``workers > 1``)."""
+        return [child.pid for child in self._servers]
+
     def log_tail(self, index: int, lines: int = 25) -> str:
         return self._servers[index].log_tail(lines)
 

@@ -189,7 +189,8 @@ def _loadtest(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise UsageError(f"--out {out}: {exc.strerror}") from None
     extra_env = {}
-    if args.pending != "memory":
+    if args.pending != "memory" and not os.environ.get("MFALAB_REDIS_NAMESPACE"):
+        # this run's codes apart from any other cluster sharing the Redis server
         extra_env["MFALAB_REDIS_NAMESPACE"] = f"mfalab-lt-{secrets.token_hex(4)}"
     try:
         spec = ClusterSpec(

@@ -11,7 +11,7 @@ from tests.loadtests.conftest import mfalab_loadtest
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("nginx_available")]
 
-LOAD = ("--scenario", "sms", "--users", "12", "--duration", "6s", "--", "--think", "0.05-0.3")
+LOAD = ("--scenario", "sms", "--users", "12", "--duration", "5s", "--", "--think", "0.05-0.3")
 
 
 def _check(run_dir: Path, *args: str, env: dict[str, str] | None = None) -> None:

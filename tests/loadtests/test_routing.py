@@ -22,7 +22,7 @@ from tests.loadtests.conftest import LocustRun, mfalab_loadtest
 pytestmark = pytest.mark.slow
 
 VERIFY = "verify (sms)"
-LOAD = ("--scenario", "sms", "--users", "12", "--duration", "6s", "--", "--think", "0.05-0.3")
+LOAD = ("--scenario", "sms", "--users", "12", "--duration", "5s", "--", "--think", "0.05-0.3")
 
 
 def _no_wrong_server(run: LocustRun) -> None:
@@ -35,11 +35,11 @@ def test_round_robin_over_memory_stores_denies_two_verifies_in_three(tmp_path: P
     run = mfalab_loadtest(tmp_path, "--servers", "3", "--lb", "round_robin", *LOAD)
     verifies = run.requests(VERIFY)
     wrong = run.failed(VERIFY, "wrong_server")
-    assert verifies > 100, run.output
-    # a verify lands on any of the 3 servers, 2 of which did not send the code: 2/3, with
-    # ±0.11 for ~300 verifies (±3 binomial standard deviations, plus the interleaving of
-    # a dozen users in one rotation)
-    assert 0.56 <= wrong / verifies <= 0.78, (wrong, verifies)
+    assert verifies >= 80, run.output
+    # a verify lands on any of the 3 servers, 2 of which did not send the code: 2/3, ±0.15
+    # (3 binomial standard deviations at the fewest verifies accepted, 80, plus the
+    # interleaving of a dozen users in one rotation); typically ~250 verifies, 0.65-0.69
+    assert 0.52 <= wrong / verifies <= 0.82, (wrong, verifies)
     # wrong_server is the only failure, and only verifies fail
     assert run.failed("") == wrong
     assert run.code == 1  # Locust's exit code when requests failed, passed through
@@ -86,7 +86,7 @@ def test_an_interrupt_stops_locust_and_the_servers_and_keeps_the_results(
     assert process.stdout is not None
     first = process.stdout.readline()  # printed once the cluster is up and Locust starts
     assert "against" in first, first
-    time.sleep(4)
+    time.sleep(3)
     process.send_signal(signum)
     rest, _ = process.communicate(timeout=60)
     assert process.returncode == 130, first + rest

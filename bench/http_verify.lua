@@ -37,7 +37,7 @@ function request()
   if step == "begin" then
     return wrk.format("POST", "/v1/auth", headers, '{"user_id":"' .. prefix .. user .. '"}')
   elseif step == "sink" then
-    return wrk.format("GET", "/v1/sink/messages?to=" .. phone(user), headers)
+    return wrk.format("GET", "/v1/sink/messages?limit=1&to=" .. phone(user), headers)
   end
   return wrk.format("POST", "/v1/auth/" .. auth_id .. "/verify", headers,
     '{"code":"' .. code .. '"}')

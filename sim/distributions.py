@@ -11,6 +11,7 @@ about a microsecond and the simulator makes millions of them.
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -70,12 +71,11 @@ class RandomStream:
         return self._e[i]
 
     def pick(self, cumulative: Sequence[float]) -> int:
-        """Index drawn with the probabilities whose running sums are ``cumulative``."""
-        u = self.uniform() * cumulative[-1]
-        for i, edge in enumerate(cumulative):
-            if u < edge:
-                return i
-        return len(cumulative) - 1
+        """Index drawn with the probabilities whose running sums are ``cumulative``: the
+        first edge above a uniform on [0, total)."""
+        i = bisect_right(cumulative, self.uniform() * cumulative[-1])
+        last = len(cumulative) - 1
+        return i if i < last else last
 
 
 @dataclass(frozen=True, slots=True)

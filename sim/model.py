@@ -15,7 +15,7 @@ sweep compares like with like.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from typing import Any
 
 import numpy as np
@@ -33,6 +33,7 @@ from sim.population import Population
 from sim.queues import FifoQueue
 from sim.scenario import Scenario, ServiceTime
 from sim.summary import Tally
+from sim.waits import start
 
 __all__ = ["STREAMS", "Replication", "Server", "SimClock", "engine_policy"]
 
@@ -187,6 +188,9 @@ class Replication:
             replication=index,
             epoch=self.epoch,
         )
+        # the people answer the network directly from now on (one call less per message)
+        self.network.recipients = self.people
+        self.network.on_delivery = self.people.delivered
         self.arrivals_done = False
         #: True once every authentication has finished and the last sample is taken
         self.done = False
@@ -195,7 +199,7 @@ class Replication:
         self._cycle_pos = 0
         self._last_counts: dict[tuple[str, str], int] = {}
         self._peaks: dict[tuple[str, str], float] = {}
-        env.process(self._arrivals())
+        start(env, self._arrivals())
         env.process(self._sampler())
         for change in scenario.routing.changes:
             env.process(self._route_change(change.at_s, change.country, change.pool))
@@ -226,7 +230,7 @@ class Replication:
             self._cycle_pos += take
         return out
 
-    def _arrivals(self) -> Any:
+    def _arrivals(self) -> Generator[float, None, None]:
         env = self.env
         arrivals = self.scenario.arrivals
         population = self.population
@@ -241,7 +245,7 @@ class Replication:
             users = self._user_indices(len(times))
             for t, index in zip(times.tolist(), users, strict=True):
                 if t > env.now:
-                    yield env.timeout(t - env.now)
+                    yield t - env.now
                 population.register(index, registrar)
                 connectivity, signal = conditions.draw(behaviour)
                 user_id = population.user_id(index)
@@ -258,7 +262,7 @@ class Replication:
                     balancer.home(user_id) if balancer.policy == "sticky" else 0,
                 )
                 self.started += 1
-                env.process(people.sign_in(session))
+                start(env, people.sign_in(session))
         self.arrivals_done = True
 
     def _route_change(self, at: float, country: str, pool: Any) -> Any:
@@ -341,7 +345,8 @@ class Replication:
             self.env.run(until=until)
 
     def close(self) -> Tally:
-        """Fill in the per-resource figures of the tally once the run has ended."""
+        """Fill in the per-resource figures of the tally once the run has ended, and let go
+        of the engines (the replication cannot run on after this)."""
         span = max(self.env.now, 1e-9)
         tally = self.tally
         tally.end_time = self.env.now
@@ -383,4 +388,8 @@ class Replication:
                 "peak_utilisation": self._peaks.get(("server", server.name), 0.0),
             }
         tally.resources = {"sender": senders, "provider": providers, "server": servers}
+        # The engines hold every user, method and authentication of the run, the bulk of a
+        # replication's memory: dropping them here frees it at once by reference counting,
+        # rather than with the rest of this (cyclic) object graph in a collector's full pass.
+        self.servers = self.people.servers = []
         return tally

@@ -125,6 +125,8 @@ class Session:
         inbox = self.inbox
         if not inbox:
             return None
+        if len(inbox) == 1:  # the usual case: one message per begin
+            return inbox.pop() if inbox[0][0] <= deadline else None
         best = min(range(len(inbox)), key=lambda i: inbox[i][0])
         if inbox[best][0] > deadline:
             return None
@@ -272,7 +274,7 @@ class People:
             return start - now
         return 0.0
 
-    def _send(self, s: Session, server: Server) -> Generator[Any, Any, None]:
+    def _send(self, s: Session, server: Server) -> Generator[float, None, None]:
         """Bring the person to the moment ``server`` starts on their request.
 
         An answer still on its way (``s.lag``) is waited for first, so requests reach the
@@ -280,17 +282,17 @@ class People:
         env = self.env
         if s.lag:
             lag, s.lag = s.lag, 0.0
-            yield env.timeout(lag)
+            yield lag
         wait = self._queue(s, server)
         if wait:
-            yield env.timeout(wait)
+            yield wait
 
-    def _pause(self, s: Session, seconds: float) -> Any:
-        """A timeout of ``seconds`` after the last answer has reached the person."""
+    def _pause(self, s: Session, seconds: float) -> float:
+        """A wait of ``seconds`` after the last answer has reached the person."""
         lag, s.lag = s.lag, 0.0
-        return self.env.timeout(seconds + lag)
+        return seconds + lag
 
-    def _begin(self, s: Session, method: str) -> Generator[Any, Any, Challenge | Denial | None]:
+    def _begin(self, s: Session, method: str) -> Generator[float, None, Challenge | Denial | None]:
         server = self.servers[self.balancer.begin(s)]
         yield from self._send(s, server)
         s.servers.append(server.name)
@@ -312,7 +314,7 @@ class People:
             s.billable += 1
         return result
 
-    def _verify(self, s: Session, auth_id: str, code: str | None) -> Generator[Any, Any, Verdict]:
+    def _verify(self, s: Session, auth_id: str, code: str | None) -> Generator[float, None, Verdict]:
         """Check a code (``code``) or approve a push (``code is None``)."""
         server = self.servers[self.balancer.verify(s, auth_id)]
         yield from self._send(s, server)
@@ -347,7 +349,7 @@ class People:
 
     # ------------------------------------------------------------------ the sign-in
 
-    def sign_in(self, s: Session) -> Generator[Any, Any, None]:
+    def sign_in(self, s: Session) -> Generator[float, None, None]:
         self.active += 1
         stream = self.stream
         plan = self.population.plan(s.index)
@@ -370,7 +372,7 @@ class People:
         chance = retry[min(attempts, len(retry)) - 1]
         return chance >= 1.0 or self.stream.uniform() < chance
 
-    def _delivered_method(self, s: Session, method: str) -> Generator[Any, Any, int]:
+    def _delivered_method(self, s: Session, method: str) -> Generator[float, None, int]:
         env = self.env
         started = env.now
         attempts = 0
@@ -394,7 +396,7 @@ class People:
                 if item is None:
                     if deadline - env.now > s.lag:
                         s.lag = 0.0
-                        yield env.timeout(deadline - env.now)
+                        yield deadline - env.now
                     break
                 got_any = True
                 arrives, code, auth_id = item
@@ -402,10 +404,10 @@ class People:
                 s.lag = 0.0
                 wait = (arrives if arrives > ready else ready) - env.now
                 if push:
-                    yield env.timeout(wait + self.respond.sample(self.stream))
+                    yield wait + self.respond.sample(self.stream)
                     verdict = yield from self._verify(s, auth_id, None)
                 else:
-                    yield env.timeout(wait + self.read.sample(self.stream))
+                    yield wait + self.read.sample(self.stream)
                     verdict = yield from self._type(s, begun.auth_id, code)
                 if verdict.ok:
                     return SUCCESS
@@ -421,7 +423,7 @@ class People:
                     self.population.security_app[s.index] = False
         return NEXT
 
-    def _type(self, s: Session, auth_id: str, code: str) -> Generator[Any, Any, Verdict]:
+    def _type(self, s: Session, auth_id: str, code: str) -> Generator[float, None, Verdict]:
         """Type a code; a noticed typo is retyped (the engine counts every check)."""
         typed, typo = self._typed(code)
         verdict = yield from self._verify(s, auth_id, typed)
@@ -438,7 +440,7 @@ class People:
         secrets = population.totp_secret if method == "totp" else population.token_secret
         return totp_at(secrets[s.index], self.epoch + self.env.now)
 
-    def _token_method(self, s: Session, method: str) -> Generator[Any, Any, int]:
+    def _token_method(self, s: Session, method: str) -> Generator[float, None, int]:
         env = self.env
         started = env.now
         attempts = 0
@@ -466,7 +468,7 @@ class People:
                     step_left = 30.0 - (self.epoch + env.now) % 30.0
                     if step_left > s.lag:
                         s.lag = 0.0
-                        yield env.timeout(step_left + self.read.sample(self.stream))
+                        yield step_left + self.read.sample(self.stream)
                     else:
                         yield self._pause(s, self.read.sample(self.stream))
                     continue

@@ -41,14 +41,16 @@ class ProviderChain:
 
     def send(self, message: Message) -> Receipt:
         errors: list[str] = []
-        for provider in self._order():
+        skip_until = self._skip_until
+        for provider in self._order() if skip_until else self.providers:
             try:
                 message_id = provider.submit(message)
             except ProviderError as exc:
                 self.failures[provider.name] += 1
-                self._skip_until[provider.name] = self.clock.now() + self.cooldown
+                skip_until[provider.name] = self.clock.now() + self.cooldown
                 errors.append(f"{provider.name}: {exc}")
                 continue
-            self._skip_until.pop(provider.name, None)
-            return Receipt(provider=provider.name, message_id=message_id)
+            if skip_until:
+                skip_until.pop(provider.name, None)
+            return Receipt(provider.name, message_id)
         raise DeliveryError("no provider took the message (" + "; ".join(errors) + ")")

@@ -265,10 +265,7 @@ class SqlRepository:
         sql = self._sql[name]
         if self._echo:
             self._engine.logger.info("%s %r", sql, params)
-        if self._pid != os.getpid():
-            self._after_fork()
-        held = self._thread_connection() if self._per_thread else None
-        conn = held if held is not None else self._engine.raw_connection()
+        conn, pooled = self._connection()
         try:
             cursor = conn.cursor()
             cursor.execute(sql, params)
@@ -280,8 +277,16 @@ class SqlRepository:
             self._failed(conn, exc)
             raise
         finally:
-            if held is None:
+            if pooled:
                 conn.close()  # back to the pool
+
+    def _connection(self) -> tuple[Any, bool]:
+        """This thread's SQLite connection, or one from the pool (``True``: give it back)."""
+        if self._pid != os.getpid():
+            self._after_fork()
+        if self._per_thread:
+            return self._thread_connection(), False
+        return self._engine.raw_connection(), True
 
     def _failed(self, conn: Any, exc: Exception) -> None:
         """After a failed statement: roll its transaction back, or drop the connection if
@@ -415,10 +420,7 @@ class SqlRepository:
     def update_state(self, user_id: str, change: StateChange[T]) -> T:
         """One transaction with the user's row locked from the read to the write."""
         sql = self._sql
-        if self._pid != os.getpid():
-            self._after_fork()
-        held = self._thread_connection() if self._per_thread else None
-        conn = held if held is not None else self._engine.raw_connection()
+        conn, pooled = self._connection()
         try:
             cursor = conn.cursor()
             cursor.execute(self._begin_locked)
@@ -442,7 +444,7 @@ class SqlRepository:
             self._failed(conn, exc)
             raise
         finally:
-            if held is None:
+            if pooled:
                 conn.close()
 
     # ------------------------------------------------------------------ app passwords

@@ -30,6 +30,9 @@ router = APIRouter(prefix="/v1/sink", tags=["sink"], responses=problems(404, 422
 async def messages(
     to: Annotated[str, Query(description="recipient: E.164 number or push device token")],
     runtime: RuntimeDep,
+    limit: Annotated[
+        int | None, Query(ge=1, description="extension: at most this many, the newest")
+    ] = None,
     local: Annotated[bool, Query(include_in_schema=False)] = False,
 ) -> list[dict[str, Any]]:
     """Messages to ``to``, newest first; 404 when the gateway is not the sink (or a simulated
@@ -38,22 +41,25 @@ async def messages(
         raise ApiProblem(
             404, "no-sink", "this server's gateway is not the sink: there is no outbox to read"
         )
-    found = [SinkMessagePublic.of(m) for m in runtime.sink.messages_to(to)]
+    found = [SinkMessagePublic.of(m) for m in runtime.sink.messages_to(to)[:limit]]
     peers = runtime.settings.peer_urls
     if local or not peers:
         return found
-    answers = await asyncio.gather(*(_ask_peer(runtime, url, to) for url in peers))
+    answers = await asyncio.gather(*(_ask_peer(runtime, url, to, limit) for url in peers))
     for answer in answers:
         found.extend(answer)
     found.sort(key=lambda m: m["sent_at"], reverse=True)
-    return found
+    return found[:limit]
 
 
-async def _ask_peer(runtime: Runtime, base_url: str, to: str) -> list[dict[str, Any]]:
+async def _ask_peer(
+    runtime: Runtime, base_url: str, to: str, limit: int | None
+) -> list[dict[str, Any]]:
+    params: dict[str, str | int] = {"to": to, "local": "true"}
+    if limit is not None:
+        params["limit"] = limit
     try:
-        response = await runtime.http().get(
-            f"{base_url}/v1/sink/messages", params={"to": to, "local": "true"}
-        )
+        response = await runtime.http().get(f"{base_url}/v1/sink/messages", params=params)
         response.raise_for_status()
         items = response.json()
     except (httpx.HTTPError, ValueError):

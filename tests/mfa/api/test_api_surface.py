@@ -88,6 +88,9 @@ def test_every_v1_call_needs_the_api_key(app: Any) -> None:
         for who in (bare, wrong):
             body = _problem(who.request(method.upper(), url, json={}), 401)
             assert body["type"].endswith("unauthorized"), (path, method)
+    # the check runs before routing: no key, no hint of which /v1 paths exist
+    assert _problem(bare.get("/v1/no-such-thing"), 401)["type"].endswith("unauthorized")
+    assert _problem(bare.get("/v1"), 401)["type"].endswith("unauthorized")
     assert bare.get("/healthz").json() == {"status": "ok", "server": "mfa1"}
     assert bare.get("/metrics").status_code == 200
 
@@ -335,6 +338,17 @@ def test_sink_is_404_when_the_gateway_is_not_the_sink(make_engine: Any) -> None:
     client = TestClient(app, headers={"Authorization": f"Bearer {API_KEY}"})
     problem = _problem(client.get("/v1/sink/messages", params={"to": US_PHONE}), 404)
     assert "sink" in problem["detail"]
+
+
+def test_sink_limit_keeps_the_newest(client: TestClient) -> None:
+    _enrol(client)
+    first = client.post("/v1/auth", json={"user_id": "alice"}).json()["auth_id"]
+    second = client.post("/v1/auth", json={"user_id": "alice"}).json()["auth_id"]
+    every = client.get("/v1/sink/messages", params={"to": US_PHONE}).json()
+    assert [m["auth_id"] for m in every] == [second, first]
+    newest = client.get("/v1/sink/messages", params={"to": US_PHONE, "limit": 1}).json()
+    assert [m["auth_id"] for m in newest] == [second]
+    _problem(client.get("/v1/sink/messages", params={"to": US_PHONE, "limit": 0}), 422)
 
 
 def test_sink_requires_a_recipient(client: TestClient) -> None:

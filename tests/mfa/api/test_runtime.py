@@ -84,6 +84,12 @@ def test_a_simulated_gateway_shows_a_code_only_once_delivered(tmp_path: Path) ->
     scenario = yaml.safe_load(Path("scenarios/us_baseline.yaml").read_text())
     fast = {"share": 1.0, "delivery_probability": 1.0, "latency": {"median_s": 0.3, "p95_s": 0.6}}
     scenario["carriers"] = {"US": [{"name": "fast_carrier", **fast}]}
+    # nothing else may lose the text: no blocking app, phones reachable, providers healthy
+    population = scenario.setdefault("population", {})
+    population.update(
+        security_app_share=0.0, connectivity={"wifi_and_cellular": 1.0}, signal={"good": 1.0}
+    )
+    scenario["providers"] = [{"name": "provider_a", "error_rate": 0.0}]
     path = tmp_path / "fast.yaml"
     path.write_text(yaml.safe_dump(scenario))
     settings = Settings(

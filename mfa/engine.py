@@ -569,15 +569,21 @@ class Engine:
             step = None
             if params is not None:
                 secret, digits, period, algorithm, replay_key = params
-                step = match_totp(
-                    secret,
-                    code,
-                    now,
-                    digits=digits,
-                    period=period,
-                    algorithm=algorithm,
-                    window=policy.totp_window_steps,
-                )
+                # prefer a step after the last accepted one (a value may repeat in adjacent
+                # steps); failing that, the used step, which update_state refuses as a replay
+                for after in (state.last_totp_step.get(replay_key), None):
+                    step = match_totp(
+                        secret,
+                        code,
+                        now,
+                        digits=digits,
+                        period=period,
+                        algorithm=algorithm,
+                        window=policy.totp_window_steps,
+                        after_step=after,
+                    )
+                    if step is not None or after is None:
+                        break
             ok = False
             if step is not None:
                 # RFC 6238 §5.2: a value is accepted once, on whichever server comes first;

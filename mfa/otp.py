@@ -154,12 +154,13 @@ def match_totp(
     keyed = _keyed(secret, normalise_algorithm(algorithm))
     current = int(now // period)
     given = str(code).encode()
+    floor = -1 if after_step is None else after_step
     found: int | None = None
     for step in range(max(current - window, 0), current + window + 1):
-        if hmac.compare_digest(_hotp(keyed, step, digits).encode(), given) and found is None:
+        # a value can repeat in adjacent steps: skip used steps rather than stop at them
+        matched = hmac.compare_digest(_hotp(keyed, step, digits).encode(), given)
+        if matched and found is None and step > floor:
             found = step
-    if found is not None and after_step is not None and found <= after_step:
-        return None
     return found
 
 

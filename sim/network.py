@@ -80,6 +80,18 @@ class LossCause(StrEnum):
     QUEUE_EXPIRED = "queue_expired"
 
 
+# the plain strings, for the hot path (an enum's ``.value`` is a Python-level property)
+_CARRIER_LOSS = LossCause.CARRIER_LOSS.value
+_SECURITY_APP = LossCause.SECURITY_APP.value
+_NO_SIGNAL = LossCause.NO_SIGNAL.value
+_PROVIDER_ERROR = LossCause.PROVIDER_ERROR.value
+_UNANSWERED = LossCause.UNANSWERED.value
+_PUSH_LOST = LossCause.PUSH_LOST.value
+_QUEUE_EXPIRED = LossCause.QUEUE_EXPIRED.value
+_NONE = Connectivity.NONE.value
+_CELLULAR_ONLY = Connectivity.CELLULAR.value
+
+
 class Recipient(Protocol):
     """What the network needs to know about the phone a message is for."""
 
@@ -148,31 +160,31 @@ class CarrierModel:
     def text(self, recipient: Recipient, stream: RandomStream) -> float | str:
         """Seconds from the sender to the phone, or the loss cause."""
         if recipient.connectivity not in _CELLULAR:
-            return LossCause.NO_SIGNAL.value
+            return _NO_SIGNAL
         if recipient.security_app:
-            return LossCause.SECURITY_APP.value
+            return _SECURITY_APP
         poor = recipient.signal == "poor"
         odds = self.deliver * self.poor_deliver if poor else self.deliver
         if stream.uniform() >= odds:
-            return LossCause.CARRIER_LOSS.value
+            return _CARRIER_LOSS
         latency = self.latency.sample(stream)
         return latency * self.poor_latency if poor else latency
 
     def call(self, recipient: Recipient, stream: RandomStream) -> float | str:
         """Seconds until the code has been read out to the user, or the loss cause."""
         if recipient.connectivity not in _CELLULAR:
-            return LossCause.NO_SIGNAL.value
+            return _NO_SIGNAL
         if recipient.security_app:
-            return LossCause.SECURITY_APP.value
+            return _SECURITY_APP
         poor = recipient.signal == "poor"
         odds = self.deliver * self.poor_deliver if poor else self.deliver
         if stream.uniform() >= odds:
-            return LossCause.CARRIER_LOSS.value
+            return _CARRIER_LOSS
         answer = (
             self.answer_identified if stream.uniform() < self.caller_id else (self.answer_anonymous)
         )
         if stream.uniform() >= answer:
-            return LossCause.UNANSWERED.value
+            return _UNANSWERED
         latency = self.call_latency.sample(stream)
         return latency * self.poor_latency if poor else latency
 
@@ -338,7 +350,7 @@ class ChannelGateway:
         self._network = network
 
     def send(self, message: Message) -> Receipt:
-        chain = self.chains.get(message.channel.value)
+        chain = self.chains.get(message.channel)  # a StrEnum: looks up as its value
         if chain is None:
             self._network.refuse(message)
             raise DeliveryError(f"no provider carries {message.channel.value}")
@@ -443,7 +455,7 @@ class DeliveryNetwork:
                 requested_at=self.now(),
                 sent_at=NAN,
                 delivered_at=NAN,
-                loss_cause=LossCause.PROVIDER_ERROR.value,
+                loss_cause=_PROVIDER_ERROR,
                 failovers=self._failovers(message),
             )
         )
@@ -452,20 +464,20 @@ class DeliveryNetwork:
         """A provider took the message: decide its whole fate now."""
         recipient = self.recipients.recipient(message)
         stream = self.stream
-        channel = message.channel.value
+        channel = message.channel  # a StrEnum: compares equal to its value
         sender = message.sender or ""
         kind = ""
         sent = t
         carrier = recipient.carrier
         if channel == "push":
             outcome: float | str
-            if recipient.connectivity == Connectivity.NONE.value:
-                outcome = LossCause.NO_SIGNAL.value
+            if recipient.connectivity == _NONE:
+                outcome = _NO_SIGNAL
             elif stream.uniform() < self._push_loss:
-                outcome = LossCause.PUSH_LOST.value
+                outcome = _PUSH_LOST
             else:
                 outcome = self._push_latency.sample(stream)
-                if recipient.connectivity == Connectivity.CELLULAR.value and (
+                if recipient.connectivity == _CELLULAR_ONLY and (
                     recipient.signal == "poor"
                 ):
                     outcome *= self._poor_latency
@@ -479,7 +491,7 @@ class DeliveryNetwork:
                 start = queue.next_start(t)
                 if start - t > self.max_queue_wait:
                     sent = NAN
-                    outcome = LossCause.QUEUE_EXPIRED.value
+                    outcome = _QUEUE_EXPIRED
                 else:
                     sent = queue.admit(t, 1.0 / line.throughput)
                     outcome = _carrier(recipient).text(recipient, stream)

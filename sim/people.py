@@ -26,12 +26,13 @@ from typing import TYPE_CHECKING, Any
 
 import simpy
 
-from mfa.delivery.message import extract_code
+from mfa.delivery.message import Channel, extract_code
 from mfa.engine import parse_auth_id
 from mfa.errors import DeliveryError
 from mfa.methods import MethodType
 from mfa.otp import totp_at
 from mfa.outcomes import Challenge, Denial, Verdict
+from mfa.reasons import DenialReason
 from sim.distributions import Lognormal, RandomStream
 from sim.network import CarrierModel, Delivery
 from sim.population import Population
@@ -46,6 +47,9 @@ __all__ = ["LoadBalancer", "People", "Session"]
 SUCCESS, NEXT, STOP = 0, 1, 2
 _DELIVERED = frozenset({"sms", "voice", "push"})
 _METHOD = {m.value: m for m in MethodType}
+# enum values by dict (an enum's ``.value`` is a Python-level property, on the hot path)
+_CHANNEL = {c: c.value for c in Channel}
+_REASON = {r: r.value for r in DenialReason}
 NAN = float("nan")
 
 
@@ -223,7 +227,7 @@ class People:
         assert s is not None
         s.deliveries += 1
         message = d.message
-        channel = message.channel.value
+        channel = _CHANNEL[message.channel]
         if channel != "push" and not s.first_sender:
             s.first_sender, s.first_sender_kind, s.first_provider = (
                 d.sender,
@@ -306,7 +310,7 @@ class People:
         finally:
             self.current = None
         if isinstance(result, Denial):
-            reason = result.reason.value
+            reason = _REASON[result.reason]
             self._denied(s, reason)
             if reason == "rate_limited":
                 s.rate_limited += 1
@@ -328,7 +332,7 @@ class People:
             verdict = engine.verify(auth_id, code)
         if not verdict.ok:
             assert verdict.reason is not None
-            reason = verdict.reason.value
+            reason = _REASON[verdict.reason]
             self._denied(s, reason)
             if reason == "wrong_server":
                 s.wrong_server += 1
@@ -355,8 +359,10 @@ class People:
         plan = self.population.plan(s.index)
         result = NEXT
         for k, method in enumerate(plan):
-            if k and (self.fallback < 1.0 and stream.uniform() >= self.fallback):
-                break
+            if k:
+                if self.fallback < 1.0 and stream.uniform() >= self.fallback:
+                    break
+                self.population.register_backup(s.index, method, self.servers[0].engine)
             s.methods_used.append(method)
             if method in _DELIVERED:
                 result = yield from self._delivered_method(s, method)
@@ -388,7 +394,7 @@ class People:
                 yield self._pause(s, self.read.sample(self.stream))
                 continue
             if isinstance(begun, Denial):
-                return STOP if begun.reason.value == "locked_out" else NEXT
+                return STOP if begun.reason is DenialReason.LOCKED_OUT else NEXT
             got_any = False
             deadline = env.now + s.lag + self.resend_after  # from when the page shows
             while True:
@@ -411,7 +417,7 @@ class People:
                     verdict = yield from self._type(s, begun.auth_id, code)
                 if verdict.ok:
                     return SUCCESS
-                reason = verdict.reason.value if verdict.reason else ""
+                reason = _REASON[verdict.reason] if verdict.reason else ""
                 if reason == "locked_out":
                     return STOP
                 if reason != "wrong_code":
@@ -428,7 +434,7 @@ class People:
         typed, typo = self._typed(code)
         verdict = yield from self._verify(s, auth_id, typed)
         while typo and not verdict.ok and verdict.reason is not None:
-            if verdict.reason.value != "wrong_code":
+            if verdict.reason is not DenialReason.WRONG_CODE:
                 break
             yield self._pause(s, self.read.sample(self.stream))
             typed, typo = self._typed(code)
@@ -451,7 +457,7 @@ class People:
             attempts += 1
             begun = yield from self._begin(s, method)
             if begun is None or isinstance(begun, Denial):
-                return STOP if begun is not None and begun.reason.value == "locked_out" else NEXT
+                return STOP if begun is not None and begun.reason is DenialReason.LOCKED_OUT else NEXT
             yield self._pause(s, self.read.sample(self.stream))
             while True:
                 code = self._token_code(s, method)
@@ -461,7 +467,7 @@ class People:
                 verdict = yield from self._verify(s, begun.auth_id, typed)
                 if verdict.ok:
                     return SUCCESS
-                reason = verdict.reason.value if verdict.reason else ""
+                reason = _REASON[verdict.reason] if verdict.reason else ""
                 if reason == "locked_out":
                     return STOP
                 if reason == "replayed":  # this step's code was used: wait for the next

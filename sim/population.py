@@ -3,7 +3,9 @@
 Attributes are drawn up front as numpy arrays (country, carrier, default and backup
 methods, security app, licence), so a million users cost a few megabytes. A user is
 registered in the shared repository — through the engine, like an admin enrolling them —
-the first time they sign in, so only people who authenticate cost engine memory.
+the first time they sign in, with their default method, and a backup method the first time
+they fall back to it: only people who authenticate, and only methods they use, cost engine
+memory and registration time.
 
 Phone numbers are valid numbers of the user's country (libphonenumber's example mobile
 number with the last four digits varied), because the engine derives the country, and so
@@ -84,6 +86,7 @@ class Population:
         self.licences = scenario.billing.licences
         self._phones = {c: phone_template(c) for c in self.countries}
         self._fallback = [METHODS.index(m) for m in scenario.user.fallback_order]
+        #: the methods registered in the engine so far, one bit per method (0: no user yet)
         self._enrolled = bytearray(n)
         self._plans: dict[int, tuple[str, ...]] = {}
         #: base32 secrets of each user's authenticator app and hardware token
@@ -129,35 +132,46 @@ class Population:
     # ------------------------------------------------------------------ enrolment
 
     def register(self, index: int, engine: Engine) -> None:
-        """Create the user and their methods through the engine (once)."""
+        """Create the user and their default method through the engine (once)."""
         if self._enrolled[index]:
             return
-        self._enrolled[index] = 1
-        user_id = self.user_id(index)
         mask = self.registered[index]
-        default = self.default[index]
         # the directory holds a phone number for users of sms or voice only
         phone = self.phone(index) if mask & _PHONE_METHODS else None
-        engine.create_user(user_id, phone=phone, licensed=self.licensed(index))
-        order = [default] + [m for m in range(len(METHODS)) if m != default and mask >> m & 1]
-        for m in order:
-            kind = MethodType(METHODS[m])
-            if kind is MethodType.PUSH:
-                engine.register_method(user_id, kind, device_token=self.device_token(index))
-            elif kind is MethodType.TOTP:
-                method = engine.register_method(user_id, kind)
-                assert method.secret is not None
-                self.totp_secret[index] = method.secret
-            elif kind is MethodType.HARDWARE_TOKEN:
-                serial = f"HT{index:08d}"
-                secret = _token_secret(serial)
-                engine.import_tokens([HardwareToken(serial=serial, secret=secret)])
-                engine.register_method(user_id, kind, serial=serial)
-                self.token_secret[index] = secret
-            else:
-                engine.register_method(user_id, kind)
+        engine.create_user(self.user_id(index), phone=phone, licensed=self.licensed(index))
+        self._enrol(index, self.default[index], engine)
+
+    def register_backup(self, index: int, method: str, engine: Engine) -> None:
+        """Register a backup method the first time its owner falls back to it.
+
+        Until then the engine has no use for it: a sign-in asks for a named method, which
+        the engine finds among those registered, and what it decides for the default
+        method (the default flag, registration required) does not depend on the backups."""
+        bit = _BIT[method]
+        if not self._enrolled[index] >> bit & 1:
+            self._enrol(index, bit, engine)
+
+    def _enrol(self, index: int, m: int, engine: Engine) -> None:
+        self._enrolled[index] |= 1 << m
+        user_id = self.user_id(index)
+        kind = MethodType(METHODS[m])
+        if kind is MethodType.PUSH:
+            engine.register_method(user_id, kind, device_token=self.device_token(index))
+        elif kind is MethodType.TOTP:
+            method = engine.register_method(user_id, kind)
+            assert method.secret is not None
+            self.totp_secret[index] = method.secret
+        elif kind is MethodType.HARDWARE_TOKEN:
+            serial = f"HT{index:08d}"
+            secret = _token_secret(serial)
+            engine.import_tokens([HardwareToken(serial=serial, secret=secret)])
+            engine.register_method(user_id, kind, serial=serial)
+            self.token_secret[index] = secret
+        else:
+            engine.register_method(user_id, kind)
 
 
+_BIT = {method: bit for bit, method in enumerate(METHODS)}
 _PHONE_METHODS = (1 << METHODS.index("sms")) | (1 << METHODS.index("voice"))
 
 

@@ -1,8 +1,8 @@
 """Concurrent requests for one user inside one server process never break a rule.
 
 A repository that pauses inside every read widens the race window: without the engine's
-per-user locking, two verifies of the same code would both read "not used yet" and both
-succeed.
+atomic steps (``PendingStore.transition``, ``Repository.update_state``), two verifies of the
+same code would both read "not used yet" and both succeed.
 """
 
 from __future__ import annotations

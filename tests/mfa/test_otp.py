@@ -185,3 +185,23 @@ def test_provisioning_uri_round_trips_through_pyotp() -> None:
     assert parsed.secret == secret
     assert parsed.issuer == "mfalab"
     assert parsed.at(1_700_000_000) == totp_at(secret, 1_700_000_000)
+
+
+def test_a_value_repeated_in_the_next_step_is_accepted_for_that_step(monkeypatch) -> None:
+    """About one login in a million sees the same 6 digits in two adjacent steps; the used
+    step must be skipped, not end the search (a real user would be told 'replayed')."""
+    import mfa.otp as otp
+
+    now = 1_700_000_015.0
+    current = int(now // 30)
+    real = otp._hotp
+
+    def repeating(keyed, counter, digits):  # steps current-1 and current share a value
+        return real(keyed, current - 1 if counter == current else counter, digits)
+
+    monkeypatch.setattr(otp, "_hotp", repeating)
+    secret = new_totp_secret()
+    code = repeating(otp._keyed(secret, "sha1"), current - 1, 6)
+    assert match_totp(secret, code, now) == current - 1
+    assert match_totp(secret, code, now, after_step=current - 1) == current
+    assert match_totp(secret, code, now, after_step=current) is None

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
+from starlette.concurrency import run_in_threadpool
 
 from mfa.api.deps import EngineDep, RuntimeDep
 from mfa.api.problems import ApiProblem, retry_after_header
@@ -104,8 +105,12 @@ async def begin(body: AuthCreate, runtime: RuntimeDep) -> dict[str, Any]:
 
 @router.post("/app-password", response_model=VerdictPublic)
 async def check_app_password(body: AppPasswordCheck, runtime: RuntimeDep) -> dict[str, Any]:
-    """An unknown user is denied ``wrong_code`` like a wrong password."""
-    verdict = runtime.engine.verify_app_password(body.user_id, body.password)
+    """An unknown user is denied ``wrong_code`` like a wrong password. Argon2 takes tens to
+    hundreds of milliseconds by design, so it runs in the thread pool, not on the event loop
+    that every other request of this worker waits on."""
+    verdict = await run_in_threadpool(
+        runtime.engine.verify_app_password, body.user_id, body.password
+    )
     runtime.metrics.record_verdict("app_password", verdict)
     return verdict_body(verdict)
 

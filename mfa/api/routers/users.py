@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Response
+from starlette.concurrency import run_in_threadpool
 
 from mfa.api.deps import EngineDep
 from mfa.api.routers import problems
@@ -92,7 +93,8 @@ async def registration(user_id: str, engine: EngineDep) -> dict[str, Any]:
 
 @router.post("/{user_id}/app-passwords", status_code=201, response_model=AppPasswordCreated)
 async def create_app_password(user_id: str, engine: EngineDep) -> dict[str, str]:
-    return {"app_password": engine.create_app_password(user_id)}
+    """Hashing with argon2 is slow on purpose: off the event loop (see check_app_password)."""
+    return {"app_password": await run_in_threadpool(engine.create_app_password, user_id)}
 
 
 @router.delete("/{user_id}/app-passwords", status_code=204, response_class=Response)

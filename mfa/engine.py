@@ -69,6 +69,8 @@ _USER_ID = re.compile(r"^[^\s/?#]{1,128}$")
 _AUTH_TOKEN_LENGTH = 22  # 64**22 = 2**132
 _PURGE_EVERY = 512
 _COUNTRY_CACHE = 4096
+#: Users of authentications this engine began and that are still open (see ``_user_of``).
+_BEGUN_CACHE = 4096
 #: Method names and members to members, without the cost of an enum call on the hot path.
 _METHOD_TYPES: dict[str, MethodType] = {m.value: m for m in MethodType}
 _CHANNELS = {MethodType.SMS: Channel.SMS, MethodType.VOICE: Channel.VOICE}
@@ -159,6 +161,7 @@ class Engine:
         self._auth_prefix = f"{server.name}."
         self._auth_id_length = len(self._auth_prefix) + _AUTH_TOKEN_LENGTH
         self._countries: dict[str, str] = {}
+        self._begun: dict[str, User] = {}
         self._sender_pools: dict[str | None, tuple[str, ...]] = {}
         self._pools_of = self.senders
         self._template = ""
@@ -494,6 +497,10 @@ class Engine:
         self._puts += 1
         if self._puts % _PURGE_EVERY == 0:
             self.pending.purge(now)
+        begun = self._begun
+        if len(begun) >= _BEGUN_CACHE:
+            begun.clear()
+        begun[auth_id] = user
         if getattr(repository, "keep_logs", True):
             repository.save_log(self._log_record(user, pending, chosen))
         return _new_challenge(auth_id, user_id, kind, server.name, timeout, sender, provider)
@@ -525,7 +532,7 @@ class Engine:
                 return found
             verdict = decide(found, now)
             if verdict is not None:
-                return verdict
+                return verdict.of_method(found.method)
         return Verdict.denied(DenialReason.TOO_MANY_ATTEMPTS, auth_id)
 
     def _verify(
@@ -544,7 +551,7 @@ class Engine:
             return Verdict.denied(DenialReason.LOCKED_OUT, auth_id, state.locked_until - now)
         if pending.attempts >= policy.max_verify_attempts:
             return Verdict.denied(DenialReason.TOO_MANY_ATTEMPTS, auth_id)
-        user = repository.get_user(pending.user_id)
+        user = self._user_of(pending)
         method = self._method_of(pending)
         attempts = pending.attempts + 1
         if user is None or method is None:
@@ -636,7 +643,7 @@ class Engine:
         state = self.repository.get_state(pending.user_id)
         if state.locked_until > now:
             return Verdict.denied(DenialReason.LOCKED_OUT, auth_id, state.locked_until - now)
-        user = self.repository.get_user(pending.user_id)
+        user = self._user_of(pending)
         method = self._method_of(pending)
         attempts = pending.attempts + 1
         expected = (method.device_token or "") if method and method.activated else ""
@@ -685,6 +692,7 @@ class Engine:
         pending = self.pending.get(auth_id)
         if pending is None:
             return Verdict.denied(DenialReason.UNKNOWN_AUTH, auth_id)
+        kind = pending.method
         status = pending.status
         if status is AuthStatus.PENDING:
             if now < pending.expires_at:
@@ -692,7 +700,7 @@ class Engine:
             # whichever request marks it expired first logs it; past its time it is expired
             # for this request either way
             self._finish(
-                self.repository.get_user(pending.user_id),
+                self._user_of(pending),
                 pending,
                 self._method_of(pending),
                 now,
@@ -701,14 +709,22 @@ class Engine:
                 pending.attempts,
                 True,
             )
-            return Verdict.denied(DenialReason.EXPIRED, auth_id)
+            return Verdict.denied(DenialReason.EXPIRED, auth_id, None, kind)
         if status is AuthStatus.SUCCESS:
-            return Verdict.denied(DenialReason.REPLAYED, auth_id)
+            return Verdict.denied(DenialReason.REPLAYED, auth_id, None, kind)
         if status is AuthStatus.EXPIRED:
-            return Verdict.denied(DenialReason.EXPIRED, auth_id)
+            return Verdict.denied(DenialReason.EXPIRED, auth_id, None, kind)
         if pending.reason in (DenialReason.WRONG_CODE, DenialReason.REPLAYED):
-            return Verdict.denied(DenialReason.TOO_MANY_ATTEMPTS, auth_id)
-        return Verdict.denied(pending.reason or DenialReason.UNKNOWN_AUTH, auth_id)
+            return Verdict.denied(DenialReason.TOO_MANY_ATTEMPTS, auth_id, None, kind)
+        return Verdict.denied(pending.reason or DenialReason.UNKNOWN_AUTH, auth_id, None, kind)
+
+    def _user_of(self, pending: PendingAuth) -> User | None:
+        """The user as ``begin`` read it, when this engine began the authentication: what
+        finishing needs from the user (the log's names and e-mail) was read moments ago,
+        and users are never deleted. Another server's authentication (shared pending
+        store), or one pushed out of the bounded memory, reads the repository."""
+        user = self._begun.get(pending.auth_id)
+        return user if user is not None else self.repository.get_user(pending.user_id)
 
     def _method_of(self, pending: PendingAuth) -> RegisteredMethod | None:
         method_id = pending.method_id
@@ -915,6 +931,8 @@ class Engine:
         keep_until = pending.expires_at + self.policy.retention_seconds
         if not self.pending.transition(pending, updated, keep_until=keep_until):
             return False
+        if completed:
+            self._begun.pop(pending.auth_id, None)
         if getattr(self.repository, "keep_logs", True):
             self.repository.save_log(self._log_record(user, updated, method))
         return True

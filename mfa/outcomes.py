@@ -45,24 +45,39 @@ class Denial:
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
+    """The answer to a verify, a push response or an app password.
+
+    ``method`` is the authentication's method when the engine found it (``None`` for an
+    unknown or another server's auth id, and for app passwords), so a caller can label the
+    answer without asking the pending store again."""
+
     result: AuthResult
     reason: DenialReason | None = None
     auth_id: str | None = None
     retry_after: float | None = None
+    method: MethodType | None = None
 
     @property
     def ok(self) -> bool:
         return self.result is AuthResult.SUCCESS
 
     @classmethod
-    def success(cls, auth_id: str | None = None) -> Verdict:
-        return _new_verdict(AuthResult.SUCCESS, None, auth_id, None)
+    def success(cls, auth_id: str | None = None, method: MethodType | None = None) -> Verdict:
+        return _new_verdict(AuthResult.SUCCESS, None, auth_id, None, method)
 
     @classmethod
     def denied(
-        cls, reason: DenialReason, auth_id: str | None = None, retry_after: float | None = None
+        cls,
+        reason: DenialReason,
+        auth_id: str | None = None,
+        retry_after: float | None = None,
+        method: MethodType | None = None,
     ) -> Verdict:
-        return _new_verdict(AuthResult.DENIED, reason, auth_id, retry_after)
+        return _new_verdict(AuthResult.DENIED, reason, auth_id, retry_after, method)
+
+    def of_method(self, method: MethodType) -> Verdict:
+        """This verdict, labelled with the authentication's method."""
+        return _new_verdict(self.result, self.reason, self.auth_id, self.retry_after, method)
 
 
 # every verify answers with one of these: built without the frozen-setattr cost

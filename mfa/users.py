@@ -48,9 +48,12 @@ def _parse_valid(raw: str) -> Phone:
         number = phonenumbers.parse(text, None)
     except phonenumbers.NumberParseException:
         raise _Invalid from None
-    if not phonenumbers.is_valid_number(number):
+    # is_valid_number(number) is exactly this pair; the region lookup (every NANP region
+    # is tried for +1) is then done once instead of twice
+    region = phonenumbers.region_code_for_number(number)
+    if not phonenumbers.is_valid_number_for_region(number, region):
         raise _Invalid
-    country = phonenumbers.region_code_for_number(number) or "ZZ"
+    country = region or "ZZ"
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     return Phone(e164=e164, country=country)
 

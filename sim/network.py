@@ -477,9 +477,7 @@ class DeliveryNetwork:
                 outcome = _PUSH_LOST
             else:
                 outcome = self._push_latency.sample(stream)
-                if recipient.connectivity == _CELLULAR_ONLY and (
-                    recipient.signal == "poor"
-                ):
+                if recipient.connectivity == _CELLULAR_ONLY and (recipient.signal == "poor"):
                     outcome *= self._poor_latency
         else:
             line = self.senders.get(sender)

@@ -1,10 +1,11 @@
 """How a person signs in: wait for the code, type it, ask again, switch methods, give up.
 
 One ``Session`` is one authentication by one user (every resend, retry and fallback
-included). ``People.sign_in`` is its SimPy process. The person only ever talks to the
-servers the load balancer picks and reads what reached their phone; every verdict comes
-from the engine — this module never decides that a code is expired, from the wrong server
-or over a limit, it only reacts to what the engine answered:
+included). ``People.sign_in`` is its process (a light one, ``sim.waits``: it yields the
+seconds it waits). The person only ever talks to the servers the load balancer picks and
+reads what reached their phone; every verdict comes from the engine — this module never
+decides that a code is expired, from the wrong server or over a limit, it only reacts to
+what the engine answered:
 
 - sms, voice, push: ask for a code (begin); wait up to ``resend_after_s`` for something to
   arrive; read and type it (a typo now and then, retyped once noticed); on a denial other
@@ -283,7 +284,6 @@ class People:
 
         An answer still on its way (``s.lag``) is waited for first, so requests reach the
         queues in time order, which the FIFO recursion relies on."""
-        env = self.env
         if s.lag:
             lag, s.lag = s.lag, 0.0
             yield lag
@@ -318,7 +318,9 @@ class People:
             s.billable += 1
         return result
 
-    def _verify(self, s: Session, auth_id: str, code: str | None) -> Generator[float, None, Verdict]:
+    def _verify(
+        self, s: Session, auth_id: str, code: str | None
+    ) -> Generator[float, None, Verdict]:
         """Check a code (``code``) or approve a push (``code is None``)."""
         server = self.servers[self.balancer.verify(s, auth_id)]
         yield from self._send(s, server)
@@ -456,8 +458,10 @@ class People:
                 return STOP
             attempts += 1
             begun = yield from self._begin(s, method)
-            if begun is None or isinstance(begun, Denial):
-                return STOP if begun is not None and begun.reason is DenialReason.LOCKED_OUT else NEXT
+            if begun is None:
+                return NEXT
+            if isinstance(begun, Denial):
+                return STOP if begun.reason is DenialReason.LOCKED_OUT else NEXT
             yield self._pause(s, self.read.sample(self.stream))
             while True:
                 code = self._token_code(s, method)

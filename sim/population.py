@@ -138,8 +138,9 @@ class Population:
         mask = self.registered[index]
         # the directory holds a phone number for users of sms or voice only
         phone = self.phone(index) if mask & _PHONE_METHODS else None
-        engine.create_user(self.user_id(index), phone=phone, licensed=self.licensed(index))
-        self._enrol(index, self.default[index], engine)
+        user_id = self.user_id(index)
+        engine.create_user(user_id, phone=phone, licensed=self.licensed(index))
+        self._enrol(index, user_id, self.default[index], engine)
 
     def register_backup(self, index: int, method: str, engine: Engine) -> None:
         """Register a backup method the first time its owner falls back to it.
@@ -149,12 +150,11 @@ class Population:
         method (the default flag, registration required) does not depend on the backups."""
         bit = _BIT[method]
         if not self._enrolled[index] >> bit & 1:
-            self._enrol(index, bit, engine)
+            self._enrol(index, self.user_id(index), bit, engine)
 
-    def _enrol(self, index: int, m: int, engine: Engine) -> None:
+    def _enrol(self, index: int, user_id: str, m: int, engine: Engine) -> None:
         self._enrolled[index] |= 1 << m
-        user_id = self.user_id(index)
-        kind = MethodType(METHODS[m])
+        kind = _KINDS[m]
         if kind is MethodType.PUSH:
             engine.register_method(user_id, kind, device_token=self.device_token(index))
         elif kind is MethodType.TOTP:
@@ -172,6 +172,7 @@ class Population:
 
 
 _BIT = {method: bit for bit, method in enumerate(METHODS)}
+_KINDS = tuple(MethodType(method) for method in METHODS)
 _PHONE_METHODS = (1 << METHODS.index("sms")) | (1 << METHODS.index("voice"))
 
 

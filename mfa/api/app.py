@@ -20,6 +20,8 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from mfa import __version__
+from mfa.api.bodies import add_body_schemas
+from mfa.api.fastpath import install_fast_path
 from mfa.api.metrics import LatencyMiddleware
 from mfa.api.problems import install_problem_handlers
 from mfa.api.routers import auth, health, logs, push, sink, tokens, users
@@ -62,6 +64,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     # routes are matched in order: the probe, then the sign-in path, then administration
     for module in (health, auth, sink, push, users, tokens, logs):
         app.include_router(module.router)
+    install_fast_path(
+        app, ((auth.router, auth.begin), (sink.router, sink.messages), (auth.router, auth.verify))
+    )
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -71,7 +76,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
                 description=app.description,
                 routes=app.routes,
             )
-            app.openapi_schema = document_bearer_auth(schema)
+            app.openapi_schema = document_bearer_auth(add_body_schemas(schema, auth.BODIES))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

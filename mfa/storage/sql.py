@@ -269,9 +269,16 @@ class SqlRepository:
         try:
             cursor = conn.cursor()
             cursor.execute(sql, params)
-            result = cursor.fetchall() if cursor.description is not None else cursor.rowcount
+            if cursor.description is not None:
+                result = cursor.fetchall()
+                cursor.close()
+                # sqlite3 opens no transaction for a query: nothing to end
+                if not self._per_thread:
+                    conn.commit()  # ends a PostgreSQL read transaction
+                return result
+            result = cursor.rowcount
             cursor.close()
-            conn.commit()  # ends a PostgreSQL read transaction too
+            conn.commit()
             return result
         except Exception as exc:
             self._failed(conn, exc)

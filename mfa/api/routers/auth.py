@@ -13,10 +13,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from mfa.api.deps import EngineDep, RuntimeDep
+from mfa.api.bodies import documented, read_body
+from mfa.api.deps import EngineDep, RuntimeDep, runtime_of
 from mfa.api.problems import ApiProblem, retry_after_header
 from mfa.api.routers import problems
 from mfa.api.schemas import (
@@ -27,12 +29,13 @@ from mfa.api.schemas import (
     VerdictPublic,
     VerifyCreate,
 )
-from mfa.engine import Engine
-from mfa.errors import NotFound
 from mfa.outcomes import Denial, Verdict
 from mfa.reasons import DenialReason
 
-__all__ = ["refusal", "router", "verdict_body"]
+__all__ = ["BODIES", "refusal", "router", "verdict_body"]
+
+#: The request bodies the sign-in routes read themselves (``mfa.api.bodies``).
+BODIES = (AuthCreate, VerifyCreate)
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"], responses=problems(422))
 
@@ -67,18 +70,10 @@ def verdict_body(verdict: Verdict) -> dict[str, Any]:
     return {"result": verdict.result, "reason": verdict.reason}
 
 
-def _verdict_method(engine: Engine, auth_id: str, verdict: Verdict) -> str:
-    """The method label of a verify for the metrics (the verdict may not carry it)."""
-    method = getattr(verdict, "method", None)
-    if method is not None:
-        return str(method)
-    if verdict.reason in (DenialReason.UNKNOWN_AUTH, DenialReason.WRONG_SERVER):
-        return "unknown"
-    try:
-        view = engine.status(auth_id)
-    except NotFound:
-        return "unknown"
-    return "unknown" if view.method is None else str(view.method)
+def _verdict_method(verdict: Verdict) -> str:
+    """The method label of a verify for the metrics: the engine names it whenever it found
+    the authentication."""
+    return "unknown" if verdict.method is None else str(verdict.method)
 
 
 @router.post(
@@ -87,20 +82,25 @@ def _verdict_method(engine: Engine, auth_id: str, verdict: Verdict) -> str:
     response_model=AuthPublic,
     response_model_exclude_none=True,
     responses=problems(403, 429, 502),
+    openapi_extra=documented(AuthCreate),
 )
-async def begin(body: AuthCreate, runtime: RuntimeDep) -> dict[str, Any]:
+async def begin(request: Request) -> JSONResponse:
     """Start an authentication; sms/voice send a fresh code, push notifies the app."""
+    body = await read_body(request, AuthCreate)
+    runtime = runtime_of(request)
     outcome = runtime.engine.begin(body.user_id, body.method, body.client_ip)
     runtime.metrics.record_begin(outcome)
     if isinstance(outcome, Denial):
         raise refusal(outcome)
-    return {
+    answer: dict[str, Any] = {
         "auth_id": outcome.auth_id,
         "method": outcome.method,
         "server": outcome.server,
         "expires_in": outcome.expires_in,
-        "sender": outcome.sender,
     }
+    if outcome.sender is not None:  # response_model_exclude_none, done by hand
+        answer["sender"] = outcome.sender
+    return JSONResponse(answer, status_code=201)
 
 
 @router.post("/app-password", response_model=VerdictPublic)
@@ -115,13 +115,19 @@ async def check_app_password(body: AppPasswordCheck, runtime: RuntimeDep) -> dic
     return verdict_body(verdict)
 
 
-@router.post("/{auth_id}/verify", response_model=VerdictPublic)
-async def verify(auth_id: str, body: VerifyCreate, runtime: RuntimeDep) -> dict[str, Any]:
+@router.post(
+    "/{auth_id}/verify",
+    response_model=VerdictPublic,
+    openapi_extra=documented(VerifyCreate, path=("auth_id",)),
+)
+async def verify(request: Request) -> JSONResponse:
     """``wrong_server`` when the auth id names another server and codes are not shared."""
-    engine = runtime.engine
-    verdict = engine.verify(auth_id, body.code)
-    runtime.metrics.record_verdict(_verdict_method(engine, auth_id, verdict), verdict)
-    return verdict_body(verdict)
+    auth_id: str = request.path_params["auth_id"]
+    body = await read_body(request, VerifyCreate)
+    runtime = runtime_of(request)
+    verdict = runtime.engine.verify(auth_id, body.code)
+    runtime.metrics.record_verdict(_verdict_method(verdict), verdict)
+    return JSONResponse(verdict_body(verdict))
 
 
 @router.get("/{auth_id}", response_model=AuthStatusPublic, responses=problems(404))

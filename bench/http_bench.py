@@ -14,11 +14,12 @@ requests/s ÷ bare RPS (the target's like-for-like reading).
 
 The load comes from wrk (``apt-get install -y wrk``) with ``bench/http_verify.lua``; wrk is
 C, so the client is not the bottleneck on a 2-core machine. Users are created first through
-the API; each user gets at most 5 codes per 5 minutes (the engine's send limit), so the run
-creates enough users for the load and reports any refused begin.
+the API; each user gets at most 5 codes per 5 minutes (the engine's send limit), so
+``--users`` must be about 2.5 times the sign-ins of one run (12,000 for 5 rounds at ~1,000
+sign-ins/s); the run reports any refused begin.
 
     .venv/bin/python bench/http_bench.py [--duration 5] [--rounds 3] [--connections 8]
-                                         [--workers 1,2] [--users 5000] [--db URL]
+                                         [--workers 1,2] [--users 12000] [--db URL]
                                          [--pending memory|redis://…]
 
 Each worker count runs ``--rounds`` alternations of a bare measurement and a sign-in
@@ -237,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="bare/sign-in alternations")
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--workers", default="1,2", help="comma-separated worker counts")
-    parser.add_argument("--users", type=int, default=5000)
+    parser.add_argument("--users", type=int, default=12000)
     parser.add_argument("--db", default=None, help="default: a fresh SQLite file")
     parser.add_argument("--pending", default="memory")
     args = parser.parse_args(argv)

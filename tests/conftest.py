@@ -34,7 +34,7 @@ def postgres_url() -> Iterator[str]:
         admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001 - any connection problem means "not available"
+    except Exception as exc:
         _unavailable("PostgreSQL at " + PG_ADMIN_URL, exc)
     url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
     try:
@@ -60,7 +60,7 @@ def redis_url() -> Iterator[str]:
     try:
         client = redis.Redis.from_url(REDIS_URL)
         client.ping()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         _unavailable("Redis at " + REDIS_URL, exc)
     namespace = f"mfalab-t-{secrets.token_hex(6)}"
     os.environ["MFALAB_TEST_NAMESPACE"] = namespace

@@ -355,3 +355,32 @@ def test_seeded_entropy_makes_a_run_reproducible(
         return out
 
     assert run() == run()
+
+
+def test_a_verdict_names_the_method_of_the_authentication_it_found() -> None:
+    from mfa import (
+        Challenge,
+        Engine,
+        InMemoryRepository,
+        ManualClock,
+        MemoryPendingStore,
+        MethodType,
+        ServerIdentity,
+    )
+    from mfa.delivery import SinkGateway
+
+    sink = SinkGateway()
+    engine = Engine(
+        server=ServerIdentity("mfa1"),
+        clock=ManualClock(),
+        repository=InMemoryRepository(),
+        pending=MemoryPendingStore(),
+        gateway=sink,
+        secret_key=b"k" * 32,
+    )
+    engine.create_user("ann", phone="+14255550100")
+    engine.register_method("ann", "sms")
+    challenge = engine.begin("ann")
+    assert isinstance(challenge, Challenge)
+    assert engine.verify(challenge.auth_id, "000000x").method is MethodType.SMS
+    assert engine.verify("mfa1." + "A" * 22, "123456").method is None

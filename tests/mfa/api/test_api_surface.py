@@ -434,3 +434,26 @@ def test_a_bad_token_file_lists_every_problem_and_imports_nothing(client: TestCl
         "/v1/tokens/import", json={"format": "pskc", "content": "<KeyContainer", "password": "x"}
     )
     assert _problem(pskc, 422)["problems"]
+
+
+def test_openapi_documents_the_fast_path_bodies_and_parameters(client: TestClient) -> None:
+    """begin, verify and the sink read are served by a fast path; their documented request
+    schemas must still be those clients generate code from."""
+    spec = client.get("/openapi.json").json()
+    schemas = spec["components"]["schemas"]
+    assert {"AuthCreate", "VerifyCreate"} <= set(schemas)
+    begin = spec["paths"]["/v1/auth"]["post"]["requestBody"]["content"]["application/json"]
+    verify = spec["paths"]["/v1/auth/{auth_id}/verify"]["post"]["requestBody"]["content"][
+        "application/json"
+    ]
+    assert begin["schema"]["$ref"].endswith("/AuthCreate")
+    assert verify["schema"]["$ref"].endswith("/VerifyCreate")
+    sink = spec["paths"]["/v1/sink/messages"]["get"]["parameters"]
+    assert {p["name"] for p in sink} >= {"to", "limit"}
+
+
+def test_invalid_json_to_begin_is_422_naming_the_body(client: TestClient) -> None:
+    answer = client.post(
+        "/v1/auth", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
+    assert _problem(answer, 422)["errors"][0]["field"] == "body"

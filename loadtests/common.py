@@ -720,11 +720,16 @@ class ArrivalLimiter:
 class Router:
     """Client-side load balancing over ``--servers``.
 
-    ``round_robin`` sends every request to the next server in turn (one rotation per
-    process, as an L4 balancer without affinity would), so a verify usually reaches a server
-    that did not send the code; ``sticky`` keeps each user on one server; ``auth_id`` sends
-    a request about an authentication to the server its auth id names (the routing the
-    seed's multi-server setup needs), and a begin to the next server in turn.
+    ``round_robin`` is a balancer without affinity shared by many clients: it hands each
+    request the next server of a rotation that every other client also advances, so for one
+    user each request lands on a server independent of where the previous one went. A strict
+    per-process rotation would not be that: with few users and little interleaving, begin,
+    sink read and verify would always fall on servers i, i+1, i+2 and the verify would never
+    reach the issuer. The rotation's position is therefore drawn at random for each request,
+    and a verify reaches the server that sent the code 1 time in k. ``sticky`` keeps each
+    user on one server; ``auth_id`` sends a request about an authentication to the server its
+    auth id names (the routing the seed's multi-server setup needs), and a begin to any
+    server as round robin does.
     """
 
     def __init__(self, urls: Sequence[str], policy: str, names: Mapping[str, str]) -> None:
@@ -733,13 +738,11 @@ class Router:
         self.urls = tuple(urls)
         self.policy = policy
         self.names = dict(names)
-        self._turn = 0
         self._pinned = 0
+        self._rotation = random.Random()
 
     def _next(self) -> str:
-        url = self.urls[self._turn % len(self.urls)]
-        self._turn += 1
-        return url
+        return self.urls[self._rotation.randrange(len(self.urls))]
 
     def pin(self) -> str | None:
         """The server a new sticky user keeps (``None`` for the other policies)."""

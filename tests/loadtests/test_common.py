@@ -4,6 +4,7 @@ schedule, routing, accounts and how a server answer becomes a failure row."""
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
 import random
 from pathlib import Path
@@ -258,9 +259,15 @@ NAMES = {"mfa1": "http://a:1", "mfa2": "http://b:2", "mfa3": "http://c:3"}
 AUTH_ID = "mfa3." + "x" * 22
 
 
-def test_round_robin_sends_each_request_to_the_next_server() -> None:
+def test_round_robin_lands_each_request_independently_of_the_last() -> None:
+    """A shared balancer: one user's next request reaches the same server 1 time in 3."""
     router = Router(URLS, "round_robin", NAMES)
-    assert [router.base(None, AUTH_ID) for _ in range(4)] == [*URLS, URLS[0]]
+    picks = [router.base(None, AUTH_ID) for _ in range(3000)]
+    assert set(picks) == set(URLS)
+    for url in URLS:  # each server ~1/3 (±5 standard deviations of a binomial, n=3000)
+        assert abs(picks.count(url) / 3000 - 1 / 3) < 5 * (2 / 9 / 3000) ** 0.5
+    repeats = sum(a == b for a, b in itertools.pairwise(picks)) / 2999
+    assert abs(repeats - 1 / 3) < 5 * (2 / 9 / 2999) ** 0.5
 
 
 def test_sticky_users_keep_one_server_each() -> None:
@@ -274,8 +281,8 @@ def test_auth_id_routing_follows_the_issuing_server() -> None:
     assert parse_auth_id(AUTH_ID) == ("mfa3", "x" * 22)
     router = Router(URLS, "auth_id", NAMES)
     assert {router.base(None, AUTH_ID) for _ in range(5)} == {"http://c:3"}
-    # a begin has no auth id yet: the servers take turns
-    assert [router.base(None, None) for _ in range(3)] == list(URLS)
+    # a begin has no auth id yet: any server, as round robin
+    assert {router.base(None, None) for _ in range(200)} == set(URLS)
 
 
 # --------------------------------------------------------------------------- accounts

@@ -227,6 +227,7 @@ class Engine:
         """Register a method. A push method registered with its device token is activated at
         once (the app did the activation step); without one it waits for ``activate_push``."""
         user = self.get_user(user_id)
+        registered_user = user
         try:
             kind = MethodType(method)
         except ValueError:
@@ -273,7 +274,10 @@ class Engine:
         )
         self.repository.add_method(registered)
         # registering answers an admin reset or a registration policy
-        self.repository.save_user(replace(user, pending_registration=frozenset()))
+        if user.pending_registration:
+            user = replace(user, pending_registration=frozenset())
+        if user is not registered_user:  # saved only when something changed (hot in sims)
+            self.repository.save_user(user)
         return registered
 
     def activate_push(self, user_id: str, method_id: str, device_token: str) -> RegisteredMethod:

@@ -79,6 +79,8 @@ _new_pending = builder(PendingAuth)
 _new_log = builder(AuthLogRecord)
 _new_message = builder(Message)
 _new_challenge = builder(Challenge)
+_new_user = builder(User)
+_new_method = builder(RegisteredMethod)
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,15 +186,17 @@ class Engine:
         if email is not None and "@" not in email:
             raise InvalidInput("email", f"{email!r} is not an e-mail address")
         parsed = parse_phone(phone) if phone is not None else None
-        user = User(
-            user_id=user_id,
-            first_name=first_name,
-            last_name=last_name,
-            email=email,
-            phone=parsed.e164 if parsed else None,
-            country=parsed.country if parsed else None,
-            licensed=licensed,
-            enabled_at=self.clock.now(),
+        user = _new_user(
+            user_id,
+            first_name,
+            last_name,
+            email,
+            parsed.e164 if parsed else None,  # phone
+            parsed.country if parsed else None,  # country
+            licensed,
+            self.clock.now(),  # enabled_at
+            None,  # disabled_at
+            frozenset(),  # pending_registration
         )
         self.repository.add_user(user)
         return user
@@ -228,8 +232,9 @@ class Engine:
         once (the app did the activation step); without one it waits for ``activate_push``."""
         user = self.get_user(user_id)
         registered_user = user
+        found = _METHOD_TYPES.get(method) if isinstance(method, str) else None
         try:
-            kind = MethodType(method)
+            kind = found if found is not None else MethodType(method)
         except ValueError:
             choices = [m.value for m in MethodType]
             raise InvalidInput("type", f"{method!r} is not one of {choices}") from None
@@ -264,13 +269,17 @@ class Engine:
             for other in existing:
                 if other.is_default:
                     self.repository.save_method(replace(other, is_default=False))
-        registered = RegisteredMethod(
-            method_id=f"m-{self.entropy.token(12)}",
-            user_id=user_id,
-            type=kind,
-            is_default=make_default,
-            created_at=self.clock.now(),
-            **fields,  # type: ignore[arg-type]
+        registered = _new_method(
+            "m-" + self.entropy.token(12),  # method_id
+            user_id,
+            kind,  # type
+            fields.get("phone"),
+            fields.get("device_token"),
+            fields.get("activated", False),
+            fields.get("secret"),
+            fields.get("serial"),
+            make_default,  # is_default
+            self.clock.now(),  # created_at
         )
         self.repository.add_method(registered)
         # registering answers an admin reset or a registration policy

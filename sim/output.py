@@ -19,6 +19,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from sim.collector import collector_paused
 from sim.records import AuthRow, DeliveryRow, ResourceSample
 
 __all__ = [
@@ -96,9 +97,14 @@ class TableWriter:
             self.flush()
 
     def flush(self) -> None:
+        """Write the buffered rows as one row group (without collector passes over all the
+        run holds, set off by the conversion's allocations: a third of a final flush)."""
+        if self._rows:
+            with collector_paused():
+                self._write_rows()
+
+    def _write_rows(self) -> None:
         rows = self._rows
-        if not rows:
-            return
         columns = list(zip(*rows, strict=True))
         arrays = [
             pa.array(col, type=field.type) for col, field in zip(columns, self._base, strict=True)

@@ -8,17 +8,16 @@ SimPy advances in slices of simulated time so that buffered rows are flushed reg
 
 from __future__ import annotations
 
-import gc
 import platform
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from sim.collector import collector_paused
 from sim.model import Replication
 from sim.output import (
     AUTH_SCHEMA,
@@ -35,8 +34,6 @@ from sim.summary import Tally, summarize
 __all__ = ["expected_authentications", "run_replication", "run_scenario", "seeds"]
 
 _SLICES = 200
-#: The full-collection threshold while a replication runs: in effect, never.
-_NO_FULL_COLLECTIONS = 1 << 30
 
 
 def seeds(seed: int, replications: int) -> list[np.random.SeedSequence]:
@@ -65,19 +62,19 @@ def run_replication(
     on_progress: Callable[[float], None] | None = None,
 ) -> Tally:
     """Run one replication to its end; ``on_progress`` gets simulated seconds advanced."""
-    replication = Replication(
-        scenario,
-        seed,
-        index,
-        on_auth=auths.append,
-        on_delivery=deliveries.append,
-        on_sample=resources.append,
-    )
-    env = replication.env
     duration = scenario.arrivals.duration_s
     step = max(duration / _SLICES, scenario.output.sample_interval_s)
     reported = 0.0
-    with _young_collections_only():
+    with collector_paused():
+        replication = Replication(
+            scenario,
+            seed,
+            index,
+            on_auth=auths.append,
+            on_delivery=deliveries.append,
+            on_sample=resources.append,
+        )
+        env = replication.env
         while True:
             replication.run(until=env.now + step)
             auths.maybe_flush()
@@ -92,26 +89,6 @@ def run_replication(
     if on_progress is not None and reported < duration:
         on_progress(duration - reported)
     return tally
-
-
-@contextmanager
-def _young_collections_only() -> Iterator[None]:
-    """No full passes of Python's cyclic garbage collector while a replication runs.
-
-    A running replication makes no reference cycles, but the engines' stores keep what every
-    sign-in left (users, methods, pending authentications): each time that grew by a
-    quarter, a full pass rescanned all of it — a fifth of the run time, for nothing to free.
-    Young collections go on, so a cycle made by mistake is still freed while it is young.
-    Nested or concurrent runs leave the threshold to the outermost one."""
-    thresholds = gc.get_threshold()
-    if thresholds[2] == _NO_FULL_COLLECTIONS:
-        yield
-        return
-    gc.set_threshold(thresholds[0], thresholds[1], _NO_FULL_COLLECTIONS)
-    try:
-        yield
-    finally:
-        gc.set_threshold(*thresholds)
 
 
 def run_scenario(

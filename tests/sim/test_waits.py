@@ -62,8 +62,11 @@ def test_a_negative_wait_is_an_error_like_simpy_timeouts() -> None:
 
 
 def test_a_run_leaves_the_garbage_collector_as_it_found_it(simulate) -> None:
-    """Full collections pause while a replication runs, and only then."""
+    """The cyclic collector pauses while a replication runs, and only then; pausing it is
+    safe only because a run makes no reference cycles (checked by the next test)."""
+    assert gc.isenabled()
     before = gc.get_threshold()
+    gc.collect()
     run = simulate(
         {
             "population": {"users": 100},
@@ -71,4 +74,30 @@ def test_a_run_leaves_the_garbage_collector_as_it_found_it(simulate) -> None:
         }
     )
     assert run.summary["authentications"] > 0
+    assert gc.isenabled()
     assert gc.get_threshold() == before
+
+
+def test_a_replication_makes_no_reference_cycles_per_sign_in(simulate) -> None:
+    """Pausing the collector during a run is safe only if sign-ins make no cycles: what a
+    run leaves for ``gc.collect`` (set-up, pydantic, pyarrow) must not grow with its size."""
+
+    def unreachable_after(users: int, rate: float, name: str) -> tuple[int, int]:
+        tree = {
+            "population": {"users": users},
+            "arrivals": {"duration_s": 60, "profile": [{"start_s": 0, "rate_per_s": rate}]},
+        }
+        gc.collect()
+        gc.disable()
+        try:
+            run = simulate(tree, name=name)
+            return run.summary["authentications"], gc.collect()
+        finally:
+            gc.enable()
+
+    unreachable_after(100, 1.0, "warm-up")  # first-use caches and imports
+    small_auths, small = unreachable_after(100, 1.0, "small")
+    large_auths, large = unreachable_after(2000, 20.0, "large")
+    assert large_auths > 10 * small_auths
+    # one cycle per sign-in would add over a thousand; set-up noise is a few dozen
+    assert large <= small + 100, (small, large)

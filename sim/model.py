@@ -98,7 +98,7 @@ def engine_policy(scenario: Scenario) -> Policy:
     spec = scenario.policy
     policy = Policy(
         mode=Mode(servers.mode),
-        pending_timeout_seconds=servers.timeout_s or 300.0,
+        pending_timeout_seconds=servers.timeout_s or Policy().pending_timeout_seconds,
         max_verify_attempts=spec.max_verify_attempts,
         lockout_threshold=spec.lockout_threshold,
         lockout_seconds=spec.lockout_s,

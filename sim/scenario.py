@@ -21,7 +21,7 @@ import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from mfa.delivery.senders import DEFAULT_SHORT_CODES
-from mfa.policy import Policy
+from mfa.policy import CLOUD_TIMEOUT_SECONDS, Policy
 
 __all__ = [
     "CHANNELS",
@@ -525,17 +525,12 @@ class Servers(_Model):
 
     @model_validator(mode="after")
     def _cloud_is_fixed(self) -> Servers:
-        if self.mode == "cloud" and self.timeout_s not in (None, 180.0):
+        if self.mode == "cloud" and self.timeout_s not in (None, CLOUD_TIMEOUT_SECONDS):
             raise ValueError(
-                "timeout_s cannot be set in cloud mode: the cloud keeps codes 180 s (the seed)"
+                "timeout_s cannot be set in cloud mode: the cloud keeps codes "
+                f"{CLOUD_TIMEOUT_SECONDS:g} s (the seed)"
             )
         return self
-
-    @property
-    def code_lifetime_s(self) -> float:
-        if self.mode == "cloud":
-            return 180.0
-        return self.timeout_s if self.timeout_s is not None else 300.0
 
 
 class PolicySpec(_Model):

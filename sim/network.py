@@ -157,8 +157,10 @@ class CarrierModel:
         self.answer_identified = spec.voice_answer_with_caller_id
         self.answer_anonymous = spec.voice_answer_without_caller_id
 
-    def text(self, recipient: Recipient, stream: RandomStream) -> float | str:
-        """Seconds from the sender to the phone, or the loss cause."""
+    def _reach(self, recipient: Recipient, stream: RandomStream) -> bool | str:
+        """Whether the network reaches the phone: the loss cause, or whether the signal is
+        poor (which scales the latency). Draws the carrier-loss number, as texts and calls
+        both go through the carrier."""
         if recipient.connectivity not in _CELLULAR:
             return _NO_SIGNAL
         if recipient.security_app:
@@ -167,19 +169,21 @@ class CarrierModel:
         odds = self.deliver * self.poor_deliver if poor else self.deliver
         if stream.uniform() >= odds:
             return _CARRIER_LOSS
+        return poor
+
+    def text(self, recipient: Recipient, stream: RandomStream) -> float | str:
+        """Seconds from the sender to the phone, or the loss cause."""
+        poor = self._reach(recipient, stream)
+        if isinstance(poor, str):
+            return poor
         latency = self.latency.sample(stream)
         return latency * self.poor_latency if poor else latency
 
     def call(self, recipient: Recipient, stream: RandomStream) -> float | str:
         """Seconds until the code has been read out to the user, or the loss cause."""
-        if recipient.connectivity not in _CELLULAR:
-            return _NO_SIGNAL
-        if recipient.security_app:
-            return _SECURITY_APP
-        poor = recipient.signal == "poor"
-        odds = self.deliver * self.poor_deliver if poor else self.deliver
-        if stream.uniform() >= odds:
-            return _CARRIER_LOSS
+        poor = self._reach(recipient, stream)
+        if isinstance(poor, str):
+            return poor
         answer = (
             self.answer_identified if stream.uniform() < self.caller_id else (self.answer_anonymous)
         )

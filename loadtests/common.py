@@ -30,7 +30,7 @@ import re
 import secrets
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from hashlib import sha256
@@ -129,16 +129,24 @@ def parse_servers(text: str) -> tuple[str, ...]:
     return urls
 
 
+def _assignments(
+    text: str, allowed: Iterable[str], form: str, shown: Iterable[str]
+) -> Iterator[tuple[str, str, str]]:
+    """``"a=1,b=2"`` → (item, key, value) for each comma-separated item; a key outside
+    ``allowed`` (or an item without ``=``) is an argparse error naming the expected ``form``."""
+    keys = set(allowed)
+    for item in (p.strip() for p in str(text).split(",") if p.strip()):
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or key not in keys:
+            raise argparse.ArgumentTypeError(f"{item!r}: expected {form} one of {', '.join(shown)}")
+        yield item, key, value
+
+
 def parse_mix(text: str) -> dict[str, float]:
     """``"sms=6,push=2,totp=1,app_password=1"`` → weights by flow (missing flows weigh 0)."""
     weights: dict[str, float] = {}
-    for item in (p.strip() for p in str(text).split(",") if p.strip()):
-        name, sep, value = item.partition("=")
-        name = name.strip()
-        if not sep or name not in FLOWS:
-            raise argparse.ArgumentTypeError(
-                f"{item!r}: expected FLOW=WEIGHT with FLOW one of {', '.join(FLOWS)}"
-            )
+    for item, name, value in _assignments(text, FLOWS, "FLOW=WEIGHT with FLOW", FLOWS):
         try:
             weight = float(value)
         except ValueError:
@@ -169,13 +177,9 @@ _SHAPE_KEYS = {"ramp", "hold", "decay", "base", "step", "steps"}
 def parse_shape_params(text: str) -> dict[str, float]:
     """``"ramp=20s,hold=10s,decay=30s,base=0.1"`` or ``"step=10s,steps=6"``."""
     params: dict[str, float] = {}
-    for item in (p.strip() for p in str(text).split(",") if p.strip()):
-        key, sep, value = item.partition("=")
-        key = key.strip()
-        if not sep or key not in _SHAPE_KEYS:
-            raise argparse.ArgumentTypeError(
-                f"{item!r}: expected KEY=VALUE with KEY one of {', '.join(sorted(_SHAPE_KEYS))}"
-            )
+    for item, key, value in _assignments(
+        text, _SHAPE_KEYS, "KEY=VALUE with KEY", sorted(_SHAPE_KEYS)
+    ):
         number = float(value) if key in ("base", "steps") else parse_duration(value)
         if number < 0 or (key == "steps" and number < 1):
             raise argparse.ArgumentTypeError(f"{item!r}: out of range")

@@ -47,7 +47,7 @@ from mfa.errors import (
 )
 from mfa.fastrecords import builder
 from mfa.methods import DELIVERED_METHODS, MethodType, RegisteredMethod
-from mfa.otp import match_totp, new_totp_secret, otpauth_uri
+from mfa.otp import match_totp, otpauth_uri
 from mfa.outcomes import Challenge, Denial, Verdict
 from mfa.pending import PendingAuth, PendingStore
 from mfa.policy import Policy
@@ -67,6 +67,7 @@ __all__ = ["AuthView", "Engine", "ServerIdentity", "parse_auth_id"]
 _SERVER_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _USER_ID = re.compile(r"^[^\s/?#]{1,128}$")
 _AUTH_TOKEN_LENGTH = 22  # 64**22 = 2**132
+_TOTP_SECRET_CHARS = 32  # 32 base32 characters = 160 bits, as RFC 4226 §4 recommends
 _PURGE_EVERY = 512
 _COUNTRY_CACHE = 4096
 #: Users of authentications this engine began and that are still open (see ``_user_of``).
@@ -159,7 +160,11 @@ class Engine:
         self._hasher = app_password_hasher or AppPasswordHasher()
         self._puts = 0
         # BLAKE2b takes keys up to 64 bytes; longer secrets are hashed down first
-        self._mac_key = secret_key if len(secret_key) <= 64 else hashlib.sha256(secret_key).digest()
+        mac_key = secret_key if len(secret_key) <= 64 else hashlib.sha256(secret_key).digest()
+        # keyed once: each digest copies this state rather than re-keying BLAKE2b
+        self._mac = hashlib.blake2b(key=mac_key, digest_size=32)
+        self._enabled_for: Policy | None = None
+        self._enabled: frozenset[MethodType] = frozenset()
         self._auth_prefix = f"{server.name}."
         self._auth_id_length = len(self._auth_prefix) + _AUTH_TOKEN_LENGTH
         self._countries: dict[str, str] = {}
@@ -231,28 +236,74 @@ class Engine:
         """Register a method. A push method registered with its device token is activated at
         once (the app did the activation step); without one it waits for ``activate_push``."""
         user = self.get_user(user_id)
-        registered_user = user
-        found = _METHOD_TYPES.get(method) if isinstance(method, str) else None
-        try:
-            kind = found if found is not None else MethodType(method)
-        except ValueError:
-            choices = [m.value for m in MethodType]
-            raise InvalidInput("type", f"{method!r} is not one of {choices}") from None
-        fields: dict[str, object] = {}
+        kind = _method_type(method)
+        raw = phone if phone is not None else user.phone
+        token = self._checked_method(user_id, kind, raw, serial, device_token)
+        number = None
         if kind in DELIVERED_METHODS:
-            raw = phone if phone is not None else user.phone
-            if raw is None:
+            if raw is user.phone:
+                number = user.phone  # stored in E.164 when the user was created
+            else:
+                assert raw is not None  # _checked_method refused it otherwise
+                parsed = parse_phone(raw)
+                number = parsed.e164
+                if user.phone is None:
+                    user = replace(user, phone=parsed.e164, country=parsed.country)
+                    self.repository.save_user(user)
+        return self._add_method(
+            user,
+            kind,
+            number,
+            device_token,
+            token,
+            default,
+            self.repository.list_methods(user_id),
+        )
+
+    def enrol(
+        self,
+        user_id: str,
+        method: MethodType | str,
+        *,
+        phone: str | None = None,
+        serial: str | None = None,
+        device_token: str | None = None,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        email: str | None = None,
+        licensed: bool = False,
+    ) -> RegisteredMethod:
+        """Create a user together with their first (default) method, as an admin enrolling
+        someone does: everything is checked before anything is stored, so a refused
+        enrolment leaves no user behind. sms/voice use ``phone``, the user's number."""
+        kind = _method_type(method)
+        token = self._checked_method(user_id, kind, phone, serial, device_token)
+        user = self.create_user(
+            user_id,
+            first_name=first_name,
+            last_name=last_name,
+            email=email,
+            phone=phone,
+            licensed=licensed,
+        )
+        return self._add_method(user, kind, user.phone, device_token, token, True, ())
+
+    def _checked_method(
+        self,
+        user_id: str,
+        kind: MethodType,
+        phone: str | None,
+        serial: str | None,
+        device_token: str | None,
+    ) -> HardwareToken | None:
+        """Refuse a registration that cannot succeed, before anything is written; the
+        hardware token it names, for that kind."""
+        if kind in DELIVERED_METHODS:
+            if phone is None:
                 raise InvalidInput("phone", f"a phone number is required for {kind.value}")
-            parsed = parse_phone(raw)
-            fields["phone"] = parsed.e164
-            if user.phone is None:
-                user = replace(user, phone=parsed.e164, country=parsed.country)
         elif kind is MethodType.PUSH:
             if device_token is not None:
                 _check_device_token(device_token)
-                fields.update(device_token=device_token, activated=True)
-        elif kind is MethodType.TOTP:
-            fields["secret"] = new_totp_secret()
         elif kind is MethodType.HARDWARE_TOKEN:
             if not serial:
                 raise InvalidInput("serial", "the serial number of an imported token is required")
@@ -261,10 +312,29 @@ class Engine:
                 raise InvalidInput("serial", f"no imported token has serial {serial!r}")
             if token.user_id not in (None, user_id):
                 raise ConflictError(f"token {serial!r} is assigned to another user")
+            return token
+        return None
+
+    def _add_method(
+        self,
+        user: User,
+        kind: MethodType,
+        number: str | None,
+        device_token: str | None,
+        token: HardwareToken | None,
+        default: bool,
+        existing: Sequence[RegisteredMethod],
+    ) -> RegisteredMethod:
+        """Store a checked registration (``number`` in E.164 for sms/voice)."""
+        user_id = user.user_id
+        push = kind is MethodType.PUSH and device_token is not None
+        secret = None
+        if kind is MethodType.TOTP:
+            secret = self.entropy.base32(_TOTP_SECRET_CHARS)
+        elif token is not None:
             self.repository.save_token(replace(token, user_id=user_id))
-            fields["serial"] = serial
-        existing = self.repository.list_methods(user_id)
-        make_default = default or not any(m.is_default for m in existing)
+        current = _default_of(existing)  # flagged, or the first: then none is flagged
+        make_default = default or current is None or not current.is_default
         if make_default:
             for other in existing:
                 if other.is_default:
@@ -273,20 +343,18 @@ class Engine:
             "m-" + self.entropy.token(12),  # method_id
             user_id,
             kind,  # type
-            fields.get("phone"),
-            fields.get("device_token"),
-            fields.get("activated", False),
-            fields.get("secret"),
-            fields.get("serial"),
+            number if kind in DELIVERED_METHODS else None,  # phone
+            device_token if push else None,
+            push,  # activated
+            secret,
+            token.serial if token is not None else None,  # serial
             make_default,  # is_default
             self.clock.now(),  # created_at
         )
         self.repository.add_method(registered)
         # registering answers an admin reset or a registration policy
         if user.pending_registration:
-            user = replace(user, pending_registration=frozenset())
-        if user is not registered_user:  # saved only when something changed (hot in sims)
-            self.repository.save_user(user)
+            self.repository.save_user(replace(user, pending_registration=frozenset()))
         return registered
 
     def activate_push(self, user_id: str, method_id: str, device_token: str) -> RegisteredMethod:
@@ -346,7 +414,11 @@ class Engine:
         return reasons
 
     def _method_enabled(self, kind: MethodType) -> bool:
-        return kind in self.policy.allowed_methods and kind not in self.policy.disabled_methods
+        policy = self.policy
+        if policy is not self._enabled_for:  # worked out once per policy, not per request
+            self._enabled = policy.allowed_methods - policy.disabled_methods
+            self._enabled_for = policy
+        return kind in self._enabled
 
     def _method_by_id(self, user_id: str, method_id: str) -> RegisteredMethod:
         for method in self.repository.list_methods(user_id):
@@ -530,7 +602,8 @@ class Engine:
     def _answer(
         self, auth_id: str, decide: Callable[[PendingAuth, float], Verdict | None]
     ) -> Verdict:
-        """Find the live authentication and let ``decide`` answer.
+        """Find the live authentication and let ``decide`` answer (with a verdict that
+        names the authentication's method).
 
         ``decide`` answers ``None`` when its transition lost: another request (on this
         server or another) moved the authentication on since it was read, so it is read
@@ -543,9 +616,9 @@ class Engine:
             found = self._lookup(auth_id, now)
             if isinstance(found, Verdict):
                 return found
-            verdict = decide(found, now)
+            verdict = decide(found, now)  # labelled with the authentication's method
             if verdict is not None:
-                return verdict.of_method(found.method)
+                return verdict
         return Verdict.denied(DenialReason.TOO_MANY_ATTEMPTS, auth_id)
 
     def _verify(
@@ -555,15 +628,16 @@ class Engine:
         authentication first. ``recorded`` carries a TOTP step's acceptance into the next
         try: the step is in the user's state by then and would read as a replay."""
         auth_id = pending.auth_id
-        if pending.method is MethodType.PUSH:
-            return Verdict.denied(DenialReason.METHOD_NOT_ALLOWED, auth_id)
+        kind = pending.method
+        if kind is MethodType.PUSH:
+            return Verdict.denied(DenialReason.METHOD_NOT_ALLOWED, auth_id, None, kind)
         repository = self.repository
         policy = self.policy
         state = repository.get_state(pending.user_id)
         if state.locked_until > now:
-            return Verdict.denied(DenialReason.LOCKED_OUT, auth_id, state.locked_until - now)
+            return Verdict.denied(DenialReason.LOCKED_OUT, auth_id, state.locked_until - now, kind)
         if pending.attempts >= policy.max_verify_attempts:
-            return Verdict.denied(DenialReason.TOO_MANY_ATTEMPTS, auth_id)
+            return Verdict.denied(DenialReason.TOO_MANY_ATTEMPTS, auth_id, None, kind)
         user = self._user_of(pending)
         method = self._method_of(pending)
         attempts = pending.attempts + 1
@@ -574,11 +648,11 @@ class Engine:
                 user, pending, method, now, AuthStatus.DENIED, reason, attempts, completed=True
             ):
                 return None
-            return Verdict.denied(reason, auth_id)
+            return Verdict.denied(reason, auth_id, None, kind)
 
         failure = DenialReason.WRONG_CODE
         counted = False  # whether the user's state has this failure already
-        if pending.method in DELIVERED_METHODS:
+        if kind in DELIVERED_METHODS:
             ok = pending.code_digest is not None and hmac.compare_digest(
                 pending.code_digest, self._digest(auth_id, code)
             )
@@ -623,7 +697,7 @@ class Engine:
                 return None
             if state.consecutive_failures and not recorded:  # a TOTP step cleared them
                 repository.update_state(pending.user_id, clear_failures)
-            return Verdict.success(auth_id)
+            return Verdict.success(auth_id, kind)
 
         exhausted = attempts >= policy.max_verify_attempts
         if not self._finish(
@@ -639,7 +713,7 @@ class Engine:
             return None
         if not counted:
             self._count_failure(pending.user_id, now)
-        return Verdict.denied(failure, auth_id)
+        return Verdict.denied(failure, auth_id, None, kind)
 
     def respond_push(self, auth_id: str, device_token: str, approve: bool) -> Verdict:
         """The authenticator app answers a push notification."""
@@ -651,11 +725,12 @@ class Engine:
         self, pending: PendingAuth, device_token: str, approve: bool, now: float
     ) -> Verdict | None:
         auth_id = pending.auth_id
-        if pending.method is not MethodType.PUSH:
-            return Verdict.denied(DenialReason.METHOD_NOT_ALLOWED, auth_id)
+        kind = pending.method
+        if kind is not MethodType.PUSH:
+            return Verdict.denied(DenialReason.METHOD_NOT_ALLOWED, auth_id, None, kind)
         state = self.repository.get_state(pending.user_id)
         if state.locked_until > now:
-            return Verdict.denied(DenialReason.LOCKED_OUT, auth_id, state.locked_until - now)
+            return Verdict.denied(DenialReason.LOCKED_OUT, auth_id, state.locked_until - now, kind)
         user = self._user_of(pending)
         method = self._method_of(pending)
         attempts = pending.attempts + 1
@@ -669,12 +744,12 @@ class Engine:
                 user, pending, method, now, AuthStatus.SUCCESS, None, attempts, True
             ):
                 return None
-            return Verdict.success(auth_id)
+            return Verdict.success(auth_id, kind)
         else:
             reason = DenialReason.USER_DENIED
         if not self._finish(user, pending, method, now, AuthStatus.DENIED, reason, attempts, True):
             return None
-        return Verdict.denied(reason, auth_id)
+        return Verdict.denied(reason, auth_id, None, kind)
 
     def status(self, auth_id: str) -> AuthView:
         """Where an authentication stands; ``NotFound`` if this server does not know it."""
@@ -869,9 +944,9 @@ class Engine:
     def _digest(self, auth_id: str, code: str) -> bytes:
         """A keyed BLAKE2b MAC of the code, bound to its auth id: a dump of the pending store
         reveals no live code, and a digest cannot be moved to another authentication."""
-        return hashlib.blake2b(
-            f"{auth_id}:{code}".encode(), key=self._mac_key, digest_size=32
-        ).digest()
+        mac = self._mac.copy()
+        mac.update(f"{auth_id}:{code}".encode())
+        return mac.digest()
 
     def _country_of(self, phone: str) -> str:
         country = self._countries.get(phone)
@@ -1028,6 +1103,7 @@ class Engine:
 
 
 def _default_of(methods: Sequence[RegisteredMethod]) -> RegisteredMethod | None:
+    """The method flagged default, or else the first registered."""
     for method in methods:
         if method.is_default:
             return method
@@ -1048,6 +1124,17 @@ def _pick_method(
             if found is None:
                 found = method
     return found
+
+
+def _method_type(method: MethodType | str) -> MethodType:
+    found = _METHOD_TYPES.get(method) if isinstance(method, str) else None
+    if found is not None:
+        return found
+    try:
+        return MethodType(method)
+    except ValueError:
+        choices = [m.value for m in MethodType]
+        raise InvalidInput("type", f"{method!r} is not one of {choices}") from None
 
 
 def _check_device_token(device_token: str) -> None:

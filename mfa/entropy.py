@@ -17,13 +17,16 @@ import secrets
 from collections.abc import Sequence
 from typing import Protocol, TypeVar
 
-__all__ = ["TOKEN_ALPHABET", "Entropy", "SecretsEntropy", "SeededEntropy"]
+__all__ = ["BASE32_ALPHABET", "TOKEN_ALPHABET", "Entropy", "SecretsEntropy", "SeededEntropy"]
 
 T = TypeVar("T")
 
 #: The URL-safe base64 alphabet: no '.', which separates the server name in auth ids.
 TOKEN_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _BYTE_TO_CHAR = bytes.maketrans(bytes(range(256)), TOKEN_ALPHABET.encode() * 4)
+#: RFC 4648 base32, for OATH secrets: 256 = 8 × 32, so each character is equally likely.
+BASE32_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+_BYTE_TO_BASE32 = bytes.maketrans(bytes(range(256)), BASE32_ALPHABET.encode() * 8)
 
 
 class Entropy(Protocol):
@@ -33,6 +36,11 @@ class Entropy(Protocol):
 
     def token(self, length: int) -> str:
         """An unguessable URL-safe identifier of ``length`` characters (no dots)."""
+        ...
+
+    def base32(self, length: int) -> str:
+        """``length`` random base32 characters (5 bits each): an OATH secret, ready to
+        store and to show in a provisioning URI (32 characters = 160 bits)."""
         ...
 
     def choice(self, options: Sequence[T]) -> T: ...
@@ -48,6 +56,9 @@ class SecretsEntropy:
 
     def token(self, length: int) -> str:
         return os.urandom(length).translate(_BYTE_TO_CHAR).decode("ascii")
+
+    def base32(self, length: int) -> str:
+        return os.urandom(length).translate(_BYTE_TO_BASE32).decode("ascii")
 
     def choice(self, options: Sequence[T]) -> T:
         return options[secrets.randbelow(len(options))]
@@ -74,7 +85,15 @@ class SeededEntropy:
         return str(int(self._random.random() * 10**digits)).zfill(digits)
 
     def token(self, length: int) -> str:
-        return self._random.randbytes(length).translate(_BYTE_TO_CHAR).decode("ascii")
+        # what ``Random.randbytes`` does, without its Python-level call
+        return self._bytes(length).translate(_BYTE_TO_CHAR).decode("ascii")
+
+    def base32(self, length: int) -> str:
+        return self._bytes(length).translate(_BYTE_TO_BASE32).decode("ascii")
+
+    def _bytes(self, length: int) -> bytes:
+        # what ``Random.randbytes`` does, without its Python-level call
+        return self._random.getrandbits(length * 8).to_bytes(length, "little")
 
     def choice(self, options: Sequence[T]) -> T:
         return options[int(self._random.random() * len(options))]

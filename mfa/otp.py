@@ -60,25 +60,34 @@ def normalise_algorithm(name: str) -> str:
 
 def normalise_base32(secret: str) -> str:
     """Upper-case, strip spaces and padding; raise ``ValueError`` if it is not base32."""
+    cleaned = _cleaned(secret)
+    _decode(cleaned)
+    return cleaned
+
+
+def _cleaned(secret: str) -> str:
     cleaned = "".join(str(secret).split()).upper().rstrip("=")
     if not cleaned:
         raise ValueError("the secret is empty")
+    return cleaned
+
+
+def _decode(cleaned: str) -> bytes:
     try:
-        base64.b32decode(cleaned + "=" * (-len(cleaned) % 8))
+        return base64.b32decode(cleaned + "=" * (-len(cleaned) % 8))
     except (binascii.Error, ValueError):
         raise ValueError("the secret is not valid base32") from None
-    return cleaned
 
 
 @lru_cache(maxsize=65_536)
 def secret_bytes(secret: str) -> bytes:
     """The key bytes of a base32 secret (cached: a verifier decodes the same few often)."""
-    cleaned = normalise_base32(secret)
-    return base64.b32decode(cleaned + "=" * (-len(cleaned) % 8))
+    return _decode(_cleaned(secret))
 
 
 def new_totp_secret(nbytes: int = 20) -> str:
-    """160 bits by default, as RFC 4226 §4 recommends."""
+    """160 bits by default, as RFC 4226 §4 recommends. (The engine draws its secrets from
+    its entropy port instead, ``Entropy.base32``, so that a simulation is reproducible.)"""
     return base64.b32encode(secrets.token_bytes(nbytes)).decode().rstrip("=")
 
 

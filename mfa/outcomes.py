@@ -75,10 +75,6 @@ class Verdict:
     ) -> Verdict:
         return _new_verdict(AuthResult.DENIED, reason, auth_id, retry_after, method)
 
-    def of_method(self, method: MethodType) -> Verdict:
-        """This verdict, labelled with the authentication's method."""
-        return _new_verdict(self.result, self.reason, self.auth_id, self.retry_after, method)
-
 
 # every verify answers with one of these: built without the frozen-setattr cost
 _new_verdict = builder(Verdict)

@@ -21,7 +21,7 @@ from mfa.auth_log import AuthLogRecord
 from mfa.billing import ProviderAccount
 from mfa.errors import ConflictError
 from mfa.methods import RegisteredMethod
-from mfa.security_state import SecurityState, StateChange
+from mfa.security_state import SecurityState, StateChange, empty_state
 from mfa.tokens.model import HardwareToken
 from mfa.users import User
 
@@ -162,7 +162,7 @@ class InMemoryRepository:
     # security counters
     def get_state(self, user_id: str) -> SecurityState:
         state = self._states.get(user_id)
-        return state if state is not None else SecurityState(user_id)
+        return state if state is not None else empty_state(user_id)
 
     def save_state(self, state: SecurityState) -> None:
         self._states[state.user_id] = state
@@ -172,7 +172,7 @@ class InMemoryRepository:
         with self._state_lock:
             state = states.get(user_id)
             if state is None:
-                state = SecurityState(user_id)
+                state = empty_state(user_id)
             new, answer = change(state)
             if new is not state:
                 states[user_id] = new

@@ -23,6 +23,7 @@ __all__ = [
     "StateChange",
     "accept_totp_step",
     "clear_failures",
+    "empty_state",
     "record_failure",
     "record_send",
 ]
@@ -49,6 +50,12 @@ class SecurityState:
 StateChange = Callable[[SecurityState], tuple[SecurityState, T]]
 
 _new_state = builder(SecurityState)
+
+
+def empty_state(user_id: str) -> SecurityState:
+    """The state of a user with no failures, sends or TOTP steps yet (every user's first
+    sign-in reads it, so it is built without the frozen ``__init__``)."""
+    return _new_state(user_id, 0, 0.0, (), {})
 
 
 def record_send(

@@ -265,7 +265,9 @@ class People:
     def _queue(self, s: Session, server: Server) -> float:
         """Queue a request arriving now at ``server``: returns the wait for a free slot and
         leaves the service time in ``s.lag`` (the answer reaches the person that much
-        later; the engine handles the request when its slot frees up)."""
+        later; the engine handles the request when its slot frees up). Callers let an
+        answer still on its way (``s.lag``) reach the person first, so requests reach the
+        queues in time order, which the FIFO recursion relies on."""
         server.calls += 1
         queue = server.queue
         if queue is None:
@@ -279,18 +281,6 @@ class People:
             return start - now
         return 0.0
 
-    def _send(self, s: Session, server: Server) -> Generator[float, None, None]:
-        """Bring the person to the moment ``server`` starts on their request.
-
-        An answer still on its way (``s.lag``) is waited for first, so requests reach the
-        queues in time order, which the FIFO recursion relies on."""
-        if s.lag:
-            lag, s.lag = s.lag, 0.0
-            yield lag
-        wait = self._queue(s, server)
-        if wait:
-            yield wait
-
     def _pause(self, s: Session, seconds: float) -> float:
         """A wait of ``seconds`` after the last answer has reached the person."""
         lag, s.lag = s.lag, 0.0
@@ -298,7 +288,11 @@ class People:
 
     def _begin(self, s: Session, method: str) -> Generator[float, None, Challenge | Denial | None]:
         server = self.servers[self.balancer.begin(s)]
-        yield from self._send(s, server)
+        if s.lag:
+            yield self._pause(s, 0.0)  # the last answer reaches the person first
+        wait = self._queue(s, server)
+        if wait:
+            yield wait
         s.servers.append(server.name)
         s.begins += 1
         s.server = server.name
@@ -323,7 +317,11 @@ class People:
     ) -> Generator[float, None, Verdict]:
         """Check a code (``code``) or approve a push (``code is None``)."""
         server = self.servers[self.balancer.verify(s, auth_id)]
-        yield from self._send(s, server)
+        if s.lag:
+            yield self._pause(s, 0.0)  # the last answer reaches the person first
+        wait = self._queue(s, server)
+        if wait:
+            yield wait
         s.servers.append(server.name)
         s.verifies += 1
         engine = server.engine
@@ -489,8 +487,8 @@ class People:
         return NEXT
 
     def _not_in_window(self, s: Session, method: str, typed: str) -> str:
-        """A typo that no neighbouring time step happens to accept (keeps runs reproducible
-        whatever secret the engine generated)."""
+        """A typo that no neighbouring time step happens to accept: a mistyped code is one
+        the engine refuses, whatever the secret."""
         now = self.epoch + self.env.now
         population = self.population
         secret = (population.totp_secret if method == "totp" else population.token_secret)[s.index]

@@ -132,15 +132,13 @@ class Population:
     # ------------------------------------------------------------------ enrolment
 
     def register(self, index: int, engine: Engine) -> None:
-        """Create the user and their default method through the engine (once)."""
+        """Enrol the user with their default method through the engine (once)."""
         if self._enrolled[index]:
             return
         mask = self.registered[index]
         # the directory holds a phone number for users of sms or voice only
         phone = self.phone(index) if mask & _PHONE_METHODS else None
-        user_id = self.user_id(index)
-        engine.create_user(user_id, phone=phone, licensed=self.licensed(index))
-        self._enrol(index, user_id, self.default[index], engine)
+        self._enrol(index, self.default[index], engine, phone)
 
     def register_backup(self, index: int, method: str, engine: Engine) -> None:
         """Register a backup method the first time its owner falls back to it.
@@ -150,25 +148,31 @@ class Population:
         method (the default flag, registration required) does not depend on the backups."""
         bit = _BIT[method]
         if not self._enrolled[index] >> bit & 1:
-            self._enrol(index, self.user_id(index), bit, engine)
+            self._enrol(index, bit, engine)
 
-    def _enrol(self, index: int, user_id: str, m: int, engine: Engine) -> None:
+    def _enrol(self, index: int, m: int, engine: Engine, phone: str | None = None) -> None:
+        """Register method ``m``; the first registration (``phone`` given, or no method yet)
+        creates the user too, with ``Engine.enrol``."""
+        first = not self._enrolled[index]
         self._enrolled[index] |= 1 << m
         kind = _KINDS[m]
+        user_id = self.user_id(index)
+        options: dict[str, str] = {}
         if kind is MethodType.PUSH:
-            engine.register_method(user_id, kind, device_token=self.device_token(index))
-        elif kind is MethodType.TOTP:
-            method = engine.register_method(user_id, kind)
+            options["device_token"] = self.device_token(index)
+        elif kind is MethodType.HARDWARE_TOKEN:
+            serial = options["serial"] = f"HT{index:08d}"
+            secret = self.token_secret[index] = _token_secret(serial)
+            engine.import_tokens([HardwareToken(serial=serial, secret=secret)])
+        if first:
+            method = engine.enrol(
+                user_id, kind, phone=phone, licensed=self.licensed(index), **options
+            )
+        else:
+            method = engine.register_method(user_id, kind, **options)
+        if kind is MethodType.TOTP:
             assert method.secret is not None
             self.totp_secret[index] = method.secret
-        elif kind is MethodType.HARDWARE_TOKEN:
-            serial = f"HT{index:08d}"
-            secret = _token_secret(serial)
-            engine.import_tokens([HardwareToken(serial=serial, secret=secret)])
-            engine.register_method(user_id, kind, serial=serial)
-            self.token_secret[index] = secret
-        else:
-            engine.register_method(user_id, kind)
 
 
 _BIT = {method: bit for bit, method in enumerate(METHODS)}

@@ -13,8 +13,11 @@ from collections.abc import Sequence
 from mfa.clock import Clock
 from mfa.delivery.message import Message, Provider, Receipt
 from mfa.errors import DeliveryError
+from mfa.fastrecords import builder
 
 __all__ = ["ProviderChain", "ProviderError"]
+
+_new_receipt = builder(Receipt)  # one per message sent
 
 
 class ProviderError(Exception):
@@ -52,5 +55,5 @@ class ProviderChain:
                 continue
             if skip_until:
                 skip_until.pop(provider.name, None)
-            return Receipt(provider.name, message_id)
+            return _new_receipt(provider.name, message_id)
         raise DeliveryError("no provider took the message (" + "; ".join(errors) + ")")

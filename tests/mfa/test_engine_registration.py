@@ -17,6 +17,8 @@ from mfa import (
     RegistrationReason,
     security_defaults,
 )
+from mfa.otp import new_totp_secret
+from mfa.tokens.model import HardwareToken
 
 R = RegistrationReason
 
@@ -84,6 +86,49 @@ def test_totp_method_has_a_secret_and_a_provisioning_uri(engine: Engine) -> None
     sms_like = engine.register_method("frank", "push")
     with pytest.raises(InvalidInput):
         engine.provisioning_uri(sms_like)
+
+
+def test_enrol_creates_a_user_with_a_default_method_ready_to_sign_in(engine: Engine, sink) -> None:  # type: ignore[no-untyped-def]
+    sms = engine.enrol("hana", "sms", phone="+1 425 555 0199", email="hana@contoso.com")
+    assert sms.is_default and sms.phone == "+14255550199"
+    user = engine.get_user("hana")
+    assert (user.phone, user.country, user.email) == ("+14255550199", "US", "hana@contoso.com")
+    assert engine.repository.list_methods("hana") == [sms]
+    assert isinstance(engine.begin("hana"), Challenge)
+    assert engine.registration_required("hana") == []
+    totp = engine.enrol("ivan", MethodType.TOTP, licensed=True)
+    assert totp.secret and len(totp.secret) == 32 and engine.get_user("ivan").licensed
+    push = engine.enrol("jane", "push", device_token="device-0001")
+    assert push.activated and push.device_token == "device-0001"
+    token = HardwareToken("HT-1", new_totp_secret())
+    engine.import_tokens([token])
+    assert engine.enrol("kurt", "hardware_token", serial="HT-1").serial == "HT-1"
+    assert engine.repository.get_token("HT-1").user_id == "kurt"  # type: ignore[union-attr]
+
+
+def test_a_refused_enrolment_leaves_nothing_behind(engine: Engine) -> None:
+    engine.import_tokens([HardwareToken("HT-2", new_totp_secret())])
+    engine.enrol("owner", "hardware_token", serial="HT-2")
+    refused: list[tuple[str, dict[str, object], type[Exception], str]] = [
+        ("sms", {}, InvalidInput, "phone"),
+        ("voice", {"phone": "+1 555"}, InvalidInput, "phone"),
+        ("fax", {}, InvalidInput, "type"),
+        ("push", {"device_token": "short"}, InvalidInput, "device_token"),
+        ("hardware_token", {}, InvalidInput, "serial"),
+        ("hardware_token", {"serial": "NOPE"}, InvalidInput, "serial"),
+        ("hardware_token", {"serial": "HT-2"}, ConflictError, "another user"),
+        ("totp", {"email": "not-an-email"}, InvalidInput, "email"),
+    ]
+    for kind, extra, error, match in refused:
+        with pytest.raises(error, match=match):
+            engine.enrol("lena", kind, **extra)  # type: ignore[arg-type]
+        assert engine.repository.get_user("lena") is None, (kind, extra)
+        assert engine.repository.list_methods("lena") == []
+    assert engine.repository.get_token("HT-2").user_id == "owner"  # type: ignore[union-attr]
+    first = engine.enrol("lena", "totp")
+    with pytest.raises(ConflictError):
+        engine.enrol("lena", "sms", phone="+14255550100")
+    assert engine.repository.list_methods("lena") == [first]  # the existing user untouched
 
 
 def test_reasons_no_method(engine: Engine) -> None:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import base64
 import re
 
 import numpy as np
 import pytest
 
 from mfa import SecretsEntropy, SeededEntropy
-from mfa.engine import parse_auth_id
+from mfa.clock import ManualClock
+from mfa.delivery.sink import SinkGateway
+from mfa.engine import Engine, ServerIdentity, parse_auth_id
+from mfa.pending import MemoryPendingStore
+from mfa.repository import InMemoryRepository
 
 
 @pytest.mark.parametrize(
@@ -45,3 +50,40 @@ def test_seeded_entropy_repeats_with_the_seed() -> None:
 
     assert draw(9) == draw(9)
     assert draw(9) != draw(10)
+
+
+@pytest.mark.parametrize(
+    "entropy",
+    [SecretsEntropy(), SeededEntropy(np.random.default_rng(3))],
+    ids=["secrets", "seeded"],
+)
+def test_base32_secrets_are_160_bit_and_uniform(entropy: SecretsEntropy) -> None:
+    secrets = [entropy.base32(32) for _ in range(2000)]
+    assert all(re.fullmatch(r"[A-Z2-7]{32}", s) for s in secrets)
+    assert all(len(base64.b32decode(s)) == 20 for s in secrets[:50])  # 160 bits, no padding
+    assert len(set(secrets)) == 2000
+    chars = "".join(secrets)
+    counts = np.array([chars.count(c) for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"])
+    expected = len(chars) / 32
+    chi2 = float(((counts - expected) ** 2 / expected).sum())
+    assert chi2 < 61.1  # 31 degrees of freedom, p = 0.001
+
+
+def test_engines_with_one_seed_issue_the_same_totp_secret() -> None:
+    def secret(seed: int) -> str:
+        engine = Engine(
+            server=ServerIdentity("mfa1"),
+            clock=ManualClock(0.0),
+            repository=InMemoryRepository(),
+            pending=MemoryPendingStore(),
+            gateway=SinkGateway(),
+            secret_key=b"k" * 32,
+            entropy=SeededEntropy(np.random.default_rng(seed)),
+        )
+        engine.create_user("u1")
+        method = engine.register_method("u1", "totp")
+        assert method.secret is not None
+        return method.secret
+
+    assert secret(4) == secret(4)
+    assert secret(4) != secret(5)

@@ -27,6 +27,7 @@ _BYTE_TO_CHAR = bytes.maketrans(bytes(range(256)), TOKEN_ALPHABET.encode() * 4)
 #: RFC 4648 base32, for OATH secrets: 256 = 8 × 32, so each character is equally likely.
 BASE32_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 _BYTE_TO_BASE32 = bytes.maketrans(bytes(range(256)), BASE32_ALPHABET.encode() * 8)
+_POWERS_OF_TEN = [10**n for n in range(20)]
 
 
 class Entropy(Protocol):
@@ -82,18 +83,17 @@ class SeededEntropy:
     # ``random()`` has 53 random bits: scaling it to a million (or to a pool of four
     # senders) is uniform to within 1e-10, at a third of ``randrange``'s cost.
     def code(self, digits: int) -> str:
-        return str(int(self._random.random() * 10**digits)).zfill(digits)
+        return str(int(self._random.random() * _POWERS_OF_TEN[digits])).zfill(digits)
 
+    # ``getrandbits(8n).to_bytes(n, "little")`` is what ``Random.randbytes`` does, without
+    # its Python-level call
     def token(self, length: int) -> str:
-        # what ``Random.randbytes`` does, without its Python-level call
-        return self._bytes(length).translate(_BYTE_TO_CHAR).decode("ascii")
+        raw = self._random.getrandbits(length * 8).to_bytes(length, "little")
+        return raw.translate(_BYTE_TO_CHAR).decode("ascii")
 
     def base32(self, length: int) -> str:
-        return self._bytes(length).translate(_BYTE_TO_BASE32).decode("ascii")
-
-    def _bytes(self, length: int) -> bytes:
-        # what ``Random.randbytes`` does, without its Python-level call
-        return self._random.getrandbits(length * 8).to_bytes(length, "little")
+        raw = self._random.getrandbits(length * 8).to_bytes(length, "little")
+        return raw.translate(_BYTE_TO_BASE32).decode("ascii")
 
     def choice(self, options: Sequence[T]) -> T:
         return options[int(self._random.random() * len(options))]

@@ -64,7 +64,8 @@ def record_send(
     """Count one sms/voice send in the sliding window ("five times in 5 minutes"), or
     refuse it: the answer is ``None`` when counted, else the seconds to wait."""
     horizon = now - window
-    recent = tuple(t for t in state.send_times if t > horizon)
+    times = state.send_times
+    recent = tuple(t for t in times if t > horizon) if times else times
     if len(recent) >= max_sends:
         return state, recent[-max_sends] + window - now
     return _new_state(

@@ -16,6 +16,7 @@ sweep compares like with like.
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -43,6 +44,7 @@ STREAMS = ("population", "arrivals", "behaviour", "network", "entropy", "service
 _SIM_KEY = b"mfalab-simulation-key-not-secret"
 
 RowSink = Callable[[tuple[Any, ...]], None]
+_ENV_NOW = simpy.Environment.now.fget
 
 
 class SimClock:
@@ -144,7 +146,7 @@ class Replication:
         self.people: People
         self.network = DeliveryNetwork(
             scenario,
-            now=lambda: env.now,
+            now=partial(_ENV_NOW, env),  # env.now, one Python call rather than two
             stream=RandomStream(generators["network"]),
             recipients=self,
             on_delivery=self._delivered,
@@ -246,9 +248,9 @@ class Replication:
             for t, index in zip(times.tolist(), users, strict=True):
                 if t > env.now:
                     yield t - env.now
-                population.register(index, registrar)
-                connectivity, signal = conditions.draw(behaviour)
                 user_id = population.user_id(index)
+                population.register(index, registrar, user_id)
+                connectivity, signal = conditions.draw(behaviour)
                 session = Session(
                     self.started,
                     index,

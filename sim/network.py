@@ -505,15 +505,15 @@ class DeliveryNetwork:
             delivered, cause = sent + outcome, ""
         self.on_delivery(
             Delivery(
-                message=message,
-                provider=provider,
-                sender=sender,
-                sender_kind=kind,
-                carrier=carrier.name if carrier and channel != "push" else "",
-                requested_at=t,
-                sent_at=sent,
-                delivered_at=delivered,
-                loss_cause=cause,
-                failovers=self._failovers(message),
+                message,
+                provider,
+                sender,
+                kind,  # sender_kind
+                carrier.name if carrier and channel != "push" else "",  # carrier
+                t,  # requested_at
+                sent,  # sent_at
+                delivered,  # delivered_at
+                cause,  # loss_cause
+                self._failovers(message),
             )
         )

@@ -16,6 +16,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -33,6 +34,7 @@ __all__ = [
 ]
 
 _ARROW_TYPES = {"int": pa.int64(), "float": pa.float64(), "str": pa.string(), "bool": pa.bool_()}
+_FLOAT = pa.float64()
 
 
 def arrow_schema(record: type) -> pa.Schema:
@@ -105,10 +107,8 @@ class TableWriter:
 
     def _write_rows(self) -> None:
         rows = self._rows
-        columns = list(zip(*rows, strict=True))
-        arrays = [
-            pa.array(col, type=field.type) for col, field in zip(columns, self._base, strict=True)
-        ]
+        columns = zip(*rows, strict=True)
+        arrays = [_column(col, field.type) for col, field in zip(columns, self._base, strict=True)]
         for value in self._constants.values():
             arrays.append(pa.array([value] * len(rows), type=_constant_type(value)))
         batch = pa.RecordBatch.from_arrays(arrays, schema=self.schema)
@@ -120,6 +120,15 @@ class TableWriter:
         """Flush and close; a table that received no rows is still written (empty)."""
         self.flush()
         self._ensure_writer().close()
+
+
+def _column(values: Sequence[Any], kind: pa.DataType) -> pa.Array:
+    """Floats go through numpy, which reads a column of Python floats several times faster
+    than Arrow's generic conversion (the same values; NaN stays NaN, not null). Other
+    columns keep Arrow's conversion, which refuses a value of the wrong type."""
+    if kind == _FLOAT:
+        return pa.array(np.array(values, dtype=np.float64), type=kind)
+    return pa.array(values, type=kind)
 
 
 def _text(value: Any) -> str:

@@ -131,14 +131,15 @@ class Population:
 
     # ------------------------------------------------------------------ enrolment
 
-    def register(self, index: int, engine: Engine) -> None:
-        """Enrol the user with their default method through the engine (once)."""
+    def register(self, index: int, engine: Engine, user_id: str) -> None:
+        """Enrol user ``index`` (``user_id``) with their default method through the engine
+        (once)."""
         if self._enrolled[index]:
             return
         mask = self.registered[index]
         # the directory holds a phone number for users of sms or voice only
         phone = self.phone(index) if mask & _PHONE_METHODS else None
-        self._enrol(index, self.default[index], engine, phone)
+        self._enrol(index, self.default[index], engine, user_id, phone, first=True)
 
     def register_backup(self, index: int, method: str, engine: Engine) -> None:
         """Register a backup method the first time its owner falls back to it.
@@ -148,28 +149,40 @@ class Population:
         method (the default flag, registration required) does not depend on the backups."""
         bit = _BIT[method]
         if not self._enrolled[index] >> bit & 1:
-            self._enrol(index, bit, engine)
+            self._enrol(index, bit, engine, self.user_id(index))
 
-    def _enrol(self, index: int, m: int, engine: Engine, phone: str | None = None) -> None:
-        """Register method ``m``; the first registration (``phone`` given, or no method yet)
-        creates the user too, with ``Engine.enrol``."""
-        first = not self._enrolled[index]
+    def _enrol(
+        self,
+        index: int,
+        m: int,
+        engine: Engine,
+        user_id: str,
+        phone: str | None = None,
+        *,
+        first: bool = False,
+    ) -> None:
+        """Register method ``m``; the ``first`` registration creates the user too, with
+        ``Engine.enrol``."""
         self._enrolled[index] |= 1 << m
         kind = _KINDS[m]
-        user_id = self.user_id(index)
-        options: dict[str, str] = {}
+        device_token = serial = None
         if kind is MethodType.PUSH:
-            options["device_token"] = self.device_token(index)
+            device_token = self.device_token(index)
         elif kind is MethodType.HARDWARE_TOKEN:
-            serial = options["serial"] = f"HT{index:08d}"
+            serial = f"HT{index:08d}"
             secret = self.token_secret[index] = _token_secret(serial)
             engine.import_tokens([HardwareToken(serial=serial, secret=secret)])
         if first:
             method = engine.enrol(
-                user_id, kind, phone=phone, licensed=self.licensed(index), **options
+                user_id,
+                kind,
+                phone=phone,
+                licensed=self.licensed(index),
+                device_token=device_token,
+                serial=serial,
             )
         else:
-            method = engine.register_method(user_id, kind, **options)
+            method = engine.register_method(user_id, kind, device_token=device_token, serial=serial)
         if kind is MethodType.TOTP:
             assert method.secret is not None
             self.totp_secret[index] = method.secret

@@ -31,7 +31,7 @@ from mfa.delivery.message import Channel, extract_code
 from mfa.engine import parse_auth_id
 from mfa.errors import DeliveryError
 from mfa.methods import MethodType
-from mfa.otp import totp_at
+from mfa.otp import match_totp, totp_at
 from mfa.outcomes import Challenge, Denial, Verdict
 from mfa.reasons import DenialReason
 from sim.distributions import Lognormal, RandomStream
@@ -348,7 +348,7 @@ class People:
     def _typed(self, code: str) -> tuple[str, bool]:
         """What the person types for ``code``, and whether it is a typo."""
         if self.typo and self.stream.uniform() < self.typo:
-            return code[:-1] + str((int(code[-1]) + 1) % 10), True
+            return _mistyped(code), True
         return code, False
 
     # ------------------------------------------------------------------ the sign-in
@@ -441,10 +441,14 @@ class People:
             verdict = yield from self._verify(s, auth_id, typed)
         return verdict
 
-    def _token_code(self, s: Session, method: str) -> str:
+    def _secret(self, s: Session, method: str) -> str:
+        """The base32 secret behind the person's authenticator app or hardware token."""
         population = self.population
         secrets = population.totp_secret if method == "totp" else population.token_secret
-        return totp_at(secrets[s.index], self.epoch + self.env.now)
+        return secrets[s.index]
+
+    def _token_code(self, s: Session, method: str) -> str:
+        return totp_at(self._secret(s, method), self.epoch + self.env.now)
 
     def _token_method(self, s: Session, method: str) -> Generator[float, None, int]:
         env = self.env
@@ -487,14 +491,14 @@ class People:
         return NEXT
 
     def _not_in_window(self, s: Session, method: str, typed: str) -> str:
-        """A typo that no neighbouring time step happens to accept: a mistyped code is one
-        the engine refuses, whatever the secret."""
+        """A typo that the engine's TOTP window (its policy's steps either side) happens to
+        accept is mistyped further: a mistyped code is one the engine refuses, whatever the
+        secret."""
+        secret = self._secret(s, method)
         now = self.epoch + self.env.now
-        population = self.population
-        secret = (population.totp_secret if method == "totp" else population.token_secret)[s.index]
-        valid = {totp_at(secret, now + d) for d in (-30.0, 0.0, 30.0)}
-        while typed in valid:
-            typed = typed[:-1] + str((int(typed[-1]) + 1) % 10)
+        window = self.servers[0].engine.policy.totp_window_steps
+        while match_totp(secret, typed, now, window=window) is not None:
+            typed = _mistyped(typed)
         return typed
 
     def _finish(self, s: Session, success: bool) -> None:
@@ -539,3 +543,8 @@ class People:
                 s.billable,
             )
         )
+
+
+def _mistyped(code: str) -> str:
+    """``code`` with its last digit one off, as a slip of the finger types it."""
+    return code[:-1] + str((int(code[-1]) + 1) % 10)

@@ -43,7 +43,7 @@ from mfa.auth_log import AuthLogRecord
 from mfa.billing import ProviderAccount
 from mfa.errors import ConflictError
 from mfa.methods import RegisteredMethod
-from mfa.security_state import SecurityState, StateChange
+from mfa.security_state import SecurityState, StateChange, empty_state
 from mfa.storage import rows
 from mfa.storage.crypto import SecretBox
 from mfa.storage.locations import StorageUnavailable, database_url, shown
@@ -419,7 +419,7 @@ class SqlRepository:
 
     def get_state(self, user_id: str) -> SecurityState:
         found = self._select("get_state", security_states, {"k": user_id})
-        return rows.state_from_row(found[0]) if found else SecurityState(user_id)
+        return rows.state_from_row(found[0]) if found else empty_state(user_id)
 
     def save_state(self, state: SecurityState) -> None:
         self._run("save_state", rows.state_row(state))
@@ -436,11 +436,11 @@ class SqlRepository:
             if not found and not self._per_thread:
                 # PostgreSQL locks rows, and there is none yet: create it (a concurrent
                 # creator makes this wait, then do nothing), then lock it
-                cursor.execute(sql["ensure_state"], rows.state_row(SecurityState(user_id)))
+                cursor.execute(sql["ensure_state"], rows.state_row(empty_state(user_id)))
                 cursor.execute(sql["lock_state"], {"k": user_id})
                 found = cursor.fetchall()
             make = self._rows[security_states.name]._make
-            state = rows.state_from_row(make(found[0])) if found else SecurityState(user_id)
+            state = rows.state_from_row(make(found[0])) if found else empty_state(user_id)
             new, answer = change(state)
             if new is not state:
                 cursor.execute(sql["save_state"], rows.state_row(new))

@@ -29,6 +29,7 @@ import hmac
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
 from mfa.app_passwords import AppPasswordHasher, new_app_password
 from mfa.auth_log import AuthLogRecord
@@ -64,6 +65,8 @@ from mfa.users import User, parse_phone
 
 __all__ = ["AuthView", "Engine", "ServerIdentity", "parse_auth_id"]
 
+_A = TypeVar("_A")
+_B = TypeVar("_B")
 _SERVER_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _USER_ID = re.compile(r"^[^\s/?#]{1,128}$")
 _AUTH_TOKEN_LENGTH = 22  # 64**22 = 2**132
@@ -75,6 +78,11 @@ _BEGUN_CACHE = 4096
 #: Method names and members to members, without the cost of an enum call on the hot path.
 _METHOD_TYPES: dict[str, MethodType] = {m.value: m for m in MethodType}
 _CHANNELS = {MethodType.SMS: Channel.SMS, MethodType.VOICE: Channel.VOICE}
+# Enum members the hot path compares with, bound once: on Python 3.11 ``EnumType`` has a
+# ``__getattr__``, which sends every ``MethodType.PUSH``-style lookup down a slow path
+# (about 70 ns each; gone in 3.12), and a simulated sign-in makes a dozen and more.
+_PUSH, _TOTP, _HARDWARE_TOKEN = MethodType.PUSH, MethodType.TOTP, MethodType.HARDWARE_TOKEN
+_PENDING, _SUCCESS = AuthStatus.PENDING, AuthStatus.SUCCESS
 # positional constructors for the records built on every authentication (mfa.fastrecords)
 _new_pending = builder(PendingAuth)
 _new_log = builder(AuthLogRecord)
@@ -186,6 +194,20 @@ class Engine:
         phone: str | None = None,
         licensed: bool = False,
     ) -> User:
+        return self._create_user(
+            user_id, first_name, last_name, email, phone, licensed, self.clock.now()
+        )
+
+    def _create_user(
+        self,
+        user_id: str,
+        first_name: str | None,
+        last_name: str | None,
+        email: str | None,
+        phone: str | None,
+        licensed: bool,
+        now: float,
+    ) -> User:
         if not isinstance(user_id, str) or not _USER_ID.match(user_id):
             raise InvalidInput("user_id", "1 to 128 characters without spaces, '/', '?' or '#'")
         if email is not None and "@" not in email:
@@ -199,7 +221,7 @@ class Engine:
             parsed.e164 if parsed else None,  # phone
             parsed.country if parsed else None,  # country
             licensed,
-            self.clock.now(),  # enabled_at
+            now,  # enabled_at
             None,  # disabled_at
             frozenset(),  # pending_registration
         )
@@ -258,6 +280,7 @@ class Engine:
             token,
             default,
             self.repository.list_methods(user_id),
+            self.clock.now(),
         )
 
     def enrol(
@@ -278,15 +301,9 @@ class Engine:
         enrolment leaves no user behind. sms/voice use ``phone``, the user's number."""
         kind = _method_type(method)
         token = self._checked_method(user_id, kind, phone, serial, device_token)
-        user = self.create_user(
-            user_id,
-            first_name=first_name,
-            last_name=last_name,
-            email=email,
-            phone=phone,
-            licensed=licensed,
-        )
-        return self._add_method(user, kind, user.phone, device_token, token, True, ())
+        now = self.clock.now()
+        user = self._create_user(user_id, first_name, last_name, email, phone, licensed, now)
+        return self._add_method(user, kind, user.phone, device_token, token, True, (), now)
 
     def _checked_method(
         self,
@@ -301,10 +318,10 @@ class Engine:
         if kind in DELIVERED_METHODS:
             if phone is None:
                 raise InvalidInput("phone", f"a phone number is required for {kind.value}")
-        elif kind is MethodType.PUSH:
+        elif kind is _PUSH:
             if device_token is not None:
                 _check_device_token(device_token)
-        elif kind is MethodType.HARDWARE_TOKEN:
+        elif kind is _HARDWARE_TOKEN:
             if not serial:
                 raise InvalidInput("serial", "the serial number of an imported token is required")
             token = self.repository.get_token(serial)
@@ -324,12 +341,13 @@ class Engine:
         token: HardwareToken | None,
         default: bool,
         existing: Sequence[RegisteredMethod],
+        now: float,
     ) -> RegisteredMethod:
-        """Store a checked registration (``number`` in E.164 for sms/voice)."""
+        """Store a checked registration (``number`` in E.164 for sms/voice) made at ``now``."""
         user_id = user.user_id
-        push = kind is MethodType.PUSH and device_token is not None
+        push = kind is _PUSH and device_token is not None
         secret = None
-        if kind is MethodType.TOTP:
+        if kind is _TOTP:
             secret = self.entropy.base32(_TOTP_SECRET_CHARS)
         elif token is not None:
             self.repository.save_token(replace(token, user_id=user_id))
@@ -349,7 +367,7 @@ class Engine:
             secret,
             token.serial if token is not None else None,  # serial
             make_default,  # is_default
-            self.clock.now(),  # created_at
+            now,  # created_at
         )
         self.repository.add_method(registered)
         # registering answers an admin reset or a registration policy
@@ -360,7 +378,7 @@ class Engine:
     def activate_push(self, user_id: str, method_id: str, device_token: str) -> RegisteredMethod:
         _check_device_token(device_token)
         method = self._method_by_id(user_id, method_id)
-        if method.type is not MethodType.PUSH:
+        if method.type is not _PUSH:
             raise InvalidInput("method_id", f"{method_id!r} is not a push method")
         activated = replace(method, device_token=device_token, activated=True)
         self.repository.save_method(activated)
@@ -368,7 +386,7 @@ class Engine:
 
     def provisioning_uri(self, method: RegisteredMethod) -> str:
         """The ``otpauth://`` URI an authenticator app scans (render it with ``mfa.qr``)."""
-        if method.type is not MethodType.TOTP or method.secret is None:
+        if method.type is not _TOTP or method.secret is None:
             raise InvalidInput("type", "only totp methods have a provisioning URI")
         return otpauth_uri(method.secret, method.user_id, self.issuer)
 
@@ -407,18 +425,18 @@ class Engine:
         if RegistrationReason.REGISTRATION_POLICY in user.pending_registration:
             reasons.append(RegistrationReason.REGISTRATION_POLICY)
         default = _default_of(methods)
-        if default is not None and not self._method_enabled(default.type):
+        if default is not None and default.type not in self._enabled_methods():
             reasons.append(RegistrationReason.DEFAULT_METHOD_DISABLED)
         if RegistrationReason.ADMIN_RESET in user.pending_registration:
             reasons.append(RegistrationReason.ADMIN_RESET)
         return reasons
 
-    def _method_enabled(self, kind: MethodType) -> bool:
+    def _enabled_methods(self) -> frozenset[MethodType]:
         policy = self.policy
         if policy is not self._enabled_for:  # worked out once per policy, not per request
             self._enabled = policy.allowed_methods - policy.disabled_methods
             self._enabled_for = policy
-        return kind in self._enabled
+        return self._enabled
 
     def _method_by_id(self, user_id: str, method_id: str) -> RegisteredMethod:
         for method in self.repository.list_methods(user_id):
@@ -488,8 +506,9 @@ class Engine:
             )
         methods = repository.list_methods(user_id)
         default = _default_of(methods)
+        enabled = self._enabled_methods()
         if (
-            default is None or user.pending_registration or not self._method_enabled(default.type)
+            default is None or user.pending_registration or default.type not in enabled
         ) and self._registration_reasons(user, methods):
             return self._refuse(
                 user, user_id, kind, DenialReason.REGISTRATION_REQUIRED, now, client_ip
@@ -498,12 +517,12 @@ class Engine:
             chosen: RegisteredMethod | None = default
         else:
             chosen = _pick_method(methods, kind)
-        if chosen is None or not self._method_enabled(chosen.type):
+        if chosen is None or chosen.type not in enabled:
             return self._refuse(
                 user, user_id, kind, DenialReason.METHOD_NOT_ALLOWED, now, client_ip
             )
         kind = chosen.type
-        if kind is MethodType.PUSH and not chosen.activated:
+        if kind is _PUSH and not chosen.activated:
             return self._refuse(user, user_id, kind, DenialReason.NOT_ACTIVATED, now, client_ip)
 
         auth_id = self._auth_prefix + self.entropy.token(_AUTH_TOKEN_LENGTH)
@@ -542,7 +561,7 @@ class Engine:
                     sender,
                 )
             ).provider
-        elif kind is MethodType.PUSH:
+        elif kind is _PUSH:
             provider = self.gateway.send(
                 _new_message(
                     Channel.PUSH,
@@ -568,7 +587,7 @@ class Engine:
             now + timeout,  # expires_at
             digest,  # code_digest
             0,  # attempts
-            AuthStatus.PENDING,
+            _PENDING,
             None,  # reason
             None,  # device_token
             None,  # completed_at
@@ -595,15 +614,17 @@ class Engine:
         # as typed: "123 456" (the way apps show it) or with a stray newline
         typed = "".join(code.split()) if isinstance(code, str) else ""
         recorded: list[bool] = []  # a TOTP step's acceptance, once in the user's state
-        return self._answer(
-            auth_id, lambda pending, now: self._verify(pending, typed, now, recorded)
-        )
+        return self._answer(auth_id, self._verify, typed, recorded)
 
     def _answer(
-        self, auth_id: str, decide: Callable[[PendingAuth, float], Verdict | None]
+        self,
+        auth_id: str,
+        decide: Callable[[PendingAuth, float, _A, _B], Verdict | None],
+        first: _A,
+        second: _B,
     ) -> Verdict:
-        """Find the live authentication and let ``decide`` answer (with a verdict that
-        names the authentication's method).
+        """Find the live authentication and let ``decide(pending, now, first, second)``
+        answer (with a verdict that names the authentication's method).
 
         ``decide`` answers ``None`` when its transition lost: another request (on this
         server or another) moved the authentication on since it was read, so it is read
@@ -616,20 +637,20 @@ class Engine:
             found = self._lookup(auth_id, now)
             if isinstance(found, Verdict):
                 return found
-            verdict = decide(found, now)  # labelled with the authentication's method
+            verdict = decide(found, now, first, second)  # labelled with its method
             if verdict is not None:
                 return verdict
         return Verdict.denied(DenialReason.TOO_MANY_ATTEMPTS, auth_id)
 
     def _verify(
-        self, pending: PendingAuth, code: str, now: float, recorded: list[bool]
+        self, pending: PendingAuth, now: float, code: str, recorded: list[bool]
     ) -> Verdict | None:
         """One try at deciding a verify; ``None`` if another request changed the
         authentication first. ``recorded`` carries a TOTP step's acceptance into the next
         try: the step is in the user's state by then and would read as a replay."""
         auth_id = pending.auth_id
         kind = pending.method
-        if kind is MethodType.PUSH:
+        if kind is _PUSH:
             return Verdict.denied(DenialReason.METHOD_NOT_ALLOWED, auth_id, None, kind)
         repository = self.repository
         policy = self.policy
@@ -691,9 +712,7 @@ class Engine:
                 failure, counted = DenialReason.REPLAYED, True
 
         if ok:
-            if not self._finish(
-                user, pending, method, now, AuthStatus.SUCCESS, None, attempts, True
-            ):
+            if not self._finish(user, pending, method, now, _SUCCESS, None, attempts, True):
                 return None
             if state.consecutive_failures and not recorded:  # a TOTP step cleared them
                 repository.update_state(pending.user_id, clear_failures)
@@ -705,7 +724,7 @@ class Engine:
             pending,
             method,
             now,
-            AuthStatus.DENIED if exhausted else AuthStatus.PENDING,
+            AuthStatus.DENIED if exhausted else _PENDING,
             failure,
             attempts,
             exhausted,
@@ -717,16 +736,14 @@ class Engine:
 
     def respond_push(self, auth_id: str, device_token: str, approve: bool) -> Verdict:
         """The authenticator app answers a push notification."""
-        return self._answer(
-            auth_id, lambda pending, now: self._respond_push(pending, device_token, approve, now)
-        )
+        return self._answer(auth_id, self._respond_push, device_token, approve)
 
     def _respond_push(
-        self, pending: PendingAuth, device_token: str, approve: bool, now: float
+        self, pending: PendingAuth, now: float, device_token: str, approve: bool
     ) -> Verdict | None:
         auth_id = pending.auth_id
         kind = pending.method
-        if kind is not MethodType.PUSH:
+        if kind is not _PUSH:
             return Verdict.denied(DenialReason.METHOD_NOT_ALLOWED, auth_id, None, kind)
         state = self.repository.get_state(pending.user_id)
         if state.locked_until > now:
@@ -740,9 +757,7 @@ class Engine:
             # the seed: "Authentication request is not for an activated account"
             reason = DenialReason.NOT_ACTIVATED
         elif approve:
-            if not self._finish(
-                user, pending, method, now, AuthStatus.SUCCESS, None, attempts, True
-            ):
+            if not self._finish(user, pending, method, now, _SUCCESS, None, attempts, True):
                 return None
             return Verdict.success(auth_id, kind)
         else:
@@ -761,7 +776,7 @@ class Engine:
         pending = self.pending.get(auth_id)
         if pending is None:
             raise NotFound("authentication", auth_id)
-        if pending.status is AuthStatus.PENDING and self.clock.now() >= pending.expires_at:
+        if pending.status is _PENDING and self.clock.now() >= pending.expires_at:
             return AuthView(auth_id, AuthStatus.EXPIRED, DenialReason.EXPIRED, pending.method)
         return AuthView(auth_id, pending.status, pending.reason, pending.method)
 
@@ -782,7 +797,7 @@ class Engine:
             return Verdict.denied(DenialReason.UNKNOWN_AUTH, auth_id)
         kind = pending.method
         status = pending.status
-        if status is AuthStatus.PENDING:
+        if status is _PENDING:
             if now < pending.expires_at:
                 return pending
             # whichever request marks it expired first logs it; past its time it is expired
@@ -798,7 +813,7 @@ class Engine:
                 True,
             )
             return Verdict.denied(DenialReason.EXPIRED, auth_id, None, kind)
-        if status is AuthStatus.SUCCESS:
+        if status is _SUCCESS:
             return Verdict.denied(DenialReason.REPLAYED, auth_id, None, kind)
         if status is AuthStatus.EXPIRED:
             return Verdict.denied(DenialReason.EXPIRED, auth_id, None, kind)
@@ -826,11 +841,11 @@ class Engine:
 
         The replay key names the secret, not the registration: a hardware token registered
         twice must not accept again a value it already gave."""
-        if method.type is MethodType.TOTP:
+        if method.type is _TOTP:
             if not method.secret:
                 return None
             return method.secret, 6, 30, "sha1", method.method_id
-        if method.type is MethodType.HARDWARE_TOKEN and method.serial:
+        if method.type is _HARDWARE_TOKEN and method.serial:
             token = self.repository.get_token(method.serial)
             if token is None or token.user_id not in (None, method.user_id):
                 return None
@@ -917,7 +932,7 @@ class Engine:
         invalidated = 0
         for user in self.repository.iter_users():
             for method in self.repository.list_methods(user.user_id):
-                if method.type is MethodType.PUSH and method.activated:
+                if method.type is _PUSH and method.activated:
                     self.repository.save_method(replace(method, activated=False))
                     invalidated += 1
         return invalidated
@@ -1091,7 +1106,7 @@ class Engine:
             user.last_name if names else None,  # type: ignore[union-attr]
             user.email if user is not None and policy.log_email else None,
             method.phone if method is not None and kind in DELIVERED_METHODS else None,
-            method.device_token if method is not None and kind is MethodType.PUSH else None,
+            method.device_token if method is not None and kind is _PUSH else None,
             pending.reason,
             pending.client_ip,
             pending.completed_at,

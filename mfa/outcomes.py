@@ -14,6 +14,9 @@ from mfa.reasons import AuthResult, DenialReason
 
 __all__ = ["Challenge", "Denial", "Verdict"]
 
+# bound once: a lookup on an enum class is slow on Python 3.11 (see mfa.engine)
+_SUCCESS, _DENIED = AuthResult.SUCCESS, AuthResult.DENIED
+
 
 @dataclass(frozen=True, slots=True)
 class Challenge:
@@ -59,11 +62,11 @@ class Verdict:
 
     @property
     def ok(self) -> bool:
-        return self.result is AuthResult.SUCCESS
+        return self.result is _SUCCESS
 
     @classmethod
     def success(cls, auth_id: str | None = None, method: MethodType | None = None) -> Verdict:
-        return _new_verdict(AuthResult.SUCCESS, None, auth_id, None, method)
+        return _new_verdict(_SUCCESS, None, auth_id, None, method)
 
     @classmethod
     def denied(
@@ -73,7 +76,7 @@ class Verdict:
         retry_after: float | None = None,
         method: MethodType | None = None,
     ) -> Verdict:
-        return _new_verdict(AuthResult.DENIED, reason, auth_id, retry_after, method)
+        return _new_verdict(_DENIED, reason, auth_id, retry_after, method)
 
 
 # every verify answers with one of these: built without the frozen-setattr cost

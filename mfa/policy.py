@@ -27,6 +27,10 @@ class Mode(StrEnum):
 ALL_METHODS = frozenset(MethodType)
 
 
+# bound once: a lookup on an enum class is slow on Python 3.11 (see mfa.engine)
+_CLOUD = Mode.CLOUD
+
+
 @dataclass(frozen=True, slots=True)
 class Policy:
     mode: Mode = Mode.SERVER
@@ -61,7 +65,7 @@ class Policy:
     @property
     def timeout_seconds(self) -> float:
         """How long a sent code stays valid under this mode."""
-        if self.mode is Mode.CLOUD:
+        if self.mode is _CLOUD:
             return CLOUD_TIMEOUT_SECONDS
         return self.pending_timeout_seconds
 

@@ -195,6 +195,9 @@ def test_sink_keeps_the_newest_messages_per_recipient() -> None:
         ("12345678 is your code", "12345678"),
         ("call 555-0100", None),
         ("no code", None),
+        # a run of digits is read whole: too long is not a code, and the next run is
+        ("ticket 12345678901: your code is 654321", "654321"),
+        ("room 42, code 7654321", "7654321"),
     ],
 )
 def test_extract_code(text: str, code: str | None) -> None:

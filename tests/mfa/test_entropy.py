@@ -43,6 +43,26 @@ def test_digits_of_codes_are_uniform() -> None:
     assert chi2 < 27.9  # 9 degrees of freedom, p = 0.001
 
 
+@pytest.mark.parametrize(
+    "entropy",
+    [SecretsEntropy(), SeededEntropy(np.random.default_rng(7))],
+    ids=["secrets", "seeded"],
+)
+def test_token_characters_are_uniform_across_many_tokens(entropy: SecretsEntropy) -> None:
+    # 3,000 tokens of mixed lengths: the seeded source hands out slices of blocks of
+    # characters, so this crosses several block boundaries
+    tokens = [entropy.token(length) for _ in range(1000) for length in (22, 12, 5)]
+    assert [len(t) for t in tokens[:3]] == [22, 12, 5]
+    assert len({t for t in tokens if len(t) == 22}) == 1000
+    chars = "".join(tokens)
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    counts = np.array([chars.count(c) for c in alphabet])
+    assert counts.sum() == len(chars)  # nothing outside the alphabet
+    expected = len(chars) / 64
+    chi2 = float(((counts - expected) ** 2 / expected).sum())
+    assert chi2 < 103.4  # 63 degrees of freedom, p = 0.001
+
+
 def test_seeded_entropy_repeats_with_the_seed() -> None:
     def draw(seed: int) -> list[str]:
         e = SeededEntropy(np.random.default_rng(seed))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator
 from functools import partial
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -44,7 +45,9 @@ STREAMS = ("population", "arrivals", "behaviour", "network", "entropy", "service
 _SIM_KEY = b"mfalab-simulation-key-not-secret"
 
 RowSink = Callable[[tuple[Any, ...]], None]
-_ENV_NOW = simpy.Environment.now.fget
+#: SimPy keeps the time in ``Environment._now`` behind its ``now`` property, which costs a
+#: Python call per read; the hot paths here and in ``sim.people`` read ``_now`` directly.
+_ENV_NOW = attrgetter("_now")
 
 
 class SimClock:
@@ -57,7 +60,7 @@ class SimClock:
         self.epoch = epoch
 
     def now(self) -> float:
-        return self.epoch + self._env.now
+        return self.epoch + self._env._now
 
 
 class Server:
@@ -146,7 +149,7 @@ class Replication:
         self.people: People
         self.network = DeliveryNetwork(
             scenario,
-            now=partial(_ENV_NOW, env),  # env.now, one Python call rather than two
+            now=partial(_ENV_NOW, env),  # env.now without a Python-level call
             stream=RandomStream(generators["network"]),
             recipients=self,
             on_delivery=self._delivered,
@@ -211,8 +214,8 @@ class Replication:
     def recipient(self, message: Any) -> Session:
         return self.people.recipient(message)
 
-    def _delivered(self, delivery: Any) -> None:
-        self.people.delivered(delivery)
+    def _delivered(self, *delivery: Any) -> None:
+        self.people.delivered(*delivery)
 
     # -------------------------------------------------------------- processes
 
@@ -241,26 +244,30 @@ class Replication:
         behaviour = self._behaviour
         registrar = self.servers[0].engine
         balancer = self.balancer
+        countries, country = population.countries, population.country
+        carriers, carrier = population.carriers, population.carrier
+        security_app = population.security_app  # bools, which a blocked user turns off
         starts = [p.start_s for p in arrivals.profile]
         rates = [p.rate_per_s for p in arrivals.profile]
         for times in poisson_arrivals(starts, rates, arrivals.duration_s, self._arrival_rng):
             users = self._user_indices(len(times))
-            for t, index in zip(times.tolist(), users, strict=True):
-                if t > env.now:
-                    yield t - env.now
+            # connectivity and signal at each sign-in of the chunk, drawn at once
+            drawn = conditions.draw_many(len(times), behaviour.generator)
+            for t, index, connectivity, signal in zip(times.tolist(), users, *drawn, strict=True):
+                if t > env._now:
+                    yield t - env._now
                 user_id = population.user_id(index)
                 population.register(index, registrar, user_id)
-                connectivity, signal = conditions.draw(behaviour)
                 session = Session(
                     self.started,
                     index,
                     user_id,
-                    population.country_of(index),
-                    population.carrier_of(index),
-                    bool(population.security_app[index]),
+                    countries[country[index]],  # population.country_of(index)
+                    carriers[carrier[index]],  # population.carrier_of(index)
+                    security_app[index],
                     connectivity,
                     signal,
-                    env.now,
+                    env._now,
                     balancer.home(user_id) if balancer.policy == "sticky" else 0,
                 )
                 self.started += 1

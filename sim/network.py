@@ -28,6 +28,8 @@ from enum import StrEnum
 from itertools import accumulate
 from typing import Protocol
 
+import numpy as np
+
 from mfa.clock import Clock
 from mfa.delivery import ProviderChain, ProviderError, SenderDirectory
 from mfa.delivery.message import Message, Receipt
@@ -44,6 +46,7 @@ __all__ = [
     "Connectivity",
     "Delivery",
     "DeliveryNetwork",
+    "DeliverySink",
     "LossCause",
     "PushService",
     "Recipient",
@@ -115,7 +118,10 @@ class RecipientProfile:
 
 @dataclass(slots=True)
 class Delivery:
-    """The fate of one message, fully known when a provider accepts (or all refuse) it."""
+    """The fate of one message, fully known when a provider accepts (or all refuse) it.
+
+    The network hands these fields to its ``DeliverySink`` positionally, in this order,
+    rather than as an object: one fewer allocation per message on the hot path."""
 
     message: Message
     provider: str
@@ -127,6 +133,24 @@ class Delivery:
     delivered_at: float
     loss_cause: str
     failovers: int
+
+
+class DeliverySink(Protocol):
+    """Receives every message's fate, as ``Delivery``'s fields in their order."""
+
+    def __call__(
+        self,
+        message: Message,
+        provider: str,
+        sender: str,
+        sender_kind: str,
+        carrier: str,
+        requested_at: float,
+        sent_at: float,
+        delivered_at: float,
+        loss_cause: str,
+        failovers: int,
+    ) -> None: ...
 
 
 class CarrierModel:
@@ -244,6 +268,21 @@ class Conditions:
         connectivity = self._connectivity[stream.pick(self._cum_connectivity)]
         signal = self._signal[stream.pick(self._cum_signal)]
         return connectivity, signal
+
+    def draw_many(self, count: int, rng: np.random.Generator) -> tuple[list[str], list[str]]:
+        """``draw`` for ``count`` sign-ins at once (a chunk of arrivals): a few numpy calls
+        instead of two Python-level picks per sign-in."""
+        return (
+            _picks(self._connectivity, self._cum_connectivity, rng.random(count)),
+            _picks(self._signal, self._cum_signal, rng.random(count)),
+        )
+
+
+def _picks(names: list[str], cumulative: list[float], uniforms: np.ndarray) -> list[str]:
+    """``RandomStream.pick`` for a whole array of uniforms, as names."""
+    edges = np.asarray(cumulative)
+    index = np.searchsorted(edges, uniforms * edges[-1], side="right")
+    return np.asarray(names, dtype=object)[np.minimum(index, len(edges) - 1)].tolist()
 
 
 @dataclass(slots=True)
@@ -369,7 +408,8 @@ class DeliveryNetwork:
     """Providers, sender queues, carriers and the push service, on one clock and one stream.
 
     ``now`` returns model seconds (simulated seconds, or seconds since the real-time gateway
-    started); ``on_delivery`` receives every ``Delivery`` as soon as its fate is known.
+    started); ``on_delivery`` receives every message's fate (a ``Delivery``'s fields) as
+    soon as it is known.
     """
 
     def __init__(
@@ -379,7 +419,7 @@ class DeliveryNetwork:
         now: Callable[[], float],
         stream: RandomStream,
         recipients: RecipientDirectory,
-        on_delivery: Callable[[Delivery], None],
+        on_delivery: DeliverySink,
     ) -> None:
         self.now = now
         self.stream = stream
@@ -450,18 +490,16 @@ class DeliveryNetwork:
         recipient = self.recipients.recipient(message)
         line = self.senders.get(message.sender or "")
         self.on_delivery(
-            Delivery(
-                message=message,
-                provider="",
-                sender=message.sender or "",
-                sender_kind=line.kind if line else "",
-                carrier=recipient.carrier.name if recipient.carrier else "",
-                requested_at=self.now(),
-                sent_at=NAN,
-                delivered_at=NAN,
-                loss_cause=_PROVIDER_ERROR,
-                failovers=self._failovers(message),
-            )
+            message,
+            "",  # provider
+            message.sender or "",  # sender
+            line.kind if line else "",  # sender_kind
+            recipient.carrier.name if recipient.carrier else "",  # carrier
+            self.now(),  # requested_at
+            NAN,  # sent_at
+            NAN,  # delivered_at
+            _PROVIDER_ERROR,  # loss_cause
+            self._failovers(message),
         )
 
     def accept(self, provider: str, message: Message, t: float) -> None:
@@ -504,16 +542,14 @@ class DeliveryNetwork:
         else:
             delivered, cause = sent + outcome, ""
         self.on_delivery(
-            Delivery(
-                message,
-                provider,
-                sender,
-                kind,  # sender_kind
-                carrier.name if carrier and channel != "push" else "",  # carrier
-                t,  # requested_at
-                sent,  # sent_at
-                delivered,  # delivered_at
-                cause,  # loss_cause
-                self._failovers(message),
-            )
+            message,
+            provider,
+            sender,
+            kind,  # sender_kind
+            carrier.name if carrier and channel != "push" else "",  # carrier
+            t,  # requested_at
+            sent,  # sent_at
+            delivered,  # delivered_at
+            cause,  # loss_cause
+            self._failovers(message),
         )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -63,7 +63,9 @@ class TableWriter:
     """Append tuples; every ``chunk_rows`` they become a row group of ``path``.
 
     ``constants`` adds columns with one value for every row (a sweep's parameters); values
-    that are not bool/int/float are written as their JSON text.
+    that are not bool/int/float are written as their JSON text. ``on_columns``, when set,
+    sees each block of rows as columns (without the constants) just before it is written:
+    the replication's tally counts them there.
     """
 
     def __init__(
@@ -87,6 +89,7 @@ class TableWriter:
         self._writer: pq.ParquetWriter | None = None
         self.rows_written = 0
         self.append = self._rows.append
+        self.on_columns: Callable[[Sequence[Sequence[Any]]], None] | None = None
 
     def _ensure_writer(self) -> pq.ParquetWriter:
         if self._writer is None:
@@ -107,7 +110,9 @@ class TableWriter:
 
     def _write_rows(self) -> None:
         rows = self._rows
-        columns = zip(*rows, strict=True)
+        columns = list(zip(*rows, strict=True))
+        if self.on_columns is not None:
+            self.on_columns(columns)
         arrays = [_column(col, field.type) for col, field in zip(columns, self._base, strict=True)]
         for value in self._constants.values():
             arrays.append(pa.array([value] * len(rows), type=_constant_type(value)))

@@ -21,13 +21,14 @@ engine calls it a wrong code, as a real server would.
 
 from __future__ import annotations
 
+import itertools
 import zlib
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
 import simpy
 
-from mfa.delivery.message import Channel, extract_code
+from mfa.delivery.message import Channel, Message, extract_code
 from mfa.engine import parse_auth_id
 from mfa.errors import DeliveryError
 from mfa.methods import MethodType
@@ -35,7 +36,7 @@ from mfa.otp import match_totp, totp_at
 from mfa.outcomes import Challenge, Denial, Verdict
 from mfa.reasons import DenialReason
 from sim.distributions import Lognormal, RandomStream
-from sim.network import CarrierModel, Delivery
+from sim.network import CarrierModel
 from sim.population import Population
 from sim.scenario import UserBehaviour
 from sim.summary import Tally
@@ -52,6 +53,8 @@ _METHOD = {m.value: m for m in MethodType}
 _CHANNEL = {c: c.value for c in Channel}
 _REASON = {r: r.value for r in DenialReason}
 NAN = float("nan")
+# the time is read as ``env._now``, the attribute behind SimPy's ``now`` property (which
+# costs a Python call per read, a dozen times per sign-in)
 
 
 class Session:
@@ -141,27 +144,22 @@ class Session:
 class LoadBalancer:
     """Which server gets a request: round robin, sticky by user, or by the auth id."""
 
-    __slots__ = ("_by_name", "_count", "_next", "policy")
+    __slots__ = ("_by_name", "_count", "_turns", "policy")
 
     def __init__(self, policy: str, names: list[str]) -> None:
         self.policy = policy
         self._count = len(names)
         self._by_name = {name: i for i, name in enumerate(names)}
-        self._next = 0
+        self._turns = itertools.cycle(range(self._count))  # round robin: 0, 1, …, 0, 1, …
 
     def home(self, user_id: str) -> int:
         """A stable per-user server (CRC32, unlike Python's salted hash)."""
         return zlib.crc32(user_id.encode()) % self._count
 
-    def _round_robin(self) -> int:
-        i = self._next
-        self._next = (i + 1) % self._count
-        return i
-
     def begin(self, session: Session) -> int:
         if self.policy == "sticky":
             return session.home
-        return self._round_robin()
+        return next(self._turns)
 
     def verify(self, session: Session, auth_id: str) -> int:
         if self.policy == "sticky":
@@ -170,7 +168,7 @@ class LoadBalancer:
             parsed = parse_auth_id(auth_id)
             if parsed is not None and parsed[0] in self._by_name:
                 return self._by_name[parsed[0]]
-        return self._round_robin()
+        return next(self._turns)
 
 
 class People:
@@ -214,6 +212,7 @@ class People:
         self.typo = b.typo_probability
         self.deny = b.push_deny_probability
         self.disable_app = b.security_app_disable_probability
+        self.licences = population.licences
 
     # ------------------------------------------------------------------ the network's view
 
@@ -222,19 +221,27 @@ class People:
         assert self.current is not None
         return self.current
 
-    def delivered(self, d: Delivery) -> None:
-        """Every message's fate, as soon as it is known: a row, and the phone's inbox."""
+    def delivered(
+        self,
+        message: Message,
+        provider: str,
+        sender: str,
+        sender_kind: str,
+        carrier: str,
+        requested_at: float,
+        sent_at: float,
+        delivered_at: float,
+        loss_cause: str,
+        failovers: int,
+    ) -> None:
+        """Every message's fate, as soon as it is known (the network's ``DeliverySink``): a
+        row, and the phone's inbox."""
         s = self.current
         assert s is not None
         s.deliveries += 1
-        message = d.message
         channel = _CHANNEL[message.channel]
         if channel != "push" and not s.first_sender:
-            s.first_sender, s.first_sender_kind, s.first_provider = (
-                d.sender,
-                d.sender_kind,
-                d.provider,
-            )
+            s.first_sender, s.first_sender_kind, s.first_provider = sender, sender_kind, provider
         self.on_delivery_row(
             (
                 self.replication,
@@ -243,22 +250,21 @@ class People:
                 message.auth_id,
                 channel,
                 s.country,
-                d.carrier,
-                d.provider,
-                d.sender,
-                d.sender_kind,
+                carrier,
+                provider,
+                sender,
+                sender_kind,
                 s.server,
-                d.requested_at,
-                d.sent_at,
-                d.delivered_at,
-                d.loss_cause,
-                d.failovers,
+                requested_at,
+                sent_at,
+                delivered_at,
+                loss_cause,
+                failovers,
             )
         )
-        self.tally.add_delivery(channel, d.loss_cause)
-        if not d.loss_cause:
+        if not loss_cause:
             code = "" if channel == "push" else extract_code(message.text) or ""
-            s.inbox.append((d.delivered_at, code, message.auth_id))
+            s.inbox.append((delivered_at, code, message.auth_id))
 
     # ------------------------------------------------------------------ calls to servers
 
@@ -272,7 +278,7 @@ class People:
         queue = server.queue
         if queue is None:
             return 0.0
-        now = self.env.now
+        now = self.env._now
         service = server.service()
         start = queue.admit(now, service)
         s.lag = service
@@ -380,10 +386,10 @@ class People:
 
     def _delivered_method(self, s: Session, method: str) -> Generator[float, None, int]:
         env = self.env
-        started = env.now
+        started = env._now
         attempts = 0
         push = method == "push"
-        while attempts < self.max_attempts and env.now - started < self.window:
+        while attempts < self.max_attempts and env._now - started < self.window:
             if attempts and not self._retries(attempts):
                 s.last_kind, s.last_reason = "abandoned", "gave_up"
                 return STOP
@@ -396,19 +402,19 @@ class People:
             if isinstance(begun, Denial):
                 return STOP if begun.reason is DenialReason.LOCKED_OUT else NEXT
             got_any = False
-            deadline = env.now + s.lag + self.resend_after  # from when the page shows
+            deadline = env._now + s.lag + self.resend_after  # from when the page shows
             while True:
                 item = s.next_message(deadline)
                 if item is None:
-                    if deadline - env.now > s.lag:
+                    if deadline - env._now > s.lag:
                         s.lag = 0.0
-                        yield deadline - env.now
+                        yield deadline - env._now
                     break
                 got_any = True
                 arrives, code, auth_id = item
-                ready = env.now + s.lag
+                ready = env._now + s.lag
                 s.lag = 0.0
-                wait = (arrives if arrives > ready else ready) - env.now
+                wait = (arrives if arrives > ready else ready) - env._now
                 if push:
                     yield wait + self.respond.sample(self.stream)
                     verdict = yield from self._verify(s, auth_id, None)
@@ -448,13 +454,13 @@ class People:
         return secrets[s.index]
 
     def _token_code(self, s: Session, method: str) -> str:
-        return totp_at(self._secret(s, method), self.epoch + self.env.now)
+        return totp_at(self._secret(s, method), self.epoch + self.env._now)
 
     def _token_method(self, s: Session, method: str) -> Generator[float, None, int]:
         env = self.env
-        started = env.now
+        started = env._now
         attempts = 0
-        while attempts < self.max_attempts and env.now - started < self.window:
+        while attempts < self.max_attempts and env._now - started < self.window:
             if attempts and not self._retries(attempts):
                 s.last_kind, s.last_reason = "abandoned", "gave_up"
                 return STOP
@@ -477,7 +483,7 @@ class People:
                 if reason == "locked_out":
                     return STOP
                 if reason == "replayed":  # this step's code was used: wait for the next
-                    step_left = 30.0 - (self.epoch + env.now) % 30.0
+                    step_left = 30.0 - (self.epoch + env._now) % 30.0
                     if step_left > s.lag:
                         s.lag = 0.0
                         yield step_left + self.read.sample(self.stream)
@@ -495,7 +501,7 @@ class People:
         accept is mistyped further: a mistyped code is one the engine refuses, whatever the
         secret."""
         secret = self._secret(s, method)
-        now = self.epoch + self.env.now
+        now = self.epoch + self.env._now
         window = self.servers[0].engine.policy.totp_window_steps
         while match_totp(secret, typed, now, window=window) is not None:
             typed = _mistyped(typed)
@@ -503,15 +509,12 @@ class People:
 
     def _finish(self, s: Session, success: bool) -> None:
         self.active -= 1
-        now = self.env.now + s.lag  # when the last answer reached the person
+        now = self.env._now + s.lag  # when the last answer reached the person
         if success:
             outcome, reason, tta = "success", "", now - s.arrived
         else:
             outcome, reason, tta = s.last_kind, s.last_reason, NAN
         methods = s.methods_used
-        self.tally.add_auth(
-            outcome, reason, tta, s.begins, s.verifies, methods[0] if methods else ""
-        )
         self.on_auth(
             (
                 self.replication,
@@ -519,7 +522,7 @@ class People:
                 s.user_id,
                 s.country,
                 s.carrier.name,
-                self.population.licensed(s.index),
+                s.index < self.licences,  # Population.licensed, inline
                 methods[0] if methods else "",
                 ">".join(methods),
                 s.arrived,

@@ -166,9 +166,9 @@ class Population:
         self._enrolled[index] |= 1 << m
         kind = _KINDS[m]
         device_token = serial = None
-        if kind is MethodType.PUSH:
+        if kind is _PUSH:
             device_token = self.device_token(index)
-        elif kind is MethodType.HARDWARE_TOKEN:
+        elif kind is _HARDWARE_TOKEN:
             serial = f"HT{index:08d}"
             secret = self.token_secret[index] = _token_secret(serial)
             engine.import_tokens([HardwareToken(serial=serial, secret=secret)])
@@ -177,19 +177,21 @@ class Population:
                 user_id,
                 kind,
                 phone=phone,
-                licensed=self.licensed(index),
+                licensed=index < self.licences,  # self.licensed(index)
                 device_token=device_token,
                 serial=serial,
             )
         else:
             method = engine.register_method(user_id, kind, device_token=device_token, serial=serial)
-        if kind is MethodType.TOTP:
+        if kind is _TOTP:
             assert method.secret is not None
             self.totp_secret[index] = method.secret
 
 
 _BIT = {method: bit for bit, method in enumerate(METHODS)}
 _KINDS = tuple(MethodType(method) for method in METHODS)
+# bound once: a lookup on an enum class is slow on Python 3.11 (see mfa.engine)
+_PUSH, _TOTP, _HARDWARE_TOKEN = MethodType.PUSH, MethodType.TOTP, MethodType.HARDWARE_TOKEN
 _PHONE_METHODS = (1 << METHODS.index("sms")) | (1 << METHODS.index("voice"))
 
 

@@ -24,6 +24,7 @@ import itertools
 import threading
 from collections import Counter, OrderedDict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -138,14 +139,16 @@ class RealtimeGateway:
         with self._lock:
             return self._gateway.send(message)
 
-    def _schedule(self, delivery: Delivery) -> None:
+    def _schedule(self, message: Message, *fate: Any) -> None:
+        """The network's ``DeliverySink``: a message that will arrive waits for its time."""
+        delivery = Delivery(message, *fate)
         if delivery.loss_cause:
             self.outcomes[delivery.loss_cause] += 1
             return
         self.outcomes["delivered"] += 1
         due = self._origin + delivery.delivered_at
         with self._due:
-            heapq.heappush(self._heap, (due, next(self._order), delivery.message))
+            heapq.heappush(self._heap, (due, next(self._order), message))
             self._due.notify()
 
     def pending(self) -> int:

@@ -75,6 +75,8 @@ def run_replication(
             on_sample=resources.append,
         )
         env = replication.env
+        auths.on_columns = replication.tally.add_auths
+        deliveries.on_columns = replication.tally.add_deliveries
         while True:
             replication.run(until=env.now + step)
             auths.maybe_flush()
@@ -85,6 +87,9 @@ def run_replication(
                 reported = done
             if replication.done:
                 break
+        auths.flush()  # the tally counts rows as they are written: all of them by now
+        deliveries.flush()
+        auths.on_columns = deliveries.on_columns = None
         tally = replication.close()
     if on_progress is not None and reported < duration:
         on_progress(duration - reported)

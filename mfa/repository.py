@@ -162,7 +162,14 @@ class InMemoryRepository:
     # security counters
     def get_state(self, user_id: str) -> SecurityState:
         state = self._states.get(user_id)
-        return state if state is not None else empty_state(user_id)
+        if state is None:
+            state = empty_state(user_id)
+            if user_id in self._users:
+                # kept, so that the update that usually follows (a send, a TOTP step) and
+                # the next sign-in find it rather than build another; only for known users,
+                # so that probing unknown ids cannot fill memory
+                state = self._states.setdefault(user_id, state)
+        return state
 
     def save_state(self, state: SecurityState) -> None:
         self._states[state.user_id] = state

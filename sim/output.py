@@ -94,7 +94,12 @@ class TableWriter:
     def _ensure_writer(self) -> pq.ParquetWriter:
         if self._writer is None:
             self._path.parent.mkdir(parents=True, exist_ok=True)
-            self._writer = pq.ParquetWriter(self._path, self.schema, compression="zstd")
+            # dictionary pages for text only: numbers (times, counts) are nearly all distinct,
+            # and trying a dictionary for them costs time and bytes
+            text = [f.name for f in self.schema if f.type == pa.string()]
+            self._writer = pq.ParquetWriter(
+                self._path, self.schema, compression="zstd", use_dictionary=text
+            )
         return self._writer
 
     def maybe_flush(self) -> None:

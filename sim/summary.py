@@ -14,6 +14,8 @@ import math
 from array import array
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from itertools import compress, repeat
+from operator import eq, not_
 from typing import Any
 
 import numpy as np
@@ -86,38 +88,35 @@ class Tally:
 
     def add_auths(self, columns: Sequence[Sequence[Any]]) -> None:
         """Count a block of authentications, given as the columns of ``AuthRow`` (what the
-        run writes): counted per block with C-level counters rather than per row in Python,
-        as the authentications stream to Parquet."""
+        run writes): counted per block with C-level counters and selectors rather than per
+        row in Python, as the authentications stream to Parquet."""
         outcome = columns[_OUTCOME]
+        method_first = columns[_METHOD_FIRST]
         begins = columns[_BEGINS]
-        times = columns[_TIME_TO_AUTH]
         self.auths += len(outcome)
         self.outcomes.update(outcome)
         self.begins += sum(begins)
         self.verifies += sum(columns[_VERIFIES])
-        succeeded = [i for i, result in enumerate(outcome) if result == "success"]
-        self.times.extend([times[i] for i in succeeded])
-        self.success_begins += sum([begins[i] for i in succeeded])
-        by_method = Counter(zip(columns[_METHOD_FIRST], outcome, strict=True))
-        for (method, result), count in by_method.items():
+        success = list(map(eq, outcome, repeat("success")))
+        self.times.extend(compress(columns[_TIME_TO_AUTH], success))
+        self.success_begins += sum(compress(begins, success))
+        wins = Counter(compress(method_first, success))
+        for method, count in Counter(method_first).items():
             per_method = self.methods.get(method)
             if per_method is None:
                 per_method = self.methods[method] = [0, 0]
             per_method[0] += count
-            if result == "success":
-                per_method[1] += count
-        for (result, reason), count in Counter(zip(outcome, columns[_REASON], strict=True)).items():
-            if result != "success":
-                self.final_reasons[result][reason] += count
+            per_method[1] += wins[method]
+        for result, reasons in self.final_reasons.items():
+            reasons.update(compress(columns[_REASON], map(eq, outcome, repeat(result))))
 
     def add_deliveries(self, columns: Sequence[Sequence[Any]]) -> None:
         """Count a block of messages, given as the columns of ``DeliveryRow``."""
         channel = columns[_CHANNEL]
         loss_cause = columns[_LOSS_CAUSE]
         self.deliveries.update(channel)
-        self.losses.update([cause for cause in loss_cause if cause])
-        pairs = zip(channel, loss_cause, strict=True)
-        self.delivered.update([ch for ch, cause in pairs if not cause])
+        self.losses.update(filter(None, loss_cause))
+        self.delivered.update(compress(channel, map(not_, loss_cause)))
 
     def as_dict(self) -> dict[str, Any]:
         out = dict(self.__dict__)

@@ -8,11 +8,13 @@ from mfa.auth_log import AuthLogRecord
 from mfa.billing import BillingModel, BillingUsage, ProviderAccount
 from mfa.clock import Clock, ManualClock, SystemClock
 from mfa.engine import AuthView, Engine, ServerIdentity, parse_auth_id
+from mfa.enrolment import Enrolment
 from mfa.entropy import Entropy, SecretsEntropy, SeededEntropy
 from mfa.errors import (
     BillingModelLocked,
     ConflictError,
     DeliveryError,
+    EnrolmentError,
     InvalidInput,
     MfaError,
     NotFound,
@@ -52,6 +54,8 @@ __all__ = [
     "Denial",
     "DenialReason",
     "Engine",
+    "Enrolment",
+    "EnrolmentError",
     "Entropy",
     "HardwareToken",
     "InMemoryRepository",

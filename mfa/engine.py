@@ -27,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
@@ -37,10 +37,12 @@ from mfa.billing import BillingModel, BillingUsage, ProviderAccount, month_bound
 from mfa.clock import Clock
 from mfa.delivery.message import Channel, DeliveryGateway, Message
 from mfa.delivery.senders import SenderDirectory
+from mfa.enrolment import Enrolment
 from mfa.entropy import Entropy, SecretsEntropy
 from mfa.errors import (
     BillingModelLocked,
     ConflictError,
+    EnrolmentError,
     InvalidInput,
     NotFound,
     ProblemItem,
@@ -194,11 +196,13 @@ class Engine:
         phone: str | None = None,
         licensed: bool = False,
     ) -> User:
-        return self._create_user(
+        user = self._user_record(
             user_id, first_name, last_name, email, phone, licensed, self.clock.now()
         )
+        self.repository.add_user(user)
+        return user
 
-    def _create_user(
+    def _user_record(
         self,
         user_id: str,
         first_name: str | None,
@@ -208,6 +212,7 @@ class Engine:
         licensed: bool,
         now: float,
     ) -> User:
+        """A checked new user, not yet stored (``InvalidInput`` names a bad field)."""
         if not isinstance(user_id, str) or not _USER_ID.match(user_id):
             raise InvalidInput("user_id", "1 to 128 characters without spaces, '/', '?' or '#'")
         if email is not None and "@" not in email:
@@ -225,7 +230,6 @@ class Engine:
             None,  # disabled_at
             frozenset(),  # pending_registration
         )
-        self.repository.add_user(user)
         return user
 
     def get_user(self, user_id: str) -> User:
@@ -302,8 +306,58 @@ class Engine:
         kind = _method_type(method)
         token = self._checked_method(user_id, kind, phone, serial, device_token)
         now = self.clock.now()
-        user = self._create_user(user_id, first_name, last_name, email, phone, licensed, now)
-        return self._add_method(user, kind, user.phone, device_token, token, True, (), now)
+        user = self._user_record(user_id, first_name, last_name, email, phone, licensed, now)
+        registered = self._method_record(user_id, kind, user.phone, device_token, token, True, now)
+        assigned = () if token is None else (replace(token, user_id=user_id),)
+        self.repository.add_users((user,), (registered,), assigned)
+        return registered
+
+    def enrol_many(
+        self, enrolments: Iterable[Enrolment], *, source: str = "enrolments"
+    ) -> list[RegisteredMethod]:
+        """A directory sync: ``enrol`` for a whole batch, all or nothing; returns the new
+        methods in the batch's order.
+
+        Every entry is checked first (``enrol``'s rules, plus user ids and hardware tokens
+        repeated in the batch) and ``EnrolmentError`` lists every problem; user ids that
+        exist already make the repository raise ``ConflictError``. Either way nobody is
+        enrolled. All are enrolled at one moment, and in one repository transaction."""
+        now = self.clock.now()
+        users: list[User] = []
+        methods: list[RegisteredMethod] = []
+        assigned: list[HardwareToken] = []
+        problems: list[ProblemItem] = []
+        seen: set[str] = set()
+        for index, e in enumerate(enrolments, start=1):
+            user_id = e.user_id
+            try:
+                kind = _method_type(e.method)
+                token = self._checked_method(user_id, kind, e.phone, e.serial, e.device_token)
+                user = self._user_record(
+                    user_id, e.first_name, e.last_name, e.email, e.phone, e.licensed, now
+                )
+            except (InvalidInput, ConflictError) as exc:
+                problems.append(ProblemItem(_entry(index, user_id), str(exc)))
+                continue
+            if user_id in seen:
+                problems.append(ProblemItem(_entry(index, user_id), "user repeated in this batch"))
+                continue
+            seen.add(user_id)
+            if token is not None:
+                if f"token:{token.serial}" in seen:
+                    problem = f"token {token.serial!r} is given to two users in this batch"
+                    problems.append(ProblemItem(_entry(index, user_id), problem))
+                    continue
+                seen.add(f"token:{token.serial}")
+                assigned.append(replace(token, user_id=user_id))
+            users.append(user)
+            methods.append(
+                self._method_record(user_id, kind, user.phone, e.device_token, token, True, now)
+            )
+        if problems:
+            raise EnrolmentError(source, problems)
+        self.repository.add_users(users, methods, assigned)
+        return methods
 
     def _checked_method(
         self,
@@ -345,11 +399,7 @@ class Engine:
     ) -> RegisteredMethod:
         """Store a checked registration (``number`` in E.164 for sms/voice) made at ``now``."""
         user_id = user.user_id
-        push = kind is _PUSH and device_token is not None
-        secret = None
-        if kind is _TOTP:
-            secret = self.entropy.base32(_TOTP_SECRET_CHARS)
-        elif token is not None:
+        if token is not None:
             self.repository.save_token(replace(token, user_id=user_id))
         current = _default_of(existing)  # flagged, or the first: then none is flagged
         make_default = default or current is None or not current.is_default
@@ -357,23 +407,41 @@ class Engine:
             for other in existing:
                 if other.is_default:
                     self.repository.save_method(replace(other, is_default=False))
-        registered = _new_method(
-            "m-" + self.entropy.token(12),  # method_id
-            user_id,
-            kind,  # type
-            number if kind in DELIVERED_METHODS else None,  # phone
-            device_token if push else None,
-            push,  # activated
-            secret,
-            token.serial if token is not None else None,  # serial
-            make_default,  # is_default
-            now,  # created_at
+        registered = self._method_record(
+            user_id, kind, number, device_token, token, make_default, now
         )
         self.repository.add_method(registered)
         # registering answers an admin reset or a registration policy
         if user.pending_registration:
             self.repository.save_user(replace(user, pending_registration=frozenset()))
         return registered
+
+    def _method_record(
+        self,
+        user_id: str,
+        kind: MethodType,
+        number: str | None,
+        device_token: str | None,
+        token: HardwareToken | None,
+        is_default: bool,
+        now: float,
+    ) -> RegisteredMethod:
+        """A checked registration, not yet stored: a fresh method id, and for totp a fresh
+        secret from the entropy port. A push method that comes with its device token is
+        active at once (the app did the activation step)."""
+        push = kind is _PUSH and device_token is not None
+        return _new_method(
+            "m-" + self.entropy.token(12),  # method_id
+            user_id,
+            kind,  # type
+            number if kind in DELIVERED_METHODS else None,  # phone
+            device_token if push else None,
+            push,  # activated
+            self.entropy.base32(_TOTP_SECRET_CHARS) if kind is _TOTP else None,  # secret
+            token.serial if token is not None else None,  # serial
+            is_default,
+            now,  # created_at
+        )
 
     def activate_push(self, user_id: str, method_id: str, device_token: str) -> RegisteredMethod:
         _check_device_token(device_token)
@@ -1139,6 +1207,11 @@ def _pick_method(
             if found is None:
                 found = method
     return found
+
+
+def _entry(index: int, user_id: object) -> str:
+    """Where a problem is, in a batch of enrolments."""
+    return f"enrolment {index} ({user_id!r})"
 
 
 def _method_type(method: MethodType | str) -> MethodType:

@@ -11,10 +11,12 @@ __all__ = [
     "BillingModelLocked",
     "ConflictError",
     "DeliveryError",
+    "EnrolmentError",
     "InvalidInput",
     "MfaError",
     "NotFound",
     "ProblemItem",
+    "RejectedBatch",
     "TokenImportError",
 ]
 
@@ -62,11 +64,27 @@ class ProblemItem:
         return f"{self.where}: {self.reason}"
 
 
-class TokenImportError(MfaError):
-    """A token file was rejected; ``problems`` lists every bad row or key. Nothing was imported."""
+class RejectedBatch(MfaError):
+    """A batch was refused as a whole; ``problems`` lists every bad entry. Nothing was stored."""
+
+    #: what happened to the batch, for the message
+    outcome = "nothing stored"
 
     def __init__(self, source: str, problems: list[ProblemItem]) -> None:
         self.source = source
         self.problems = list(problems)
         lines = "\n".join(f"  {p}" for p in self.problems)
-        super().__init__(f"{source}: {len(self.problems)} problem(s), nothing imported\n{lines}")
+        super().__init__(f"{source}: {len(self.problems)} problem(s), {self.outcome}\n{lines}")
+
+
+class TokenImportError(RejectedBatch):
+    """A token file was rejected; ``problems`` lists every bad row or key. Nothing was imported."""
+
+    outcome = "nothing imported"
+
+
+class EnrolmentError(RejectedBatch):
+    """A batch of enrolments (a directory sync) was rejected; ``problems`` lists every bad
+    entry. Nobody was enrolled."""
+
+    outcome = "nobody enrolled"

@@ -43,6 +43,17 @@ class Repository(Protocol):
         """Raise ``ConflictError`` if the user id exists."""
         ...
 
+    def add_users(
+        self,
+        users: Sequence[User],
+        methods: Sequence[RegisteredMethod],
+        tokens: Sequence[HardwareToken] = (),
+    ) -> None:
+        """Enrolment, all or nothing: new users, their methods and the hardware tokens now
+        assigned to them (saved as given). Raise ``ConflictError`` naming every user id
+        that exists already; then nothing is stored."""
+        ...
+
     def get_user(self, user_id: str) -> User | None: ...
     def save_user(self, user: User) -> None: ...
     def iter_users(self) -> Iterable[User]: ...
@@ -117,6 +128,25 @@ class InMemoryRepository:
         if user.user_id in self._users:
             raise ConflictError(f"user {user.user_id!r} exists")
         self._users[user.user_id] = user
+
+    def add_users(
+        self,
+        users: Sequence[User],
+        methods: Sequence[RegisteredMethod],
+        tokens: Sequence[HardwareToken] = (),
+    ) -> None:
+        known = self._users
+        clash = [u.user_id for u in users if u.user_id in known]
+        if clash:
+            raise ConflictError(f"user(s) exist already: {', '.join(clash)}")
+        if len({u.user_id for u in users}) < len(users):
+            raise ConflictError("a user id is repeated in the batch")
+        for user in users:
+            known[user.user_id] = user
+        for method in methods:
+            self.add_method(method)
+        for token in tokens:
+            self._tokens[token.serial] = token
 
     def get_user(self, user_id: str) -> User | None:
         return self._users.get(user_id)

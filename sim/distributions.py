@@ -61,14 +61,14 @@ class RandomStream:
         self._ni = i + 1
         return self._n[i]
 
-    def exponential(self) -> float:
-        """Exponential with mean 1."""
+    def exponential(self, mean: float = 1.0) -> float:
+        """Exponential with mean ``mean``."""
         i = self._ei
         if i >= len(self._e):
             self._e = self._rng.standard_exponential(_BLOCK).tolist()
             i = 0
         self._ei = i + 1
-        return self._e[i]
+        return self._e[i] * mean
 
     def pick(self, cumulative: Sequence[float]) -> int:
         """Index drawn with the probabilities whose running sums are ``cumulative``: the

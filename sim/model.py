@@ -89,7 +89,7 @@ def _service_sampler(spec: ServiceTime, stream: RandomStream) -> Callable[[], fl
         return None
     if spec.distribution == "constant":
         return lambda: mean
-    return lambda: mean * stream.exponential()
+    return partial(stream.exponential, mean)
 
 
 def _store(shared: PendingStore | None) -> PendingStore:
@@ -251,13 +251,14 @@ class Replication:
         rates = [p.rate_per_s for p in arrivals.profile]
         for times in poisson_arrivals(starts, rates, arrivals.duration_s, self._arrival_rng):
             users = self._user_indices(len(times))
+            # the chunk's newcomers are enrolled now, ahead of their sign-ins
+            ids = population.enrol(users, registrar)
             # connectivity and signal at each sign-in of the chunk, drawn at once
             drawn = conditions.draw_many(len(times), behaviour.generator)
-            for t, index, connectivity, signal in zip(times.tolist(), users, *drawn, strict=True):
+            chunk = zip(times.tolist(), users, ids, *drawn, strict=True)
+            for t, index, user_id, connectivity, signal in chunk:
                 if t > env._now:
                     yield t - env._now
-                user_id = population.user_id(index)
-                population.register(index, registrar, user_id)
                 session = Session(
                     self.started,
                     index,

@@ -217,10 +217,10 @@ class CarrierModel:
         return latency * self.poor_latency if poor else latency
 
 
-def _carrier(recipient: Recipient) -> CarrierModel:
-    if recipient.carrier is None:
+def _carrier(carrier: CarrierModel | None) -> CarrierModel:
+    if carrier is None:
         raise LookupError("an sms or voice recipient without a carrier")
-    return recipient.carrier
+    return carrier
 
 
 class CarrierTable:
@@ -316,6 +316,7 @@ class SimulatedProvider:
     """An SMS/voice provider: refuses in outages, at its error rate and above capacity."""
 
     __slots__ = (
+        "_burst",
         "_last",
         "_network",
         "_tokens",
@@ -336,7 +337,8 @@ class SimulatedProvider:
         self.error_rate = spec.error_rate
         self.outages = tuple((o.start_s, o.end_s) for o in spec.outages)
         self._network = network
-        self._tokens = max(1.0, spec.capacity_per_s)  # a one-second burst
+        self._burst = max(1.0, spec.capacity_per_s)  # a one-second burst
+        self._tokens = self._burst
         self._last = 0.0
         self.accepted = 0
         self.errors = 0
@@ -353,8 +355,9 @@ class SimulatedProvider:
         if self.error_rate and network.stream.uniform() < self.error_rate:
             self.errors += 1
             raise ProviderError("error answer")
-        burst = max(1.0, self.capacity)
-        tokens = min(burst, self._tokens + (t - self._last) * self.capacity)
+        tokens = self._tokens + (t - self._last) * self.capacity
+        if tokens > self._burst:
+            tokens = self._burst
         self._last = t
         if tokens < 1.0:
             self._tokens = tokens
@@ -534,9 +537,9 @@ class DeliveryNetwork:
                     outcome = _QUEUE_EXPIRED
                 else:
                     sent = queue.admit(t, 1.0 / line.throughput)
-                    outcome = _carrier(recipient).text(recipient, stream)
+                    outcome = _carrier(carrier).text(recipient, stream)
             else:
-                outcome = _carrier(recipient).call(recipient, stream)
+                outcome = _carrier(carrier).call(recipient, stream)
         if isinstance(outcome, str):
             delivered, cause = NAN, outcome
         else:

@@ -2,10 +2,10 @@
 
 Attributes are drawn up front as numpy arrays (country, carrier, default and backup
 methods, security app, licence), so a million users cost a few megabytes. A user is
-registered in the shared repository — through the engine, like an admin enrolling them —
-the first time they sign in, with their default method, and a backup method the first time
-they fall back to it: only people who authenticate, and only methods they use, cost engine
-memory and registration time.
+enrolled in the shared repository — through the engine, in a directory sync of everyone in
+a chunk of arrivals who is not there yet — before their first sign-in, with their default
+method, and a backup method the first time they fall back to it: only people who
+authenticate, and only methods they use, cost engine memory and registration time.
 
 Phone numbers are valid numbers of the user's country (libphonenumber's example mobile
 number with the last four digits varied), because the engine derives the country, and so
@@ -21,7 +21,9 @@ import numpy as np
 import phonenumbers
 
 from mfa.engine import Engine
-from mfa.methods import MethodType
+from mfa.enrolment import Enrolment
+from mfa.fastrecords import builder
+from mfa.methods import MethodType, RegisteredMethod
 from mfa.tokens.model import HardwareToken
 from sim.network import CarrierModel, CarrierTable
 from sim.scenario import METHODS, Scenario
@@ -131,15 +133,46 @@ class Population:
 
     # ------------------------------------------------------------------ enrolment
 
-    def register(self, index: int, engine: Engine, user_id: str) -> None:
-        """Enrol user ``index`` (``user_id``) with their default method through the engine
-        (once)."""
-        if self._enrolled[index]:
-            return
-        mask = self.registered[index]
-        # the directory holds a phone number for users of sms or voice only
-        phone = self.phone(index) if mask & _PHONE_METHODS else None
-        self._enrol(index, self.default[index], engine, user_id, phone, first=True)
+    def enrol(self, indices: list[int], engine: Engine) -> list[str]:
+        """The user ids of ``indices`` (a chunk of arrivals). Those not yet in the engine are
+        enrolled first with their default method, all in one ``Engine.enrol_many`` — a
+        directory sync ahead of their sign-ins; the directory holds a phone number for
+        users of sms or voice only."""
+        user_id = self.user_id
+        ids = [user_id(index) for index in indices]
+        enrolled = self._enrolled
+        batch: list[Enrolment] = []
+        enrolling: list[int] = []
+        tokens: list[HardwareToken] = []
+        for index, uid in zip(indices, ids, strict=True):
+            if enrolled[index]:
+                continue
+            m = self.default[index]
+            enrolled[index] = 1 << m
+            device_token, token = self._credentials(index, _KINDS[m])
+            if token is not None:
+                tokens.append(token)
+            phone = self.phone(index) if self.registered[index] & _PHONE_METHODS else None
+            batch.append(
+                _new_enrolment(
+                    uid,
+                    _KINDS[m],  # method
+                    phone,
+                    token.serial if token is not None else None,  # serial
+                    device_token,
+                    None,  # first_name
+                    None,  # last_name
+                    None,  # email
+                    index < self.licences,  # licensed: self.licensed(index)
+                )
+            )
+            enrolling.append(index)
+        if tokens:
+            engine.import_tokens(tokens)
+        if batch:
+            for index, method in zip(enrolling, engine.enrol_many(batch), strict=True):
+                self._keep_secret(index, method)
+        return ids
 
     def register_backup(self, index: int, method: str, engine: Engine) -> None:
         """Register a backup method the first time its owner falls back to it.
@@ -148,42 +181,34 @@ class Population:
         the engine finds among those registered, and what it decides for the default
         method (the default flag, registration required) does not depend on the backups."""
         bit = _BIT[method]
-        if not self._enrolled[index] >> bit & 1:
-            self._enrol(index, bit, engine, self.user_id(index))
+        if self._enrolled[index] >> bit & 1:
+            return
+        self._enrolled[index] |= 1 << bit
+        device_token, token = self._credentials(index, _KINDS[bit])
+        if token is not None:
+            engine.import_tokens([token])
+        registered = engine.register_method(
+            self.user_id(index),
+            _KINDS[bit],
+            device_token=device_token,
+            serial=token.serial if token is not None else None,
+        )
+        self._keep_secret(index, registered)
 
-    def _enrol(
-        self,
-        index: int,
-        m: int,
-        engine: Engine,
-        user_id: str,
-        phone: str | None = None,
-        *,
-        first: bool = False,
-    ) -> None:
-        """Register method ``m``; the ``first`` registration creates the user too, with
-        ``Engine.enrol``."""
-        self._enrolled[index] |= 1 << m
-        kind = _KINDS[m]
-        device_token = serial = None
+    def _credentials(self, index: int, kind: MethodType) -> tuple[str | None, HardwareToken | None]:
+        """The push app's device token, or the hardware token to import first, for a
+        registration of ``kind``."""
         if kind is _PUSH:
-            device_token = self.device_token(index)
-        elif kind is _HARDWARE_TOKEN:
+            return self.device_token(index), None
+        if kind is _HARDWARE_TOKEN:
             serial = f"HT{index:08d}"
             secret = self.token_secret[index] = _token_secret(serial)
-            engine.import_tokens([HardwareToken(serial=serial, secret=secret)])
-        if first:
-            method = engine.enrol(
-                user_id,
-                kind,
-                phone=phone,
-                licensed=index < self.licences,  # self.licensed(index)
-                device_token=device_token,
-                serial=serial,
-            )
-        else:
-            method = engine.register_method(user_id, kind, device_token=device_token, serial=serial)
-        if kind is _TOTP:
+            return None, HardwareToken(serial=serial, secret=secret)
+        return None, None
+
+    def _keep_secret(self, index: int, method: RegisteredMethod) -> None:
+        """The authenticator app holds the secret the engine issued (totp)."""
+        if method.type is _TOTP:
             assert method.secret is not None
             self.totp_secret[index] = method.secret
 
@@ -193,6 +218,7 @@ _KINDS = tuple(MethodType(method) for method in METHODS)
 # bound once: a lookup on an enum class is slow on Python 3.11 (see mfa.engine)
 _PUSH, _TOTP, _HARDWARE_TOKEN = MethodType.PUSH, MethodType.TOTP, MethodType.HARDWARE_TOKEN
 _PHONE_METHODS = (1 << METHODS.index("sms")) | (1 << METHODS.index("voice"))
+_new_enrolment = builder(Enrolment)  # one per user who signs in (mfa.fastrecords)
 
 
 def _token_secret(serial: str) -> str:

@@ -5,9 +5,10 @@ recursion when a request arrives (``sim.queues``) and a message's fate is known 
 provider accepts it (``sim.network``) — it only waits for some seconds. A full
 ``simpy.Process`` would cost a Process object, an Initialize event, a ``Timeout`` per wait
 and SimPy's general resume logic. Here the generator yields the seconds it waits, and one
-``Sleeper`` per process is put back on SimPy's own event queue (``env.schedule``) for each
-wait: SimPy's ``step`` calls its callbacks as it would an event's, so the clock, the order
-of events and ``run(until=...)`` are SimPy's, at about half the cost per wait.
+``Sleeper`` per process is put back on SimPy's own event queue (the entry
+``env.schedule`` makes) for each wait: SimPy's ``step`` calls its callbacks as it would an
+event's, so the clock, the order of events and ``run(until=...)`` are SimPy's, at about half
+the cost per wait.
 
 A sleeper starts at once (``start`` runs the generator to its first wait), which is what a
 process created at this moment would do before any later event.
@@ -16,6 +17,7 @@ process created at this moment would do before any later event.
 from __future__ import annotations
 
 from collections.abc import Generator
+from heapq import heappush
 from typing import Any
 
 import simpy
@@ -50,7 +52,10 @@ def _resume(sleeper: Sleeper) -> None:
     if delay < 0:
         raise ValueError(f"a negative wait ({delay}) in a simulated process")
     sleeper.callbacks = _CALLBACKS
-    sleeper.env.schedule(sleeper, NORMAL, delay)  # type: ignore[arg-type]
+    env = sleeper.env
+    # ``env.schedule(sleeper, NORMAL, delay)``, inlined: the same entry on SimPy's heap
+    # (time, priority, event id, event), without a Python call per wait
+    heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), sleeper))
 
 
 _CALLBACKS = (_resume,)

@@ -136,6 +136,12 @@ class SqlRepository:
         self._integrity_error: type[Exception] = dbapi.IntegrityError
         self._create_schema()
         insert = sqlite.insert if is_sqlite else postgresql.insert
+        assign = insert(tokens)
+        #: save tokens (an enrolment assigns them) inside a larger transaction
+        self._save_tokens = assign.on_conflict_do_update(
+            index_elements=[tokens.c.serial],
+            set_={c.name: assign.excluded[c.name] for c in tokens.columns if c.name != "serial"},
+        )
 
         def upsert(table: sa.Table, key: str) -> str:
             cols = [c.name for c in table.columns if c.name != "id" or key == "id"]
@@ -355,6 +361,38 @@ class SqlRepository:
         except self._integrity_error:
             raise ConflictError(f"user {user.user_id!r} exists") from None
 
+    def add_users(
+        self,
+        users_: Sequence[User],
+        methods_: Sequence[RegisteredMethod],
+        tokens_: Sequence[HardwareToken] = (),
+    ) -> None:
+        """One transaction: every user with their methods and token assignments, or nothing
+        and every user id that exists already named."""
+        ids = [u.user_id for u in users_]
+        if len(set(ids)) < len(ids):
+            raise ConflictError("a user id is repeated in the batch")
+        user_rows = [rows.user_row(u) for u in users_]
+        method_rows = [rows.method_row(m, self._seal) for m in methods_]
+        token_rows = [rows.token_row(t, self._seal) for t in tokens_]
+        try:
+            with self._transaction() as conn:
+                clash = _existing(conn, users.c.user_id, ids)
+                if not clash:
+                    for table, batch in ((users, user_rows), (methods, method_rows)):
+                        for start in range(0, len(batch), _CHUNK):
+                            conn.execute(table.insert(), batch[start : start + _CHUNK])
+                    if token_rows:
+                        conn.execute(self._save_tokens, token_rows)
+        except sa.exc.IntegrityError:
+            # another server enrolled some of them between our check and our insert
+            with self._engine.connect() as conn:
+                clash = _existing(conn, users.c.user_id, ids)
+            if not clash:
+                raise
+        if clash:
+            raise ConflictError(f"user(s) exist already: {', '.join(clash)}")
+
     def get_user(self, user_id: str) -> User | None:
         found = self._select("get_user", users, {"k": user_id})
         return rows.user_from_row(found[0]) if found else None
@@ -395,14 +433,14 @@ class SqlRepository:
         sealed = [rows.token_row(t, self._seal) for t in batch]
         try:
             with self._transaction() as conn:
-                clash = _existing_serials(conn, serials)
+                clash = _existing(conn, tokens.c.serial, serials)
                 if not clash:
                     for start in range(0, len(sealed), _CHUNK):
                         conn.execute(tokens.insert(), sealed[start : start + _CHUNK])
         except sa.exc.IntegrityError:
             # another server imported some of them between our check and our insert
             with self._engine.connect() as conn:
-                clash = _existing_serials(conn, serials)
+                clash = _existing(conn, tokens.c.serial, serials)
             if not clash:
                 raise
         if clash:
@@ -490,10 +528,10 @@ class SqlRepository:
         self._run("save_account", rows.account_row(account))
 
 
-def _existing_serials(conn: sa.Connection, serials: list[str]) -> list[str]:
+def _existing(conn: sa.Connection, column: sa.Column[str], keys: list[str]) -> list[str]:
+    """Which of ``keys`` the table of ``column`` holds already, sorted."""
     found: set[str] = set()
-    for start in range(0, len(serials), _CHUNK):
-        chunk = serials[start : start + _CHUNK]
-        query = sa.select(tokens.c.serial).where(tokens.c.serial.in_(chunk))
+    for start in range(0, len(keys), _CHUNK):
+        query = sa.select(column).where(column.in_(keys[start : start + _CHUNK]))
         found.update(conn.execute(query).scalars())
     return sorted(found)

@@ -10,6 +10,8 @@ from mfa import (
     Denial,
     DenialReason,
     Engine,
+    Enrolment,
+    EnrolmentError,
     InvalidInput,
     MethodType,
     NotFound,
@@ -129,6 +131,75 @@ def test_a_refused_enrolment_leaves_nothing_behind(engine: Engine) -> None:
     with pytest.raises(ConflictError):
         engine.enrol("lena", "sms", phone="+14255550100")
     assert engine.repository.list_methods("lena") == [first]  # the existing user untouched
+
+
+def test_enrol_many_enrols_a_directory_batch_at_one_moment(engine: Engine) -> None:
+    engine.import_tokens([HardwareToken("HT-5", new_totp_secret())])
+    batch = [
+        Enrolment("u1", "sms", phone="+1 425 555 0101", first_name="Una"),
+        Enrolment("u2", MethodType.TOTP, licensed=True),
+        Enrolment("u3", "push", device_token="device-0003"),
+        Enrolment("u4", "hardware_token", serial="HT-5"),
+        Enrolment("u5", "voice", phone="+44 20 7946 0958"),
+    ]
+    engine.clock.advance(42.0)  # type: ignore[attr-defined]
+    methods = engine.enrol_many(batch)
+    assert [m.user_id for m in methods] == ["u1", "u2", "u3", "u4", "u5"]
+    assert all(m.is_default and m.created_at == engine.clock.now() for m in methods)
+    assert [engine.repository.list_methods(e.user_id) for e in batch] == [[m] for m in methods]
+    assert methods[0].phone == "+14255550101" and engine.get_user("u1").first_name == "Una"
+    assert engine.get_user("u5").country == "GB"
+    assert methods[1].secret and len(methods[1].secret) == 32 and engine.get_user("u2").licensed
+    assert methods[2].activated
+    assert engine.repository.get_token("HT-5").user_id == "u4"  # type: ignore[union-attr]
+    assert {u.enabled_at for u in map(engine.get_user, ["u1", "u3"])} == {engine.clock.now()}
+    assert all(isinstance(engine.begin(e.user_id), Challenge) for e in batch)
+
+
+def test_enrol_many_refuses_the_whole_batch_and_names_every_problem(engine: Engine) -> None:
+    engine.import_tokens([HardwareToken(s, new_totp_secret()) for s in ("HT-6", "HT-7")])
+    engine.enrol("owner", "hardware_token", serial="HT-7")
+    batch = [
+        Enrolment("ok1", "sms", phone="+14255550111"),
+        Enrolment("b1", "sms", phone="+1 555"),
+        Enrolment("bad id", "fax"),
+        Enrolment("ok1", "totp"),
+        Enrolment("t1", "hardware_token", serial="HT-6"),
+        Enrolment("t2", "hardware_token", serial="HT-6"),
+        Enrolment("t3", "hardware_token", serial="HT-7"),
+        Enrolment("e1", "totp", email="nope"),
+    ]
+    with pytest.raises(EnrolmentError) as caught:
+        engine.enrol_many(batch, source="directory.csv")
+    problems = {p.where: p.reason for p in caught.value.problems}
+    assert list(problems) == [
+        "enrolment 2 ('b1')",
+        "enrolment 3 ('bad id')",
+        "enrolment 4 ('ok1')",
+        "enrolment 6 ('t2')",
+        "enrolment 7 ('t3')",
+        "enrolment 8 ('e1')",
+    ]
+    assert problems["enrolment 2 ('b1')"].startswith("phone")
+    assert problems["enrolment 3 ('bad id')"].startswith("type")  # the method is checked first
+    assert "repeated" in problems["enrolment 4 ('ok1')"]
+    assert "two users" in problems["enrolment 6 ('t2')"]
+    assert "another user" in problems["enrolment 7 ('t3')"]
+    assert str(caught.value).startswith("directory.csv: 6 problem(s), nobody enrolled")
+    for user_id in ("ok1", "b1", "t1", "t2", "e1"):
+        assert engine.repository.get_user(user_id) is None
+        assert engine.repository.list_methods(user_id) == []
+    assert engine.repository.get_token("HT-6").user_id is None  # type: ignore[union-attr]
+
+
+def test_enrol_many_with_an_existing_user_enrols_nobody(engine: Engine) -> None:
+    engine.enrol("kept", "totp")
+    with pytest.raises(ConflictError, match="kept"):
+        engine.enrol_many(
+            [Enrolment("new", "totp"), Enrolment("kept", "sms", phone="+14255550122")]
+        )
+    assert engine.repository.get_user("new") is None
+    assert [m.type for m in engine.repository.list_methods("kept")] == [MethodType.TOTP]
 
 
 def test_reasons_no_method(engine: Engine) -> None:

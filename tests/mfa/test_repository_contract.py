@@ -179,6 +179,45 @@ def test_add_tokens_is_all_or_nothing_and_names_every_clash(repo: Repository) ->
     assert repo.get_token("HW-1") == HardwareToken(serial="HW-1", secret="JBSWY3DPEHPK3PXP")
 
 
+def test_add_users_stores_users_methods_and_token_assignments_together(
+    repo: Repository,
+) -> None:
+    repo.add_tokens([HardwareToken(serial="HW-7", secret="JBSWY3DPEHPK3PXP", imported_at=T0)])
+    users = [_user("bob", phone="+14255550100", country="US"), _user("carol", licensed=True)]
+    methods = [
+        _method("m-1", "bob", phone="+14255550100", is_default=True),
+        _method("m-2", "carol", type=MethodType.TOTP, secret="GEZDGNBVGY3TQOJQ", is_default=True),
+        _method("m-3", "carol", type=MethodType.HARDWARE_TOKEN, serial="HW-7"),
+    ]
+    assigned = HardwareToken(
+        serial="HW-7", secret="JBSWY3DPEHPK3PXP", imported_at=T0, user_id="carol"
+    )
+    repo.add_users(users, methods, [assigned])
+    assert [repo.get_user(u) for u in ("bob", "carol")] == users
+    assert list(repo.list_methods("carol")) == methods[1:]  # the secret is opened again
+    assert repo.get_token("HW-7") == assigned
+
+
+def test_add_users_is_all_or_nothing_and_names_every_existing_user(repo: Repository) -> None:
+    repo.add_user(_user("alice"))
+    repo.add_user(_user("dave"))
+    repo.add_tokens([HardwareToken(serial="HW-8", secret="JBSWY3DPEHPK3PXP", imported_at=T0)])
+    batch = [_user("erin"), _user("dave"), _user("alice")]
+    assigned = HardwareToken(
+        serial="HW-8", secret="JBSWY3DPEHPK3PXP", imported_at=T0, user_id="erin"
+    )
+    with pytest.raises(ConflictError) as caught:
+        repo.add_users(batch, [_method("m-9", "erin")], [assigned])
+    assert "alice" in str(caught.value) and "dave" in str(caught.value)
+    assert "erin" not in str(caught.value)
+    assert repo.get_user("erin") is None  # nothing of the batch was stored
+    assert list(repo.list_methods("erin")) == []
+    assert repo.get_token("HW-8").user_id is None  # type: ignore[union-attr]
+    with pytest.raises(ConflictError, match="repeated"):
+        repo.add_users([_user("fay"), _user("fay")], [])
+    assert repo.get_user("fay") is None
+
+
 def _fields(token: HardwareToken) -> dict[str, object]:
     return {name: getattr(token, name) for name in token.__slots__}  # type: ignore[attr-defined]
 

@@ -61,7 +61,9 @@ class Repository(Protocol):
     # methods
     def add_method(self, method: RegisteredMethod) -> None: ...
     def save_method(self, method: RegisteredMethod) -> None: ...
-    def list_methods(self, user_id: str) -> list[RegisteredMethod]: ...
+    def list_methods(self, user_id: str) -> Sequence[RegisteredMethod]:
+        """In registration order; a snapshot the caller must not change."""
+        ...
     def delete_methods(self, user_id: str) -> int: ...
 
     # hardware tokens
@@ -114,7 +116,7 @@ class InMemoryRepository:
 
     def __init__(self, *, keep_logs: bool = True) -> None:
         self._users: dict[str, User] = {}
-        self._methods: dict[str, list[RegisteredMethod]] = {}
+        self._methods: dict[str, tuple[RegisteredMethod, ...]] = {}
         self._tokens: dict[str, HardwareToken] = {}
         self._states: dict[str, SecurityState] = {}
         self._app_passwords: dict[str, list[str]] = {}
@@ -158,19 +160,21 @@ class InMemoryRepository:
         return list(self._users.values())
 
     # methods
+    # a user's methods are a tuple, replaced on every change: ``list_methods`` hands out the
+    # stored tuple itself (immutable), with no copy per call on the engine's hot path
     def add_method(self, method: RegisteredMethod) -> None:
-        self._methods.setdefault(method.user_id, []).append(method)
+        self._methods[method.user_id] = (*self._methods.get(method.user_id, ()), method)
 
     def save_method(self, method: RegisteredMethod) -> None:
-        methods = self._methods.setdefault(method.user_id, [])
+        methods = self._methods.get(method.user_id, ())
         for i, existing in enumerate(methods):
             if existing.method_id == method.method_id:
-                methods[i] = method
+                self._methods[method.user_id] = (*methods[:i], method, *methods[i + 1 :])
                 return
-        methods.append(method)
+        self._methods[method.user_id] = (*methods, method)
 
-    def list_methods(self, user_id: str) -> list[RegisteredMethod]:
-        return list(self._methods.get(user_id, ()))
+    def list_methods(self, user_id: str) -> Sequence[RegisteredMethod]:
+        return self._methods.get(user_id, ())
 
     def delete_methods(self, user_id: str) -> int:
         return len(self._methods.pop(user_id, ()))

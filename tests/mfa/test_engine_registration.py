@@ -59,7 +59,7 @@ def test_register_method_checks_its_input(engine: Engine) -> None:
         engine.register_method("carol", "hardware_token", serial="NOPE")
     with pytest.raises(NotFound):
         engine.register_method("nobody", "totp")
-    assert engine.repository.list_methods("carol") == []
+    assert list(engine.repository.list_methods("carol")) == []
 
 
 def test_sms_with_its_own_phone_sets_the_users_phone(engine: Engine) -> None:
@@ -95,7 +95,7 @@ def test_enrol_creates_a_user_with_a_default_method_ready_to_sign_in(engine: Eng
     assert sms.is_default and sms.phone == "+14255550199"
     user = engine.get_user("hana")
     assert (user.phone, user.country, user.email) == ("+14255550199", "US", "hana@contoso.com")
-    assert engine.repository.list_methods("hana") == [sms]
+    assert list(engine.repository.list_methods("hana")) == [sms]
     assert isinstance(engine.begin("hana"), Challenge)
     assert engine.registration_required("hana") == []
     totp = engine.enrol("ivan", MethodType.TOTP, licensed=True)
@@ -125,12 +125,12 @@ def test_a_refused_enrolment_leaves_nothing_behind(engine: Engine) -> None:
         with pytest.raises(error, match=match):
             engine.enrol("lena", kind, **extra)  # type: ignore[arg-type]
         assert engine.repository.get_user("lena") is None, (kind, extra)
-        assert engine.repository.list_methods("lena") == []
+        assert list(engine.repository.list_methods("lena")) == []
     assert engine.repository.get_token("HT-2").user_id == "owner"  # type: ignore[union-attr]
     first = engine.enrol("lena", "totp")
     with pytest.raises(ConflictError):
         engine.enrol("lena", "sms", phone="+14255550100")
-    assert engine.repository.list_methods("lena") == [first]  # the existing user untouched
+    assert list(engine.repository.list_methods("lena")) == [first]  # the existing user untouched
 
 
 def test_enrol_many_enrols_a_directory_batch_at_one_moment(engine: Engine) -> None:
@@ -146,7 +146,9 @@ def test_enrol_many_enrols_a_directory_batch_at_one_moment(engine: Engine) -> No
     methods = engine.enrol_many(batch)
     assert [m.user_id for m in methods] == ["u1", "u2", "u3", "u4", "u5"]
     assert all(m.is_default and m.created_at == engine.clock.now() for m in methods)
-    assert [engine.repository.list_methods(e.user_id) for e in batch] == [[m] for m in methods]
+    assert [list(engine.repository.list_methods(e.user_id)) for e in batch] == [
+        [m] for m in methods
+    ]
     assert methods[0].phone == "+14255550101" and engine.get_user("u1").first_name == "Una"
     assert engine.get_user("u5").country == "GB"
     assert methods[1].secret and len(methods[1].secret) == 32 and engine.get_user("u2").licensed
@@ -188,7 +190,7 @@ def test_enrol_many_refuses_the_whole_batch_and_names_every_problem(engine: Engi
     assert str(caught.value).startswith("directory.csv: 6 problem(s), nobody enrolled")
     for user_id in ("ok1", "b1", "t1", "t2", "e1"):
         assert engine.repository.get_user(user_id) is None
-        assert engine.repository.list_methods(user_id) == []
+        assert list(engine.repository.list_methods(user_id)) == []
     assert engine.repository.get_token("HT-6").user_id is None  # type: ignore[union-attr]
 
 
@@ -249,7 +251,7 @@ def test_reasons_admin_reset(engine: Engine) -> None:
     engine.register_method("jo", "sms")
     engine.register_method("jo", "push", device_token="device-token-jo")
     engine.reset_user("jo")
-    assert engine.repository.list_methods("jo") == []
+    assert list(engine.repository.list_methods("jo")) == []
     assert engine.registration_required("jo") == [R.NO_METHOD_REGISTERED, R.ADMIN_RESET]
     denial = engine.begin("jo")
     assert isinstance(denial, Denial) and denial.reason is DenialReason.REGISTRATION_REQUIRED

@@ -123,8 +123,8 @@ def test_methods_keep_registration_order_and_every_field(repo: Repository) -> No
     for method in (sms, totp, push, hw):
         repo.add_method(method)
     repo.add_method(_method("m-9", user_id="bob"))
-    assert repo.list_methods("alice") == [sms, totp, push, hw]
-    assert repo.list_methods("carol") == []
+    assert list(repo.list_methods("alice")) == [sms, totp, push, hw]
+    assert list(repo.list_methods("carol")) == []
 
 
 def test_save_method_replaces_in_place_or_appends(repo: Repository) -> None:
@@ -143,7 +143,7 @@ def test_delete_methods_removes_only_that_users(repo: Repository) -> None:
     repo.add_method(_method("m-3", user_id="bob"))
     assert repo.delete_methods("alice") == 2
     assert repo.delete_methods("alice") == 0
-    assert repo.list_methods("alice") == []
+    assert list(repo.list_methods("alice")) == []
     assert [m.method_id for m in repo.list_methods("bob")] == ["m-3"]
 
 

@@ -218,7 +218,7 @@ class Engine:
         if email is not None and "@" not in email:
             raise InvalidInput("email", f"{email!r} is not an e-mail address")
         parsed = parse_phone(phone) if phone is not None else None
-        user = _new_user(
+        return _new_user(
             user_id,
             first_name,
             last_name,
@@ -230,7 +230,6 @@ class Engine:
             None,  # disabled_at
             frozenset(),  # pending_registration
         )
-        return user
 
     def get_user(self, user_id: str) -> User:
         user = self.repository.get_user(user_id)
@@ -327,7 +326,8 @@ class Engine:
         methods: list[RegisteredMethod] = []
         assigned: list[HardwareToken] = []
         problems: list[ProblemItem] = []
-        seen: set[str] = set()
+        seen: set[str] = set()  # user ids
+        serials: set[str] = set()  # hardware tokens given to someone in this batch
         for index, e in enumerate(enrolments, start=1):
             user_id = e.user_id
             try:
@@ -344,11 +344,11 @@ class Engine:
                 continue
             seen.add(user_id)
             if token is not None:
-                if f"token:{token.serial}" in seen:
+                if token.serial in serials:
                     problem = f"token {token.serial!r} is given to two users in this batch"
                     problems.append(ProblemItem(_entry(index, user_id), problem))
                     continue
-                seen.add(f"token:{token.serial}")
+                serials.add(token.serial)
                 assigned.append(replace(token, user_id=user_id))
             users.append(user)
             methods.append(

@@ -64,6 +64,7 @@ class Repository(Protocol):
     def list_methods(self, user_id: str) -> Sequence[RegisteredMethod]:
         """In registration order; a snapshot the caller must not change."""
         ...
+
     def delete_methods(self, user_id: str) -> int: ...
 
     # hardware tokens

@@ -32,7 +32,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import namedtuple
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -375,23 +375,34 @@ class SqlRepository:
         user_rows = [rows.user_row(u) for u in users_]
         method_rows = [rows.method_row(m, self._seal) for m in methods_]
         token_rows = [rows.token_row(t, self._seal) for t in tokens_]
-        try:
-            with self._transaction() as conn:
-                clash = _existing(conn, users.c.user_id, ids)
-                if not clash:
-                    for table, batch in ((users, user_rows), (methods, method_rows)):
-                        for start in range(0, len(batch), _CHUNK):
-                            conn.execute(table.insert(), batch[start : start + _CHUNK])
-                    if token_rows:
-                        conn.execute(self._save_tokens, token_rows)
-        except sa.exc.IntegrityError:
-            # another server enrolled some of them between our check and our insert
-            with self._engine.connect() as conn:
-                clash = _existing(conn, users.c.user_id, ids)
-            if not clash:
-                raise
+
+        def store(conn: sa.Connection) -> None:
+            _insert(conn, users, user_rows)
+            _insert(conn, methods, method_rows)
+            if token_rows:
+                conn.execute(self._save_tokens, token_rows)
+
+        clash = self._insert_new(users.c.user_id, ids, store)
         if clash:
             raise ConflictError(f"user(s) exist already: {', '.join(clash)}")
+
+    def _insert_new(
+        self, key: sa.Column[str], keys: list[str], store: Callable[[sa.Connection], None]
+    ) -> list[str]:
+        """``store`` in one transaction, unless some of ``keys`` exist already in ``key``'s
+        table: those are returned, and nothing is written. Another server that inserts some
+        of them between our check and our insert is found out the same way."""
+        try:
+            with self._transaction() as conn:
+                clash = _existing(conn, key, keys)
+                if not clash:
+                    store(conn)
+        except sa.exc.IntegrityError:
+            with self._engine.connect() as conn:
+                clash = _existing(conn, key, keys)
+            if not clash:
+                raise
+        return clash
 
     def get_user(self, user_id: str) -> User | None:
         found = self._select("get_user", users, {"k": user_id})
@@ -429,20 +440,10 @@ class SqlRepository:
         batch = list({t.serial: t for t in tokens_}.values())
         if not batch:
             return
-        serials = [t.serial for t in batch]
         sealed = [rows.token_row(t, self._seal) for t in batch]
-        try:
-            with self._transaction() as conn:
-                clash = _existing(conn, tokens.c.serial, serials)
-                if not clash:
-                    for start in range(0, len(sealed), _CHUNK):
-                        conn.execute(tokens.insert(), sealed[start : start + _CHUNK])
-        except sa.exc.IntegrityError:
-            # another server imported some of them between our check and our insert
-            with self._engine.connect() as conn:
-                clash = _existing(conn, tokens.c.serial, serials)
-            if not clash:
-                raise
+        clash = self._insert_new(
+            tokens.c.serial, [t.serial for t in batch], lambda conn: _insert(conn, tokens, sealed)
+        )
         if clash:
             raise ConflictError(f"token serial(s) already imported: {', '.join(clash)}")
 
@@ -526,6 +527,11 @@ class SqlRepository:
 
     def save_account(self, account: ProviderAccount) -> None:
         self._run("save_account", rows.account_row(account))
+
+
+def _insert(conn: sa.Connection, table: sa.Table, batch: list[dict[str, object]]) -> None:
+    for start in range(0, len(batch), _CHUNK):
+        conn.execute(table.insert(), batch[start : start + _CHUNK])
 
 
 def _existing(conn: sa.Connection, column: sa.Column[str], keys: list[str]) -> list[str]:

@@ -101,3 +101,41 @@ def test_summary_counts_agree_with_the_rows(simulate):
     assert summary["time_to_auth_s"]["p50"] == pytest.approx(times.median(), abs=1e-3)
     deliveries = run.deliveries
     assert summary["deliveries"]["sms"]["sent"] == (deliveries["channel"] == "sms").sum()
+    _tally_agrees_with_the_rows(summary, auths, deliveries)
+
+
+def test_tally_of_a_run_with_losses_and_fallbacks_agrees_with_the_rows(simulate):
+    # the default population (every method, security apps, poor signal, carrier losses),
+    # busy enough that rows are written, and counted, in several blocks
+    busy = {"arrivals": {"duration_s": 900, "profile": [{"start_s": 0, "rate_per_s": 4.0}]}}
+    run = simulate({**SMALL, **busy, "output": {"chunk_rows": 1024}}, seed=5)
+    assert len(run.deliveries) > 3 * 1024
+    summary = run.summary
+    assert summary["denials_by_reason"]["abandoned"] and summary["losses_by_cause"]
+    assert len(summary["by_first_method"]) >= 3
+    _tally_agrees_with_the_rows(summary, run.auths, run.deliveries)
+
+
+def _tally_agrees_with_the_rows(summary, auths, deliveries):
+    """Everything the tally counts, block by block as rows are written, agrees with the
+    rows themselves."""
+    assert summary["authentications"] == len(auths)
+    assert summary["begins"] == auths["begins"].sum()
+    assert summary["verifies"] == auths["verifies"].sum()
+    ok = auths["outcome"] == "success"
+    assert summary["outcomes"]["success"] == ok.sum()
+    assert summary["attempts_per_success"] == round(auths.loc[ok, "begins"].sum() / ok.sum(), 4)
+    for outcome in ("denied", "abandoned"):
+        reasons = auths.loc[auths["outcome"] == outcome, "reason"].value_counts()
+        assert summary["denials_by_reason"][outcome] == reasons.sort_index().to_dict()
+    for method, group in auths.groupby("method_first"):
+        by_method = summary["by_first_method"][method]
+        assert by_method["authentications"] == len(group)
+        assert by_method["success_rate"] == round((group["outcome"] == "success").mean(), 6)
+    lost = deliveries["loss_cause"] != ""
+    assert summary["losses_by_cause"] == (
+        deliveries.loc[lost, "loss_cause"].value_counts().sort_index().to_dict()
+    )
+    for channel, group in deliveries.groupby("channel"):
+        counted = summary["deliveries"][channel]
+        assert counted == {"sent": len(group), "delivered": int((group["loss_cause"] == "").sum())}

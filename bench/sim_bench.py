@@ -10,8 +10,9 @@ than 1 GB for a 1,000,000-authentication run.
   (it parses every phone number afresh, and pyarrow imports pandas on its first
   conversion: what a lone ``mfalab run`` pays). In the baseline every sign-in is a user's
   first of the run (20,000 users, 14,400 sign-ins), so each also pays for the user's
-  registration through the engine (the default method; a backup when first used);
-  ``--steady`` reruns with 1,000 users to show the cost without it.
+  enrolment through the engine (the default method, in one ``Engine.enrol_many`` per chunk
+  of arrivals; a backup when first used); ``--steady`` reruns with 1,000 users to show the
+  cost without it.
 - **memory** (``--memory``): the baseline stretched to 10 hours and scaled to
   ``--memory-auths`` expected sign-ins (about 139,000 users for a million), one replication,
   in a fresh process; peak RSS from ``getrusage`` (the whole process: interpreter, numpy,

@@ -4,8 +4,9 @@ Every error the API returns has the same shape — ``type``, ``title``, ``status
 ``instance`` plus a few extension members — so a client (or a Locust failure row) can key on
 ``type``/``reason`` and a person can read ``detail``. The engine's own errors map onto HTTP
 statuses here and nowhere else: ``InvalidInput`` → 422 naming the field, ``NotFound`` → 404,
-``ConflictError`` → 409, ``TokenImportError`` → 422 listing every problem, ``DeliveryError``
-→ 502. A validation failure names each bad field in ``detail`` and in ``errors``.
+``ConflictError`` → 409, ``TokenImportError`` and ``EnrolmentError`` → 422 listing every
+problem, ``DeliveryError`` → 502. A validation failure names each bad field in ``detail``
+and in ``errors``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from mfa.errors import ConflictError, DeliveryError, InvalidInput, NotFound, TokenImportError
+from mfa.errors import (
+    ConflictError,
+    DeliveryError,
+    InvalidInput,
+    NotFound,
+    RejectedBatch,
+    TokenImportError,
+)
 
 __all__ = [
     "PROBLEM_JSON",
@@ -111,12 +119,13 @@ def _invalid_input(request: Request, exc: InvalidInput) -> JSONResponse:
     return problem_response(request, 422, "validation", str(exc), errors=errors)
 
 
-def _token_import(request: Request, exc: TokenImportError) -> JSONResponse:
+def _rejected_batch(request: Request, exc: RejectedBatch) -> JSONResponse:
     problems = [{"where": p.where, "reason": p.reason} for p in exc.problems]
-    detail = f"{len(problems)} problem(s) in {exc.source}, nothing imported: " + "; ".join(
+    detail = f"{len(problems)} problem(s) in {exc.source}, {exc.outcome}: " + "; ".join(
         f"{p['where']}: {p['reason']}" for p in problems
     )
-    return problem_response(request, 422, "token-import", detail, problems=problems)
+    kind = "token-import" if isinstance(exc, TokenImportError) else "enrolment"
+    return problem_response(request, 422, kind, detail, problems=problems)
 
 
 def _not_found(request: Request, exc: NotFound) -> JSONResponse:
@@ -158,7 +167,7 @@ def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)  # type: ignore[arg-type]
     app.add_exception_handler(InvalidInput, _invalid_input)  # type: ignore[arg-type]
-    app.add_exception_handler(TokenImportError, _token_import)  # type: ignore[arg-type]
+    app.add_exception_handler(RejectedBatch, _rejected_batch)  # type: ignore[arg-type]
     app.add_exception_handler(NotFound, _not_found)  # type: ignore[arg-type]
     app.add_exception_handler(ConflictError, _conflict)  # type: ignore[arg-type]
     app.add_exception_handler(DeliveryError, _delivery)  # type: ignore[arg-type]

@@ -20,11 +20,14 @@ from mfa.methods import MethodType
 from mfa.reasons import AuthResult, AuthStatus, DenialReason, RegistrationReason
 
 __all__ = [
+    "SYNC_MAX_USERS",
     "AppPasswordCheck",
     "AppPasswordCreated",
     "AuthCreate",
     "AuthPublic",
     "AuthStatusPublic",
+    "EnrolledMethod",
+    "Enrollee",
     "HealthPublic",
     "LogRecordPublic",
     "MethodActivate",
@@ -39,10 +42,16 @@ __all__ = [
     "TokensImported",
     "UserCreate",
     "UserPublic",
+    "UsersSync",
+    "UsersSynced",
     "VerdictPublic",
     "VerifyCreate",
     "from_timestamp",
 ]
+
+
+#: The most users one directory-sync request may carry (one repository transaction).
+SYNC_MAX_USERS = 10_000
 
 
 class _Request(BaseModel):
@@ -85,6 +94,33 @@ class MethodPublic(BaseModel):
     type: MethodType
     secret: str | None = Field(None, description="totp only: the base32 secret, shown once")
     otpauth_uri: str | None = Field(None, description="totp only: for a QR code")
+
+
+class Enrollee(_Request):
+    """One user of a directory sync, with their first (default) method."""
+
+    user_id: str
+    method: MethodType
+    phone: str | None = Field(None, description="sms/voice: the user's number, E.164")
+    serial: str | None = Field(None, description="hardware_token: serial of an imported token")
+    device_token: str | None = Field(None, description="push: given here, activates at once")
+    first_name: str | None = None
+    last_name: str | None = None
+    email: str | None = None
+    licensed: bool = False
+
+
+class UsersSync(_Request):
+    users: list[Enrollee] = Field(min_length=1, max_length=SYNC_MAX_USERS)
+
+
+class EnrolledMethod(MethodPublic):
+    user_id: str
+
+
+class UsersSynced(BaseModel):
+    enrolled: int
+    methods: list[EnrolledMethod] = Field(description="in the request's order")
 
 
 class MethodActivate(_Request):

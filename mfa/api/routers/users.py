@@ -18,8 +18,12 @@ from mfa.api.schemas import (
     RegistrationPublic,
     UserCreate,
     UserPublic,
+    UsersSync,
+    UsersSynced,
 )
-from mfa.methods import MethodType
+from mfa.engine import Engine
+from mfa.enrolment import Enrolment
+from mfa.methods import MethodType, RegisteredMethod
 
 __all__ = ["router"]
 
@@ -46,6 +50,34 @@ async def create_user(body: UserCreate, engine: EngineDep) -> dict[str, Any]:
 
 
 @router.post(
+    "/sync", response_model=UsersSynced, response_model_exclude_none=True, responses=problems(409)
+)
+async def sync_users(body: UsersSync, engine: EngineDep) -> dict[str, Any]:
+    """A directory sync: every user with their first method, all or nothing. 422 lists every
+    bad entry (``problems``) and nobody is enrolled; 409 names the users that exist already.
+    totp methods answer their ``secret`` and ``otpauth_uri`` (shown once)."""
+    batch = [
+        Enrolment(
+            user_id=u.user_id,
+            method=u.method,
+            phone=u.phone,
+            serial=u.serial,
+            device_token=u.device_token,
+            first_name=u.first_name,
+            last_name=u.last_name,
+            email=u.email,
+            licensed=u.licensed,
+        )
+        for u in body.users
+    ]
+    methods = await run_in_threadpool(engine.enrol_many, batch, source="users")
+    return {
+        "enrolled": len(methods),
+        "methods": [{"user_id": m.user_id, **_method_public(engine, m)} for m in methods],
+    }
+
+
+@router.post(
     "/{user_id}/methods",
     status_code=201,
     response_model=MethodPublic,
@@ -62,6 +94,10 @@ async def register_method(user_id: str, body: MethodCreate, engine: EngineDep) -
         device_token=body.device_token,
         default=body.default,
     )
+    return _method_public(engine, method)
+
+
+def _method_public(engine: Engine, method: RegisteredMethod) -> dict[str, Any]:
     out: dict[str, Any] = {"method_id": method.method_id, "type": method.type}
     if method.type is MethodType.TOTP:
         out["secret"] = method.secret

@@ -16,13 +16,15 @@ from tests.mfa.api.support import API_KEY, DEVICE_TOKEN, US_PHONE
 
 PROBLEM = "application/problem+json"
 
-#: Every path and method issue 3 names (plus the push-activation extension).
+#: Every path and method issue 3 names (plus the push-activation and directory-sync
+#: extensions).
 CONTRACT = {
     ("/healthz", "get"),
     ("/metrics", "get"),
     ("/v1/users", "post"),
     ("/v1/users/{user_id}/methods", "post"),
     ("/v1/users/{user_id}/methods/{method_id}/activate", "post"),
+    ("/v1/users/sync", "post"),
     ("/v1/tokens/import", "post"),
     ("/v1/auth", "post"),
     ("/v1/auth/{auth_id}/verify", "post"),
@@ -434,6 +436,57 @@ def test_a_bad_token_file_lists_every_problem_and_imports_nothing(client: TestCl
         "/v1/tokens/import", json={"format": "pskc", "content": "<KeyContainer", "password": "x"}
     )
     assert _problem(pskc, 422)["problems"]
+
+
+def test_directory_sync_enrols_everyone_who_can_then_sign_in(client: TestClient) -> None:
+    users = [
+        {"user_id": "ann", "method": "sms", "phone": US_PHONE, "first_name": "Ann"},
+        {"user_id": "ben", "method": "totp", "licensed": True},
+        {"user_id": "cat", "method": "push", "device_token": DEVICE_TOKEN},
+    ]
+    synced = client.post("/v1/users/sync", json={"users": users})
+    assert synced.status_code == 200, synced.text
+    body = synced.json()
+    assert body["enrolled"] == 3
+    assert [(m["user_id"], m["type"]) for m in body["methods"]] == [
+        ("ann", "sms"),
+        ("ben", "totp"),
+        ("cat", "push"),
+    ]
+    totp = body["methods"][1]
+    assert totp["otpauth_uri"].startswith("otpauth://totp/") and len(totp["secret"]) == 32
+    assert "secret" not in body["methods"][0]
+    for user in ("ann", "ben", "cat"):
+        assert client.get(f"/v1/users/{user}/registration").json()["required"] is False
+    auth_id = client.post("/v1/auth", json={"user_id": "ann"}).json()["auth_id"]
+    verdict = client.post(f"/v1/auth/{auth_id}/verify", json={"code": _code(client)}).json()
+    assert verdict == {"result": "success", "reason": None}
+    again = client.post(
+        "/v1/users/sync", json={"users": [users[0], {"user_id": "dan", "method": "totp"}]}
+    )
+    assert "ann" in _problem(again, 409)["detail"]
+    assert _problem(client.get("/v1/users/dan/registration"), 404)  # nobody was enrolled
+
+
+def test_a_bad_directory_sync_lists_every_problem_and_enrols_nobody(client: TestClient) -> None:
+    users = [
+        {"user_id": "ok", "method": "totp"},
+        {"user_id": "no-phone", "method": "sms"},
+        {"user_id": "ok", "method": "voice", "phone": US_PHONE},
+        {"user_id": "bad-mail", "method": "totp", "email": "nope"},
+    ]
+    problem = _problem(client.post("/v1/users/sync", json={"users": users}), 422)
+    assert problem["type"].endswith("enrolment")
+    assert [p["where"] for p in problem["problems"]] == [
+        "enrolment 2 ('no-phone')",
+        "enrolment 3 ('ok')",
+        "enrolment 4 ('bad-mail')",
+    ]
+    assert "nobody enrolled" in problem["detail"]
+    assert _problem(client.get("/v1/users/ok/registration"), 404)  # not even the good ones
+    fields = _problem(client.post("/v1/users/sync", json={"users": [{"user_id": "x"}]}), 422)
+    assert "method" in fields["detail"]
+    assert _problem(client.post("/v1/users/sync", json={"users": []}), 422)
 
 
 def test_openapi_documents_the_fast_path_bodies_and_parameters(client: TestClient) -> None:

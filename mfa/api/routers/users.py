@@ -56,20 +56,7 @@ async def sync_users(body: UsersSync, engine: EngineDep) -> dict[str, Any]:
     """A directory sync: every user with their first method, all or nothing. 422 lists every
     bad entry (``problems``) and nobody is enrolled; 409 names the users that exist already.
     totp methods answer their ``secret`` and ``otpauth_uri`` (shown once)."""
-    batch = [
-        Enrolment(
-            user_id=u.user_id,
-            method=u.method,
-            phone=u.phone,
-            serial=u.serial,
-            device_token=u.device_token,
-            first_name=u.first_name,
-            last_name=u.last_name,
-            email=u.email,
-            licensed=u.licensed,
-        )
-        for u in body.users
-    ]
+    batch = [Enrolment(**user.model_dump()) for user in body.users]  # the same fields
     methods = await run_in_threadpool(engine.enrol_many, batch, source="users")
     return {
         "enrolled": len(methods),

@@ -110,7 +110,8 @@ class Repository(Protocol):
 
 class InMemoryRepository:
     """Dictionaries behind the repository port; no persistence. Single dictionary operations
-    are atomic in CPython; ``update_state`` takes a lock for its read-modify-write.
+    are atomic in CPython; ``update_state`` takes a lock for its read-modify-write, and adding
+    users another for its check-then-store.
 
     ``keep_logs=False`` drops the authentication log (and lets the engine skip building it).
     """
@@ -124,13 +125,15 @@ class InMemoryRepository:
         self._logs: dict[str, AuthLogRecord] = {}
         self._account: ProviderAccount | None = None
         self._state_lock = threading.Lock()
+        self._users_lock = threading.Lock()
         self.keep_logs = keep_logs
 
     # users
     def add_user(self, user: User) -> None:
-        if user.user_id in self._users:
-            raise ConflictError(f"user {user.user_id!r} exists")
-        self._users[user.user_id] = user
+        with self._users_lock:  # the check and the store as one step
+            if user.user_id in self._users:
+                raise ConflictError(f"user {user.user_id!r} exists")
+            self._users[user.user_id] = user
 
     def add_users(
         self,
@@ -138,18 +141,19 @@ class InMemoryRepository:
         methods: Sequence[RegisteredMethod],
         tokens: Sequence[HardwareToken] = (),
     ) -> None:
-        known = self._users
-        clash = [u.user_id for u in users if u.user_id in known]
-        if clash:
-            raise ConflictError(f"user(s) exist already: {', '.join(clash)}")
         if len({u.user_id for u in users}) < len(users):
             raise ConflictError("a user id is repeated in the batch")
-        for user in users:
-            known[user.user_id] = user
-        for method in methods:
-            self.add_method(method)
-        for token in tokens:
-            self._tokens[token.serial] = token
+        known = self._users
+        with self._users_lock:
+            clash = [u.user_id for u in users if u.user_id in known]
+            if clash:
+                raise ConflictError(f"user(s) exist already: {', '.join(clash)}")
+            for user in users:
+                known[user.user_id] = user
+            for method in methods:
+                self.add_method(method)
+            for token in tokens:
+                self._tokens[token.serial] = token
 
     def get_user(self, user_id: str) -> User | None:
         return self._users.get(user_id)

@@ -244,6 +244,7 @@ class Replication:
         behaviour = self._behaviour
         registrar = self.servers[0].engine
         balancer = self.balancer
+        # each user's country and carrier, as indices into the population's lists
         countries, country = population.countries, population.country
         carriers, carrier = population.carriers, population.carrier
         security_app = population.security_app  # bools, which a blocked user turns off
@@ -263,8 +264,8 @@ class Replication:
                     self.started,
                     index,
                     user_id,
-                    countries[country[index]],  # population.country_of(index)
-                    carriers[carrier[index]],  # population.carrier_of(index)
+                    countries[country[index]],
+                    carriers[carrier[index]],
                     security_app[index],
                     connectivity,
                     signal,

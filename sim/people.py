@@ -212,7 +212,6 @@ class People:
         self.typo = b.typo_probability
         self.deny = b.push_deny_probability
         self.disable_app = b.security_app_disable_probability
-        self.licences = population.licences
 
     # ------------------------------------------------------------------ the network's view
 
@@ -522,7 +521,7 @@ class People:
                 s.user_id,
                 s.country,
                 s.carrier.name,
-                s.index < self.licences,  # Population.licensed, inline
+                self.population.licensed(s.index),
                 methods[0] if methods else "",
                 ">".join(methods),
                 s.arrived,

@@ -108,10 +108,8 @@ class Population:
     def country_of(self, index: int) -> str:
         return self.countries[self.country[index]]
 
-    def carrier_of(self, index: int) -> CarrierModel:
-        return self.carriers[self.carrier[index]]
-
     def licensed(self, index: int) -> bool:
+        """The first ``billing.licences`` users hold a licence."""
         return index < self.licences
 
     def phone(self, index: int) -> str:
@@ -163,7 +161,7 @@ class Population:
                     None,  # first_name
                     None,  # last_name
                     None,  # email
-                    index < self.licences,  # licensed: self.licensed(index)
+                    self.licensed(index),
                 )
             )
             enrolling.append(index)

@@ -302,13 +302,11 @@ class Engine:
         """Create a user together with their first (default) method, as an admin enrolling
         someone does: everything is checked before anything is stored, so a refused
         enrolment leaves no user behind. sms/voice use ``phone``, the user's number."""
-        kind = _method_type(method)
-        token = self._checked_method(user_id, kind, phone, serial, device_token)
-        now = self.clock.now()
-        user = self._user_record(user_id, first_name, last_name, email, phone, licensed, now)
-        registered = self._method_record(user_id, kind, user.phone, device_token, token, True, now)
-        assigned = () if token is None else (replace(token, user_id=user_id),)
-        self.repository.add_users((user,), (registered,), assigned)
+        entry = Enrolment(
+            user_id, method, phone, serial, device_token, first_name, last_name, email, licensed
+        )
+        user, registered, token = self._enrolment_records(entry, self.clock.now())
+        self.repository.add_users((user,), (registered,), () if token is None else (token,))
         return registered
 
     def enrol_many(
@@ -328,14 +326,10 @@ class Engine:
         problems: list[ProblemItem] = []
         seen: set[str] = set()  # user ids
         serials: set[str] = set()  # hardware tokens given to someone in this batch
-        for index, e in enumerate(enrolments, start=1):
-            user_id = e.user_id
+        for index, entry in enumerate(enrolments, start=1):
+            user_id = entry.user_id
             try:
-                kind = _method_type(e.method)
-                token = self._checked_method(user_id, kind, e.phone, e.serial, e.device_token)
-                user = self._user_record(
-                    user_id, e.first_name, e.last_name, e.email, e.phone, e.licensed, now
-                )
+                user, registered, token = self._enrolment_records(entry, now)
             except (InvalidInput, ConflictError) as exc:
                 problems.append(ProblemItem(_entry(index, user_id), str(exc)))
                 continue
@@ -349,15 +343,36 @@ class Engine:
                     problems.append(ProblemItem(_entry(index, user_id), problem))
                     continue
                 serials.add(token.serial)
-                assigned.append(replace(token, user_id=user_id))
+                assigned.append(token)
             users.append(user)
-            methods.append(
-                self._method_record(user_id, kind, user.phone, e.device_token, token, True, now)
-            )
+            methods.append(registered)
         if problems:
             raise EnrolmentError(source, problems)
         self.repository.add_users(users, methods, assigned)
         return methods
+
+    def _enrolment_records(
+        self, entry: Enrolment, now: float
+    ) -> tuple[User, RegisteredMethod, HardwareToken | None]:
+        """One checked enrolment, nothing stored yet: the new user, their default method and
+        the hardware token now assigned to them, if any (``InvalidInput`` or
+        ``ConflictError`` if it cannot be enrolled)."""
+        user_id = entry.user_id
+        kind = _method_type(entry.method)
+        token = self._checked_method(user_id, kind, entry.phone, entry.serial, entry.device_token)
+        user = self._user_record(
+            user_id,
+            entry.first_name,
+            entry.last_name,
+            entry.email,
+            entry.phone,
+            entry.licensed,
+            now,
+        )
+        registered = self._method_record(
+            user_id, kind, user.phone, entry.device_token, token, True, now
+        )
+        return user, registered, None if token is None else replace(token, user_id=user_id)
 
     def _checked_method(
         self,

@@ -15,6 +15,7 @@ import pytest
 from mfa import (
     AuthStatus,
     Challenge,
+    DeliveryError,
     DenialReason,
     Engine,
     InvalidInput,
@@ -315,17 +316,17 @@ def test_every_denial_reason_is_reachable(
     note(mfa1.verify("mfa1.nope", "1"))  # unknown_auth
     for _ in range(6):
         note(mfa1.verify(c.auth_id, "1"))  # wrong_code, too_many_attempts
-    for _ in range(5):
-        note(mfa1.begin("u", "sms"))  # rate_limited on the 5th
-    totp_code = totp_at(mfa1.repository.list_methods("u")[1].secret or "", mfa1.clock.now())
-    note(mfa1.verify(expect.challenge(mfa1.begin("u", "totp")).auth_id, totp_code))
-    note(mfa1.verify(expect.challenge(mfa1.begin("u", "totp")).auth_id, totp_code))  # replayed
     mfa1.activate_push("u", pending_push.method_id, "device-token-u")
     note(
         mfa1.respond_push(
             expect.challenge(mfa1.begin("u", "push")).auth_id, "device-token-u", False
         )
     )
+    for _ in range(5):
+        note(mfa1.begin("u", "sms"))  # rate_limited (the push counted as a send)
+    totp_code = totp_at(mfa1.repository.list_methods("u")[1].secret or "", mfa1.clock.now())
+    note(mfa1.verify(expect.challenge(mfa1.begin("u", "totp")).auth_id, totp_code))
+    note(mfa1.verify(expect.challenge(mfa1.begin("u", "totp")).auth_id, totp_code))  # replayed
     late = expect.challenge(mfa1.begin("u", "totp"))
     clock.advance(301)  # type: ignore[attr-defined]
     note(mfa1.verify(late.auth_id, "1"))  # expired
@@ -333,7 +334,22 @@ def test_every_denial_reason_is_reachable(
     for _ in range(9):
         note(mfa1.verify(expect.challenge(mfa1.begin("u", "totp")).auth_id, "1"))
     note(mfa1.begin("u", "totp"))  # locked_out
+    mfa1.create_user("gone", phone=US)
+    mfa1.register_method("gone", "sms")
+    mfa1.disable_user("gone")
+    note(mfa1.begin("gone"))  # user_disabled
+    unreachable = make_engine("mfa3", repository=db, gateway=_NoProvider())
+    unreachable.create_user("far", phone=US)
+    unreachable.register_method("far", "sms")
+    with pytest.raises(DeliveryError):
+        unreachable.begin("far")
+    note(next(r for r in db.logs() if r.unique_id == "far"))  # delivery_failed, logged
     assert seen == set(DenialReason)
+
+
+class _NoProvider:
+    def send(self, message: object) -> object:
+        raise DeliveryError("no provider took the message")
 
 
 def test_seeded_entropy_makes_a_run_reproducible(

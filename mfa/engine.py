@@ -770,7 +770,14 @@ class Engine:
         for _ in range(self.policy.max_verify_attempts + 2):  # see _answer for the bound
             if current is None or current.provider is not None:
                 return
-            updated = current.evolve(provider=provider, version=current.version + 1)
+            updated = self._moved(
+                current,
+                current.status,
+                current.reason,
+                current.attempts,
+                current.completed_at,
+                provider=provider,
+            )
             if self.pending.transition(current, updated, keep_until=keep_until):
                 if getattr(self.repository, "keep_logs", True):
                     self.repository.save_log(self._log_record(user, updated, method))
@@ -1278,8 +1285,11 @@ class Engine:
         reason: DenialReason | None,
         attempts: int,
         completed_at: float | None,
+        *,
+        provider: str | None = None,
     ) -> PendingAuth:
-        """``pending`` one version on, with the given outcome."""
+        """``pending`` one version on, with the given outcome (and ``provider``, the one
+        that took its message, if ``pending`` has none yet)."""
         return _new_pending(
             pending.auth_id,
             pending.user_id,
@@ -1295,7 +1305,7 @@ class Engine:
             pending.device_token,
             completed_at,
             pending.sender,
-            pending.provider,
+            pending.provider or provider,
             pending.client_ip,
             pending.server_ip,
             pending.version + 1,

@@ -18,12 +18,14 @@ malformed raises ``ReportInputError`` naming the file and the reason.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
@@ -54,6 +56,9 @@ __all__ = [
     "load_resources",
     "load_run",
     "parameter_columns",
+    "parameter_text",
+    "parameter_value",
+    "point_label",
     "sweep_points",
 ]
 
@@ -251,6 +256,46 @@ def parameter_columns(frame: pd.DataFrame) -> list[str]:
     return [c for c in frame.columns if c not in known and c not in SWEEP_INDEX_COLUMNS]
 
 
+def parameter_value(value: Any) -> Any:
+    """A swept value as the user typed it: a whole number as ``int`` (a column that also
+    holds missing values turns 3 into 3.0), a missing value (NaN) as ``None``."""
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        if math.isnan(value):
+            return None
+        return int(value) if float(value).is_integer() else float(value)
+    return value
+
+
+def parameter_text(value: Any) -> str | None:
+    """A swept value as the user typed it: integers as integers (``3``, not ``3.0``), booleans
+    as ``true``/``false``, and ``None`` for a missing value (a run without that parameter)."""
+    if value is None:
+        return None
+    if isinstance(value, bool | np.bool_):
+        return "true" if value else "false"
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    if isinstance(value, float | np.floating):
+        if math.isnan(value):
+            return None
+        return str(int(value)) if float(value).is_integer() else f"{float(value):g}"
+    return str(value)
+
+
+def point_label(parameters: Mapping[str, Any], *, sep: str = " ") -> str:
+    """``key=value`` for every parameter a point has (missing ones left out)."""
+    parts = []
+    for key, value in parameters.items():
+        text = parameter_text(value)
+        if text is not None:
+            parts.append(f"{key}={text}")
+    return sep.join(parts)
+
+
 def sweep_points(run: SimRun) -> list[SimRun]:
     """A sweep split into one ``SimRun`` per point (rows filtered on every parameter; frames
     without the parameter columns are kept whole); a plain run is returned as is."""
@@ -270,7 +315,7 @@ def sweep_points(run: SimRun) -> list[SimRun]:
                 mask &= frame[column] == value
             return frame[mask]
 
-        label = ", ".join(f"{p}={v}" for p, v in chosen.items())
+        label = point_label(chosen, sep=", ")
         points.append(
             SimRun(
                 path=run.path,

@@ -26,9 +26,11 @@ from reports.loaders import (
     is_sim_run,
     load_locust,
     load_run,
+    point_label,
     sweep_points,
 )
 from reports.render import Page, Section
+from sim.metrics import CATALOGUE, LOADTEST
 
 __all__ = ["LOADTEST_CHARTS", "SIM_CHARTS", "Report", "build_report", "write_run_report"]
 
@@ -140,8 +142,9 @@ def _comparison(page: Page, runs: Sequence[SimRun]) -> None:
     section = page.section("Runs side by side", "comparison")
     table = reliability.compare(runs)
     section.text(
-        "One row per run or sweep point. The success-rate interval is Student's t across "
-        "replications when there are several, Wilson otherwise."
+        "One row per run or sweep point. The success rate is pooled over replications; its "
+        "95 % interval is Student's t on the ratio estimator across replications when there "
+        "are several, Wilson otherwise (the same as mfalab run and summary.json)."
     )
     section.table("Comparison", table, markdown=True, max_rows=60)
     section.chart(
@@ -152,7 +155,7 @@ def _comparison(page: Page, runs: Sequence[SimRun]) -> None:
         if run.parameters:
             for key, frame in run.auths.groupby(run.parameters, observed=True, sort=True):
                 values = key if isinstance(key, tuple) else (key,)
-                point = ", ".join(f"{p}={v}" for p, v in zip(run.parameters, values, strict=True))
+                point = point_label(dict(zip(run.parameters, values, strict=True)), sep=", ")
                 groups[f"{run.label} {point}"] = frame
         else:
             groups[run.label] = run.auths
@@ -180,10 +183,11 @@ def _sim_sections(
     if name:
         summary.text(f"Scenario {name!r}, run directory {run.path}.")
     replications = int(auths["replication"].nunique()) if len(auths) else 0
-    if replications > 1:  # the honest interval: Student's t over replications
-        across = reliability.replication_ci(auths, ["success_rate"]).iloc[0]
-        head.update(success_rate=across["mean"], ci_low=across["ci_low"], ci_high=across["ci_high"])
-    summary.text(_headline_sentence(head, replications))
+    lifetime = reliability.code_lifetime(run.scenario)
+    head["delivered_within_code_lifetime"] = reliability.delivered_within_code_lifetime(
+        run.deliveries, lifetime
+    )
+    summary.text(_headline_sentence(head, replications, lifetime))
     summary.table("Headline", pd.DataFrame([head]), markdown=True)
     if replications > 1:
         summary.table(
@@ -217,8 +221,9 @@ def _sim_sections(
 
     attempts = page.section(prefix + "attempts", f"attempts-{tag}")
     attempts.text(
-        f"Attempts per success: {reliability.attempts_per_success(auths):.3f} begins "
-        "(every send made / successes; 1/p for independent attempts)."
+        "Attempts per success: "
+        f"{CATALOGUE.format('attempts_per_success', reliability.attempts_per_success(auths))} "
+        f"— {CATALOGUE['attempts_per_success'].definition}"
     )
     attempts.chart(
         "attempts",
@@ -289,21 +294,28 @@ def _interval_table(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _headline_sentence(head: dict[str, float], replications: int) -> str:
+def _headline_sentence(head: dict[str, float], replications: int, lifetime: float) -> str:
+    """The headline in words; every figure formatted by its catalogue entry."""
     if not head["authentications"]:
         return "The run holds no authentications."
+
+    def fmt(name: str) -> str:
+        return CATALOGUE.format(name, head[name])
+
     return (
-        f"{head['success_rate']:.2%} of {head['authentications']:,} authentications succeeded "
-        f"(95 % interval {head['ci_low']:.2%}–{head['ci_high']:.2%}, "
+        f"{fmt('success_rate')} of {head['authentications']:,} authentications succeeded "
+        f"(pooled; 95 % interval {fmt('ci_low')} – {fmt('ci_high')}, "
         + (
             f"Student t over {replications} replications"
             if replications > 1
             else "Wilson, one replication"
         )
-        + "); time to authenticate p50 "
-        f"{head['p50']:.1f} s, p95 {head['p95']:.1f} s, p99 {head['p99']:.1f} s; "
-        f"{head['attempts_per_success']:.2f} begins per success; {head['denied']:.2%} denied, "
-        f"{head['abandoned']:.2%} abandoned."
+        + f"); {fmt('signed_in_within_30s')} signed in within 30 s and "
+        f"{fmt('signed_in_within_60s')} within 60 s; time to authenticate p50 {fmt('p50')}, "
+        f"p95 {fmt('p95')}, p99 {fmt('p99')}; {fmt('delivered_within_code_lifetime')} of sms "
+        f"and voice messages delivered within the code lifetime ({lifetime:g} s); "
+        f"{fmt('attempts_per_success')} attempts (begins) per success; "
+        f"{fmt('denied_share')} denied, {fmt('abandoned_share')} abandoned."
     )
 
 
@@ -398,8 +410,10 @@ def _loadtest_section(page: Page, results: LocustResults, index: int) -> None:
         "Latency percentiles over time (ms)",
     )
     if not results.logins.empty:
-        section.table("Sign-ins (begin to verdict)", results.logins, markdown=True)
-    section.table("Requests", loadtest.latency_table(results), markdown=True)
+        section.table(
+            "Sign-ins (begin to verdict)", results.logins, markdown=True, catalogue=LOADTEST
+        )
+    section.table("Requests", loadtest.latency_table(results), markdown=True, catalogue=LOADTEST)
     failures = loadtest.failures_by_reason(results)
     section.chart(
         "loadtest-failures",
@@ -407,5 +421,7 @@ def _loadtest_section(page: Page, results: LocustResults, index: int) -> None:
         charts.loadtest_failures_chart(failures),
         "Failures by reason",
     )
-    section.table("Failures by reason", failures, markdown=True)
-    section.table("Thresholds", loadtest.threshold_results(results), markdown=True)
+    section.table("Failures by reason", failures, markdown=True, catalogue=LOADTEST)
+    section.table(
+        "Thresholds", loadtest.threshold_results(results), markdown=True, catalogue=LOADTEST
+    )

@@ -32,6 +32,7 @@ import pyarrow.dataset as ds
 import yaml
 
 from mfa.auth_log import LOG_FIELDS
+from sim.metrics import format_parameter
 from sim.records import AUTH_COLUMNS, DELIVERY_COLUMNS, RESOURCE_COLUMNS
 
 __all__ = [
@@ -270,20 +271,8 @@ def parameter_value(value: Any) -> Any:
     return value
 
 
-def parameter_text(value: Any) -> str | None:
-    """A swept value as the user typed it: integers as integers (``3``, not ``3.0``), booleans
-    as ``true``/``false``, and ``None`` for a missing value (a run without that parameter)."""
-    if value is None:
-        return None
-    if isinstance(value, bool | np.bool_):
-        return "true" if value else "false"
-    if isinstance(value, int | np.integer):
-        return str(int(value))
-    if isinstance(value, float | np.floating):
-        if math.isnan(value):
-            return None
-        return str(int(value)) if float(value).is_integer() else f"{float(value):g}"
-    return str(value)
+#: A swept value as typed (``3``, not ``3.0``; ``true``/``false``; ``None`` when missing).
+parameter_text = format_parameter
 
 
 def point_label(parameters: Mapping[str, Any], *, sep: str = " ") -> str:

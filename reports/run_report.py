@@ -32,7 +32,14 @@ from reports.loaders import (
 from reports.render import Page, Section
 from sim.metrics import CATALOGUE, LOADTEST
 
-__all__ = ["LOADTEST_CHARTS", "SIM_CHARTS", "Report", "build_report", "write_run_report"]
+__all__ = [
+    "LOADTEST_CHARTS",
+    "SIM_CHARTS",
+    "Report",
+    "build_report",
+    "run_prices",
+    "write_run_report",
+]
 
 #: Charts every simulator run gets, by ``data-chart`` kind.
 SIM_CHARTS = (
@@ -111,14 +118,14 @@ def build_report(
         _comparison(page, sims)
     points = [point for run in sims for point in sweep_points(run)]
     for index, run in enumerate(points):
-        prices = pricing if isinstance(pricing, billing.Pricing) else _prices(run, pricing)
+        prices = pricing if isinstance(pricing, billing.Pricing) else run_prices(run, pricing)
         _sim_sections(page, run, index, prices, signins_per_user_month)
     for index, results in enumerate(tests):
         _loadtest_section(page, results, index)
     return Report(html=page.to_html(), markdown=page.to_markdown(), charts=tuple(page.charts))
 
 
-def _prices(run: SimRun, pricing_file: str | Path | None) -> billing.Pricing:
+def run_prices(run: SimRun, pricing_file: str | Path | None = None) -> billing.Pricing:
     """Shipped defaults < the scenario's billing.prices < --pricing FILE."""
     scenario_prices = run.scenario.get("billing", {})
     scenario_prices = scenario_prices.get("prices") if isinstance(scenario_prices, dict) else None

@@ -33,6 +33,7 @@ __all__ = [
     "Catalogue",
     "Metric",
     "Unit",
+    "format_parameter",
     "format_value",
 ]
 
@@ -112,6 +113,26 @@ def format_value(value: object, unit: Unit, digits: int = 2, *, currency: str = 
     if unit is Unit.COUNT:
         return f"{number:,.0f}" if number.is_integer() or digits == 0 else f"{number:,.{digits}f}"
     return f"{number:,.{digits}f}"
+
+
+def format_parameter(value: object) -> str | None:
+    """A swept parameter's value as the user typed it on ``--set``: whole numbers without
+    ``.0`` (a column that also holds missing values turns 3 into 3.0), booleans as
+    ``true``/``false``; ``None`` for a missing value (a run without that parameter)."""
+    item = getattr(value, "item", None)
+    if callable(item) and not isinstance(value, str):
+        value = item()  # a numpy scalar → the Python value
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return None
+        return str(int(value)) if value.is_integer() else f"{value:g}"
+    return str(value)
 
 
 class Catalogue(Mapping[str, Metric]):

@@ -401,9 +401,7 @@ class Replication:
                 "mean_wait_s": q.mean_wait if q else 0.0,
                 "max_wait_s": q.max_wait if q else 0.0,
                 "peak_queue": q.peak_queue if q else 0,
-                "utilisation": q.busy_time_until(span) / (server.concurrency * span)
-                if q
-                else 0.0,
+                "utilisation": q.busy_time_until(span) / (server.concurrency * span) if q else 0.0,
                 "peak_utilisation": self._peaks.get(("server", server.name), 0.0),
             }
         tally.resources = {"sender": senders, "provider": providers, "server": servers}

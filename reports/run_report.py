@@ -195,11 +195,13 @@ def _sim_sections(
         run.deliveries, lifetime
     )
     summary.text(_headline_sentence(head, replications, lifetime))
-    summary.table("Headline", pd.DataFrame([head]), markdown=True)
+    summary.table("Headline", _headline_table(head), markdown=True)
     if replications > 1:
         summary.table(
             "Across replications (mean and 95 % t interval)",
-            _interval_table(reliability.replication_ci(auths)),
+            _interval_table(
+                reliability.replication_ci(auths, ("p50", "p95", "p99", "attempts_per_success"))
+            ),
             markdown=True,
         )
 
@@ -279,22 +281,32 @@ def _sim_sections(
     _billing_section(page, run, tag, prefix, prices, signins_per_user_month)
 
 
-def _interval_table(table: pd.DataFrame) -> pd.DataFrame:
-    """Rates as percentages, times in seconds: one display string per metric."""
+def _headline_table(head: dict[str, float]) -> pd.DataFrame:
+    """One row per headline figure: its catalogue label, value and definition (a table a
+    reader can read down, rather than one row of sixteen columns)."""
     rows = []
-    for item in table.itertuples(index=False):
-        spec = "{:.2%}" if item.metric == "success_rate" else "{:.2f}"
-        unit = " s" if item.metric in ("p50", "p95", "p99") else ""
-        low, high = (
-            ("–", "–")
-            if math.isnan(item.ci_low)
-            else (spec.format(item.ci_low), spec.format(item.ci_high))
-        )
+    for name, value in head.items():
+        metric = CATALOGUE.get(name)
         rows.append(
             {
-                "metric": item.metric,
-                "mean": spec.format(item.mean) + unit,
-                "95 % interval": f"{low} – {high}{unit}",
+                "figure": metric.label if metric else name,
+                "value": CATALOGUE.format(name, value),
+                "definition": metric.definition if metric else "",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _interval_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Means over replications with their t interval, formatted by the catalogue."""
+    rows = []
+    for item in table.itertuples(index=False):
+        rows.append(
+            {
+                "metric": CATALOGUE[item.metric].label if item.metric in CATALOGUE else item.metric,
+                "mean": CATALOGUE.format(item.metric, item.mean),
+                "95 % interval": f"{CATALOGUE.format(item.metric, item.ci_low)} – "
+                f"{CATALOGUE.format(item.metric, item.ci_high)}",
                 "replications": item.replications,
             }
         )

@@ -236,7 +236,14 @@ _SIM = [
         _R,
         3,
     ),
-    Metric("begins", "begins", C, "Begin calls (sends for sms/voice) of all authentications.", _T),
+    Metric(
+        "begins",
+        "begins",
+        C,
+        "Begin calls (sends for sms/voice): of all authentications, or of each in a "
+        "by-begins table.",
+        _T,
+    ),
     Metric("verifies", "verifies", C, "Verify/respond calls of all authentications.", _T),
     Metric("begins_per_auth", "begins per authentication", R, "Begins / authentications.", _R, 3),
     # --- time to authenticate
@@ -251,6 +258,7 @@ _SIM = [
         "Authentications that succeeded within this many begins / all authentications.",
         _P,
     ),
+    Metric("attempts", "begins", C, "Begins an authentication took (the row's group).", _NONE),
     # --- denials along the way
     Metric("events", "events", C, "Engine denials of this reason met along the way.", _T),
     Metric("per_authentication", "per authentication", R, "Events / authentications.", _R, 3),
@@ -318,7 +326,27 @@ _SIM = [
         "one-second burst can let an interval pass its rate).",
         _PEAK,
     ),
+    Metric(
+        "throughput_per_s",
+        "throughput",
+        R,
+        "Message parts a sender may release per second.",
+        _NONE,
+        1,
+    ),
     Metric("samples", "samples", C, "Resource samples taken.", _T),
+    # resources.parquet, one row per sample
+    Metric("queue_length", "queue", C, "Requests waiting at the sample time.", _NONE),
+    Metric(
+        "busy",
+        "busy",
+        C,
+        "Senders/providers: messages handled in the preceding interval; servers: busy slots.",
+        _NONE,
+    ),
+    Metric(
+        "capacity", "capacity", R, "Messages per second (senders, providers) or slots.", _NONE, 1
+    ),
     Metric("queue_mean", "mean queue", R, "Mean queue length over the samples.", _MEAN, 1),
     Metric("queue_max", "max queue", C, "Longest queue at a sample.", _PEAK),
     Metric("util_mean", "mean utilisation", S, "Mean sample utilisation.", _MEAN),

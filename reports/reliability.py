@@ -321,8 +321,9 @@ def loss_causes(deliveries: pd.DataFrame, by: By = None) -> pd.DataFrame:
 
 def resource_timeseries(resources: pd.DataFrame, replication: int | None = None) -> pd.DataFrame:
     """Queue length and utilisation over time per sender/provider/server, for one replication
-    (the first by default). Utilisation is the simulator's column when recorded (messages sent
-    in the interval over capacity for senders and providers), else ``busy / capacity``."""
+    (the first by default). Utilisation is the simulator's column when recorded (busy time in
+    the interval for senders, accepted messages over capacity for providers, busy slots for
+    servers: at most 1), else ``busy / capacity``."""
     if resources.empty:
         return resources.assign(utilisation=pd.Series(dtype=float))
     chosen = int(resources["replication"].min()) if replication is None else replication

@@ -30,7 +30,7 @@ from reports.loaders import (
     sweep_points,
 )
 from reports.render import Page, Section
-from sim.metrics import CATALOGUE, LOADTEST
+from sim.metrics import CATALOGUE, LOADTEST, format_parameter
 
 __all__ = [
     "LOADTEST_CHARTS",
@@ -153,7 +153,10 @@ def _comparison(page: Page, runs: Sequence[SimRun]) -> None:
         "95 % interval is Student's t on the ratio estimator across replications when there "
         "are several, Wilson otherwise (the same as mfalab run and summary.json)."
     )
-    section.table("Comparison", table, markdown=True, max_rows=60)
+    shown = table.copy()
+    for column in {c for run in runs for c in run.parameters} & set(shown.columns):
+        shown[column] = [format_parameter(v) or "–" for v in shown[column]]  # as typed
+    section.table("Comparison", shown, markdown=True, max_rows=60)
     section.chart(
         "comparison", "chart-comparison", charts.comparison_chart(table), "Runs side by side"
     )

@@ -306,8 +306,8 @@ def render_summary(summary: Mapping[str, Any], console: Any) -> None:
         within = f"within {lifetime:g} s" if lifetime else "within the code lifetime"
         table.add_row(
             CATALOGUE["delivered_within_code_lifetime"].label,
-            f"{_interval_text(in_time)}; {in_time['messages']:,} sms/voice messages, "
-            f"delivered {within} of being requested",
+            f"{_interval_text(in_time)}; of {in_time['messages']:,} sms/voice messages, "
+            f"delivered {within} of being requested (a lost message is not in time)",
         )
     outcomes = summary["outcomes"]
     table.add_row("outcomes", ", ".join(f"{k} {_fmt(k, v)}" for k, v in outcomes.items()))

@@ -225,8 +225,14 @@ def _monthly_cost(out: Path) -> dict[str, Any] | None:
         prices = run_prices(run, None)
         estimate = billing.usage_from_run(run)
         costs = billing.monthly_costs(estimate.usage, prices, messages=estimate.messages)
-    except (ReportInputError, ValueError, KeyError) as exc:
-        print(f"mfalab: no cost per billing model ({exc})", file=sys.stderr)
+    except ReportInputError as exc:
+        print(f"mfalab: no cost per billing model: {exc}", file=sys.stderr)
+        return None
+    except Exception as exc:  # the run is written: a pricing failure must not lose it
+        print(
+            f"mfalab: no cost per billing model ({exc.__class__.__name__}: {exc})",
+            file=sys.stderr,
+        )
         return None
     return {
         "currency": prices.currency,

@@ -10,8 +10,9 @@ The rules (from the seed document and the RFCs):
   configurable) or 180 s in cloud mode; only the issuing server can validate them unless the
   pending store is shared;
 - at most ``max_verify_attempts`` checks per authentication; ``lockout_threshold``
-  consecutive failures lock the user for ``lockout_seconds``; at most ``max_sends`` sms/voice
-  sends per user in any ``send_window_seconds`` ("up to five times in 5 minutes");
+  consecutive failures lock the user for ``lockout_seconds``; at most ``max_sends`` sms,
+  voice and push sends per user in any ``send_window_seconds`` ("up to five times in 5
+  minutes");
 - TOTP accepts ±``totp_window_steps`` and each step once;
 - every authentication leaves one log record with the seed's fields, never a code or secret.
 
@@ -20,6 +21,12 @@ read, decided and saved in separate steps: a pending record moves on only by a
 compare-and-set (``PendingStore.transition``) and the user's counters only by an atomic
 rule (``Repository.update_state``). A request that loses a race reads again and decides
 afresh; see ``Engine._answer``.
+
+Every limit is taken before the work it limits: a verify reserves the code's attempt and
+the user's guess before it checks anything (``Engine._verify``), an app-password check
+reserves the guess before argon2 runs, and a begin counts the send and stores the code and
+its log record before it sends (``Engine.begin``). However many requests race, no more
+guesses are checked and no more messages sent than the limits allow.
 """
 
 from __future__ import annotations

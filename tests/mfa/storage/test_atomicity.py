@@ -52,6 +52,7 @@ from mfa.storage.sql import SqlRepository
 KEY = derive_key("atomicity test passphrase")
 PHONE = "+14255550100"
 THREADS = 12  # half on each server
+BURST = 50
 
 
 def race(calls: list[Callable[[], Any]]) -> list[Any]:
@@ -231,6 +232,40 @@ def test_parallel_failures_lock_the_user_at_exactly_the_threshold(
     assert state.consecutive_failures == 0  # a failure while locked is not carried over
     refused = cluster.mfa1.begin("bob")
     assert isinstance(refused, Denial) and refused.reason is DenialReason.LOCKED_OUT
+
+
+def test_a_burst_of_wrong_totp_values_is_checked_exactly_up_to_the_threshold(
+    cluster: Cluster, clock: ManualClock
+) -> None:
+    """A guess is reserved before it is checked: 50 at once on two servers, 10 checked."""
+    secret = totp_user(cluster)
+    wrong = wrong_totp(secret, clock.now())
+    auths = [challenge(cluster.mfa1.begin("bob")).auth_id for _ in range(BURST)]
+    verdicts = cluster.split(lambda engine, i: engine.verify(auths[i], wrong), n=BURST)
+    assert reasons(verdicts) == {
+        DenialReason.WRONG_CODE: 10,
+        DenialReason.LOCKED_OUT: BURST - 10,
+    }
+    right = totp_at(secret, clock.now())
+    assert cluster.mfa2.verify(auths[0], right).reason is DenialReason.LOCKED_OUT
+
+
+def test_a_burst_of_wrong_app_passwords_is_checked_exactly_up_to_the_threshold(
+    cluster: Cluster,
+) -> None:
+    cluster.mfa1.create_user("carol")
+    right = cluster.mfa2.create_app_password("carol")
+    verdicts = cluster.split(
+        lambda engine, _: engine.verify_app_password("carol", "wron-gwro-ngwr-ongw"), n=BURST
+    )
+    assert reasons(verdicts) == {
+        DenialReason.WRONG_CODE: 10,
+        DenialReason.LOCKED_OUT: BURST - 10,
+    }
+    assert cluster.mfa1.verify_app_password("carol", right).reason is DenialReason.LOCKED_OUT
+    checks = [r for r in cluster.repository.logs() if r.unique_id == "carol"]
+    assert len(checks) == BURST + 1  # one log record per check
+    assert sum(r.billable for r in checks) == 10
 
 
 def test_one_totp_value_succeeds_once_across_servers_and_authentications(

@@ -11,8 +11,9 @@ throughput. Statements are built once with SQLAlchemy Core, compiled once for th
 database's dialect and then run on the pool's DB-API connections directly, which skips
 SQLAlchemy's per-execution machinery (about 3x faster on SQLite).
 
-TOTP and hardware-token secrets are sealed with ``SecretBox`` before they reach a row; app
-passwords arrive as argon2 hashes already; the log holds no secret by construction.
+TOTP and hardware-token secrets and push device tokens are sealed with ``SecretBox`` before
+they reach a row; app passwords arrive as argon2 hashes already; the log holds no secret by
+construction (a push device token only as its fingerprint).
 
 Security counters change only through ``update_state``, one transaction that locks the
 user's row while the engine's rule runs: ``SELECT … FOR UPDATE`` on PostgreSQL (after

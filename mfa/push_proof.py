@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 from functools import lru_cache
 
 from cryptography.exceptions import InvalidSignature
@@ -39,7 +40,9 @@ __all__ = [
     "b64url",
     "checked_public_key",
     "fingerprint",
+    "public_key_of",
     "push_message",
+    "sign_answer",
     "signature_ok",
 ]
 
@@ -52,19 +55,30 @@ _KEY_CACHE = 4096
 
 def b64url(raw: bytes) -> str:
     """base64url without padding."""
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+    return binascii.b2a_base64(raw, newline=False).rstrip(b"=").translate(_TO_URLSAFE).decode()
+
+
+def _canonical(length: int) -> re.Pattern[str]:
+    """base64url of exactly ``length`` bytes, unpadded, in its one canonical spelling: the
+    last character leaves the unused low bits zero."""
+    chars, spare = divmod(length * 8, 6)
+    if not spare:
+        return re.compile(f"[A-Za-z0-9_-]{{{chars}}}")
+    unused = 6 - spare  # low bits of the last character that carry nothing
+    last = "".join(c for i, c in enumerate(_ALPHABET) if i % (1 << unused) == 0)
+    return re.compile(f"[A-Za-z0-9_-]{{{chars}}}[{re.escape(last)}]")
+
+
+_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
+_SPELLING = {n: _canonical(n) for n in (PUBLIC_KEY_BYTES, SIGNATURE_BYTES)}
 
 
 def _unb64url(text: object, length: int) -> bytes | None:
     """The ``length`` bytes that ``text`` encodes as base64url without padding, or None."""
-    if not isinstance(text, str) or len(text) != (length * 4 + 2) // 3:
+    if not isinstance(text, str) or _SPELLING[length].fullmatch(text) is None:
         return None
-    try:
-        raw = base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
-    except (binascii.Error, ValueError):
-        return None
-    # a canonical encoding only: the unused low bits of the last character are zero
-    return raw if len(raw) == length and b64url(raw) == text else None
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def push_message(auth_id: str, approve: bool, number: int | None = None) -> bytes:
@@ -132,6 +146,18 @@ def fingerprint(device_token: str | None) -> str | None:
     ]
 
 
+def sign_answer(
+    private_key: Ed25519PrivateKey, auth_id: str, approve: bool, number: int | None = None
+) -> str:
+    """The app's signature (base64url) of its answer to ``auth_id``."""
+    return b64url(private_key.sign(push_message(auth_id, approve, number)))
+
+
+def public_key_of(private_key: Ed25519PrivateKey) -> str:
+    """The public half, as the app registers it (base64url of the 32 raw bytes)."""
+    return b64url(private_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw))
+
+
 class PushDevice:
     """An authenticator app's key pair: registers ``public_key``, signs its answers."""
 
@@ -139,8 +165,7 @@ class PushDevice:
 
     def __init__(self, private_key: Ed25519PrivateKey) -> None:
         self._key = private_key
-        raw = private_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-        self.public_key = b64url(raw)
+        self.public_key = public_key_of(private_key)
 
     @classmethod
     def generate(cls) -> PushDevice:
@@ -159,4 +184,4 @@ class PushDevice:
     def answer(self, auth_id: str, approve: bool, number: int | None = None) -> str:
         """The signature of the answer to ``auth_id`` (``number``: what the person typed,
         ``None`` without number matching)."""
-        return self.sign(push_message(auth_id, approve, number))
+        return sign_answer(self._key, auth_id, approve, number)

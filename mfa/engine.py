@@ -10,8 +10,12 @@ The rules (from the seed document and the RFCs):
   configurable) or 180 s in cloud mode; only the issuing server can validate them unless the
   pending store is shared;
 - at most ``max_verify_attempts`` checks per authentication; ``lockout_threshold``
-  consecutive failures lock the user for ``lockout_seconds``; at most ``max_sends`` sms/voice
-  sends per user in any ``send_window_seconds`` ("up to five times in 5 minutes");
+  consecutive failures lock the user for ``lockout_seconds``; at most ``max_sends`` sms, voice
+  and push sends per user in any ``send_window_seconds`` ("up to five times in 5 minutes";
+  push too, against push bombing);
+- a push answer is proven by the activated device's Ed25519 signature, never by its device
+  token (a delivery address, sealed at rest and logged as a fingerprint); with number
+  matching the approval carries the two digits the sign-in page showed (``mfa.push_proof``);
 - TOTP accepts ±``totp_window_steps`` and each step once;
 - every authentication leaves one log record with the seed's fields, never a code or secret.
 

@@ -36,6 +36,12 @@ class DenialReason(StrEnum):
     DELIVERY_FAILED = "delivery_failed"
     #: The user is disabled for MFA: nothing is sent and nothing is billed (HTTP 403).
     USER_DISABLED = "user_disabled"
+    #: A push answer whose Ed25519 signature is missing or is not the activated device's
+    #: (see ``mfa.push_proof``): whoever sent it does not hold the app's key.
+    BAD_SIGNATURE = "bad_signature"
+    #: A push approval with another number than the sign-in page showed (number matching);
+    #: counts as a failure toward the user's lockout.
+    WRONG_NUMBER = "wrong_number"
 
 
 class AuthStatus(StrEnum):

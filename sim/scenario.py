@@ -550,6 +550,11 @@ class PolicySpec(_Model):
     security_defaults: bool = Field(
         False, description="the free tier: only the authenticator app (push, totp) is allowed"
     )
+    push_number_matching: bool = Field(
+        _ENGINE.push_number_matching,
+        description="push number matching: the sign-in page shows two digits the person "
+        "types into the app (with typo_probability); off: a tap approves",
+    )
 
 
 # ---------------------------------------------------------------------------- billing

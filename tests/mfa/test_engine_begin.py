@@ -107,15 +107,6 @@ def test_a_delivered_begin_logs_the_provider_that_took_it(
     assert stored is not None and stored.provider == sink.name
 
 
-def test_push_begins_count_toward_the_send_limit(engine: Engine) -> None:
-    engine.create_user("bob")
-    engine.register_method("bob", "push", device_token="device-token-123")
-    outcomes = [engine.begin("bob") for _ in range(engine.policy.max_sends + 1)]
-    assert all(isinstance(o, Challenge) for o in outcomes[:-1])
-    last = outcomes[-1]
-    assert isinstance(last, Denial) and last.reason is DenialReason.RATE_LIMITED
-
-
 def test_a_disabled_user_is_refused_and_not_billed(
     engine: Engine, sink: SinkGateway, clock: ManualClock
 ) -> None:

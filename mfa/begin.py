@@ -48,10 +48,12 @@ _CHANNELS = {MethodType.SMS: Channel.SMS, MethodType.VOICE: Channel.VOICE}
 
 @dataclass(frozen=True, slots=True)
 class _Refusal:
-    """Why a step refused the begin, and when to retry (rate limit, lockout)."""
+    """Why a step refused the begin, when to retry (rate limit, lockout), and the method
+    the refusal names when it is not the one asked for."""
 
     reason: DenialReason
     retry_after: float | None = None
+    method: MethodType | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,8 +79,7 @@ def begin_authentication(
     assert user is not None  # refused otherwise
     chosen = _choose_method(engine, user, asked)
     if isinstance(chosen, _Refusal):
-        kind = asked if chosen.reason is not DenialReason.NOT_ACTIVATED else MethodType.PUSH
-        return _refuse(engine, user, user_id, kind, now, client_ip, chosen)
+        return _refuse(engine, user, user_id, chosen.method or asked, now, client_ip, chosen)
     kind = chosen.type
     auth_id = new_auth_id(engine)
     counted = kind in SENT_METHODS
@@ -168,7 +169,7 @@ def _choose_method(
     if chosen is None or chosen.type not in enabled:
         return _Refusal(DenialReason.METHOD_NOT_ALLOWED)
     if chosen.type is MethodType.PUSH and not chosen.activated:
-        return _Refusal(DenialReason.NOT_ACTIVATED)
+        return _Refusal(DenialReason.NOT_ACTIVATED, method=MethodType.PUSH)
     return chosen
 
 

@@ -393,8 +393,9 @@ def _add_options(parser: Any) -> None:
         "--lb",
         choices=ROUTING_POLICIES,
         default="round_robin",
-        help="client-side routing across --servers: round_robin (every request to the next "
-        "server), sticky (each user keeps one server), auth_id (a request about an "
+        help="client-side routing across --servers, nginx's names: round_robin (one strict "
+        "rotation, every request to the next server), random (each request to a server drawn "
+        "independently), sticky (each user keeps one server), auth_id (a request about an "
         "authentication goes to the server its auth id names)",
     )
     parser.add_argument(
@@ -777,16 +778,14 @@ class ArrivalLimiter:
 class Router:
     """Client-side load balancing over ``--servers``.
 
-    ``round_robin`` is a balancer without affinity shared by many clients: it hands each
-    request the next server of a rotation that every other client also advances, so for one
-    user each request lands on a server independent of where the previous one went. A strict
-    per-process rotation would not be that: with few users and little interleaving, begin,
-    sink read and verify would always fall on servers i, i+1, i+2 and the verify would never
-    reach the issuer. The rotation's position is therefore drawn at random for each request,
-    and a verify reaches the server that sent the code 1 time in k. ``sticky`` keeps each
-    user on one server; ``auth_id`` sends a request about an authentication to the server its
-    auth id names (the routing the seed's multi-server setup needs), and a begin to any
-    server as round robin does.
+    The policies are nginx's and the simulator's, under the same names.
+    ``round_robin`` is nginx's default: one strict rotation of this process's requests, so
+    with few users the turns phase-lock (one user against two servers: begin on one, verify
+    on the other, every time: ``wrong_server`` 1, not 1/2). ``random`` lands each request
+    on a server drawn independently (nginx's ``random``): a verify reaches the server that
+    sent the code 1 time in k. ``sticky`` keeps each user on one server; ``auth_id`` sends a
+    request about an authentication to the server its auth id names (the routing the seed's
+    multi-server setup needs), and a begin round robin.
     """
 
     def __init__(self, urls: Sequence[str], policy: str, names: Mapping[str, str]) -> None:
@@ -796,10 +795,15 @@ class Router:
         self.policy = policy
         self.names = dict(names)
         self._pinned = 0
-        self._rotation = random.Random()
+        self._turn = 0
+        self._draw = random.Random()
 
     def _next(self) -> str:
-        return self.urls[self._rotation.randrange(len(self.urls))]
+        if self.policy == "random":
+            return self.urls[self._draw.randrange(len(self.urls))]
+        url = self.urls[self._turn % len(self.urls)]
+        self._turn += 1
+        return url
 
     def pin(self) -> str | None:
         """The server a new sticky user keeps (``None`` for the other policies)."""

@@ -38,7 +38,7 @@ from loadtests.common import (
     plan_pool,
     write_login_csv,
 )
-from mfa.cli.loadtest import locust_command, parse_duration
+from mfa.cli.loadtest import ROUTING_POLICIES, locust_command, parse_duration
 from mfa.engine import parse_auth_id
 from mfa.policy import Policy
 from mfa.users import parse_phone
@@ -335,15 +335,37 @@ NAMES = {"mfa1": "http://a:1", "mfa2": "http://b:2", "mfa3": "http://c:3"}
 AUTH_ID = "mfa3." + "x" * 22
 
 
-def test_round_robin_lands_each_request_independently_of_the_last() -> None:
-    """A shared balancer: one user's next request reaches the same server 1 time in 3."""
-    router = Router(URLS, "round_robin", NAMES)
+def test_random_lands_each_request_independently_of_the_last() -> None:
+    """nginx's ``random``: one user's next request reaches the same server 1 time in 3."""
+    router = Router(URLS, "random", NAMES)
     picks = [router.base(None, AUTH_ID) for _ in range(3000)]
     assert set(picks) == set(URLS)
     for url in URLS:  # each server ~1/3 (±5 standard deviations of a binomial, n=3000)
         assert abs(picks.count(url) / 3000 - 1 / 3) < 5 * (2 / 9 / 3000) ** 0.5
     repeats = sum(a == b for a, b in itertools.pairwise(picks)) / 2999
     assert abs(repeats - 1 / 3) < 5 * (2 / 9 / 2999) ** 0.5
+
+
+def test_round_robin_is_nginx_strict_rotation() -> None:
+    """One user's begin and verify against two servers: always different servers."""
+    router = Router(URLS[:2], "round_robin", NAMES)
+    picks = [router.base(None, AUTH_ID) for _ in range(6)]
+    assert picks == [URLS[0], URLS[1]] * 3
+
+
+def test_the_routing_policies_have_one_set_of_names() -> None:
+    from typing import get_args
+
+    from mfa.api.nginx import POLICIES
+    from sim.scenario import Servers
+
+    names = get_args(Servers.model_fields["lb_policy"].annotation)
+    assert (
+        tuple(names)
+        == POLICIES
+        == ROUTING_POLICIES
+        == ("round_robin", "random", "sticky", "auth_id")
+    )
 
 
 def test_sticky_users_keep_one_server_each() -> None:

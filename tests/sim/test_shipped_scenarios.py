@@ -108,4 +108,4 @@ def test_schema_command_prints_the_json_schema(capsys):
     for section in ("population", "arrivals", "routing", "providers", "carriers", "servers"):
         assert section in schema["properties"]
     servers = schema["$defs"]["Servers"]["properties"]
-    assert servers["lb_policy"]["enum"] == ["round_robin", "sticky", "auth_id"]
+    assert servers["lb_policy"]["enum"] == ["round_robin", "random", "sticky", "auth_id"]

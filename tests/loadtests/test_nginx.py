@@ -54,12 +54,13 @@ def test_nginx_round_robin_with_one_user_misses_every_verify_on_two_servers(
 
 def test_nginx_random_misses_half_the_verifies_on_two_servers(tmp_path: Path) -> None:
     """nginx's random directive: begin and verify land independently, (k-1)/k = 1/2
-    (±0.2: more than 4 binomial standard deviations at the fewest verifies accepted, 40)."""
+    (±0.25: 3.5 binomial standard deviations at the fewest verifies accepted, 50; about
+    100 here without nginx)."""
     run = mfalab_loadtest(
         tmp_path,
         *("--servers", "2", "--via-nginx", "--lb", "random", "--scenario", "sms"),
-        *("--users", "1", "--duration", "4s", "--", "--think", "0.05"),
+        *("--users", "1", "--duration", "6s", "--", "--think", "0.05"),
     )
     verifies = run.requests("verify (sms)")
-    assert verifies >= 40, run.output
-    assert abs(run.failed("verify (sms)", "wrong_server") / verifies - 0.5) <= 0.2
+    assert verifies >= 50, run.output
+    assert abs(run.failed("verify (sms)", "wrong_server") / verifies - 0.5) <= 0.25

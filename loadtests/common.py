@@ -31,7 +31,7 @@ import secrets
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from hashlib import sha256
 from pathlib import Path
@@ -43,11 +43,12 @@ from weakref import WeakKeyDictionary
 import gevent
 import pyotp
 from gevent.event import Event
+from gevent.pool import Pool
 from locust import FastHttpUser, LoadTestShape, events, task
 from locust.contrib.fasthttp import FastHttpSession
 from locust.env import Environment
 from locust.event import EventHook
-from locust.runners import WorkerRunner
+from locust.runners import MasterRunner, WorkerRunner
 from locust.stats import (
     CSV_STATS_INTERVAL_SEC,
     RequestStats,
@@ -110,6 +111,8 @@ N_SETUP_USER = "/v1/users (setup)"
 N_SETUP_METHOD = "/v1/users/{user_id}/methods (setup)"
 N_SETUP_APP_PASSWORD = "/v1/users/{user_id}/app-passwords (setup)"
 N_SETUP_POOL = "/v1/users/sync (pool, before the clock)"
+N_SETUP_APPS = "/v1/users/sync (totp and app-password users, before the clock)"
+N_SETUP_APP_PASSWORDS = "/v1/users/{user_id}/app-passwords (before the clock)"
 
 #: Custom statistics: one LOGIN row per flow, ARRIVAL rows for the open workload, SETUP rows
 #: for the enrolment requests users make before their first login (kept out of Locust's own
@@ -1080,6 +1083,9 @@ class LoadContext:
     rng: random.Random
     tag: str
     arrivals: ArrivalLimiter | None = None
+    #: authenticators and app passwords enrolled before the clock, taken by users on start
+    totp_apps: deque[Authenticator] = field(default_factory=deque)
+    app_passwords: deque[tuple[str, str]] = field(default_factory=deque)
     _users: int = 0
 
     def new_user_id(self, flow: str) -> str:
@@ -1232,6 +1238,15 @@ def _on_test_start(environment: Environment, **_kwargs: Any) -> None:
             return
         for seconds in timings:  # reported apart: a SETUP row, never in the request table
             stats.log_request(SETUP, N_SETUP_POOL, seconds * 1000.0, 0)
+    if not isinstance(runner, MasterRunner):  # the processes that run users
+        users = math.ceil(plan.users / workers)
+        try:
+            _enrol_apps(
+                session, headers, context, stats, f"{pool_id}-{context.tag}", users, weights
+            )
+        except SetupError as exc:  # the users enrol on start instead (and say why there)
+            log.warning("mfalab: %s; each user enrols on start instead", exc)
+    if not worker:
         _start_the_clock(environment)
     if plan.rate is not None:  # the schedule starts once users can log in
         context.arrivals = ArrivalLimiter(
@@ -1273,6 +1288,77 @@ def _enrol_pool(
         pools.needed,
     )
     return timings
+
+
+def _enrol_apps(
+    session: FastHttpSession,
+    headers: Mapping[str, str],
+    context: LoadContext,
+    stats: RequestStats,
+    prefix: str,
+    users: int,
+    weights: Mapping[str, float],
+) -> None:
+    """This process's totp authenticators (``--totp-accounts`` per user, one sync request)
+    and app passwords (one user each, one sync request, then one request per password),
+    before the clock, so users start logging in at once; reported apart (``SETUP`` rows)."""
+    options = context.options
+    if weights.get("totp", 0) > 0:
+        accounts = [
+            Account(f"lt-{prefix}-t{i:06d}", "", "") for i in range(users * options.totp_accounts)
+        ]
+        for chunk in _chunks(accounts):
+            started = time.monotonic()
+            body = _sync(
+                session, headers, [{"user_id": a.user_id, "method": "totp"} for a in chunk]
+            )
+            stats.log_request(SETUP, N_SETUP_APPS, (time.monotonic() - started) * 1000.0, 0)
+            for method in body.get("methods", []):
+                uri, secret = method.get("otpauth_uri"), method.get("secret")
+                app = pyotp.parse_uri(uri) if uri else pyotp.TOTP(str(secret))
+                assert isinstance(app, pyotp.TOTP)
+                context.totp_apps.append(Authenticator(str(method["user_id"]), app))
+    if weights.get("app_password", 0) > 0:
+        ids = [f"lt-{prefix}-a{i:06d}" for i in range(users)]
+        for chunk in _chunks(ids):
+            started = time.monotonic()
+            # a push method without a device: a user record that can never receive a text
+            _sync(session, headers, [{"user_id": u, "method": "push"} for u in chunk])
+            stats.log_request(SETUP, N_SETUP_APPS, (time.monotonic() - started) * 1000.0, 0)
+
+        def create(user_id: str) -> None:
+            started = time.monotonic()
+            path = f"/v1/users/{quote(user_id)}/app-passwords"
+            response = session.request("POST", path, headers=dict(headers))
+            stats.log_request(
+                SETUP, N_SETUP_APP_PASSWORDS, (time.monotonic() - started) * 1000.0, 0
+            )
+            body = _json(response)
+            if response.status_code == 201 and isinstance(body, dict):
+                context.app_passwords.append((user_id, str(body.get("app_password"))))
+
+        Pool(16).map(create, ids)
+
+
+def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    for first in range(0, len(items), SYNC_BATCH_LIMIT):
+        yield items[first : first + SYNC_BATCH_LIMIT]
+
+
+def _sync(
+    session: FastHttpSession, headers: Mapping[str, str], users: list[dict[str, Any]]
+) -> dict[str, Any]:
+    response = session.request(
+        "POST", "/v1/users/sync", json={"users": users}, headers=dict(headers)
+    )
+    body = _json(response)
+    if response.status_code != 200 or not isinstance(body, dict):
+        detail = body.get("detail") if isinstance(body, dict) else None
+        raise SetupError(
+            f"enrolling {len(users)} users (POST /v1/users/sync) failed: "
+            f"{response.status_code or response.error}: {detail}"
+        )
+    return body
 
 
 def _start_the_clock(environment: Environment) -> None:
@@ -1538,7 +1624,11 @@ class TotpFlow(Flow):
         self.apps: list[Authenticator] = []
 
     def enrol(self) -> str | None:
+        enrolled = self.user.shared.totp_apps
         while len(self.apps) < self.user.shared.options.totp_accounts:
+            if enrolled:  # enrolled before the clock
+                self.apps.append(enrolled.popleft())
+                continue
             failed = self._enrol_one()
             if failed:
                 return failed
@@ -1642,6 +1732,9 @@ class AppPasswordFlow(Flow):
 
     def enrol(self) -> str | None:
         if self.password is not None:
+            return None
+        if self.user.shared.app_passwords:  # enrolled before the clock
+            self.user_id, self.password = self.user.shared.app_passwords.popleft()
             return None
         user_id, reason = self.create_user()
         if reason:

@@ -1086,6 +1086,8 @@ class LoadContext:
     #: authenticators and app passwords enrolled before the clock, taken by users on start
     totp_apps: deque[Authenticator] = field(default_factory=deque)
     app_passwords: deque[tuple[str, str]] = field(default_factory=deque)
+    #: False when the setup failed: the run is quitting and no user logs in
+    ready: bool = True
     _users: int = 0
 
     def new_user_id(self, flow: str) -> str:
@@ -1232,6 +1234,7 @@ def _on_test_start(environment: Environment, **_kwargs: Any) -> None:
             timings = _enrol_pool(session, headers, pool_id, pools, batches)
         except SetupError as exc:
             log.error("mfalab: %s", exc)
+            context.ready = False
             environment.process_exit_code = 2
             if runner is not None:
                 gevent.spawn(runner.quit)
@@ -1802,6 +1805,8 @@ class MfaUser(FastHttpUser):
         return self.shared.rng.uniform(low, high)
 
     def on_start(self) -> None:
+        if not self.shared.ready:  # the setup failed: the run is quitting
+            return
         for flow in self.flows.values():
             failed = flow.enrol()
             if failed:
@@ -1809,6 +1814,9 @@ class MfaUser(FastHttpUser):
 
     @task
     def authenticate(self) -> None:
+        if not self.shared.ready:  # the setup failed: wait for the quit, log in never
+            gevent.sleep(1.0)
+            return
         names = list(self.flows)
         weights = [self.mix[n] for n in names]
         flow = self.flows[self.shared.rng.choices(names, weights)[0]]

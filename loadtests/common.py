@@ -33,6 +33,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from hashlib import sha256
 from pathlib import Path
 from types import SimpleNamespace
@@ -60,6 +61,7 @@ from mfa.cli.loadtest import ROUTING_POLICIES, parse_duration
 from mfa.delivery.message import extract_code
 from mfa.engine import parse_auth_id
 from mfa.policy import Policy
+from mfa.push_proof import PushDevice
 from mfa.reasons import AuthResult, AuthStatus
 from mfa.users import parse_phone
 
@@ -856,11 +858,27 @@ SYNC_BATCH_LIMIT = 10_000
 @dataclass(frozen=True, slots=True)
 class Account:
     """A pre-enrolled account: an sms account (its default method, to ``phone``) or a push
-    account (an activated push method with ``device_token``)."""
+    account (an activated push method with ``device_token`` and the public key of
+    ``device_seed``).
+
+    ``device_seed`` is the private key of the account's authenticator app (Ed25519, 32
+    bytes), derived from the pool id like everything else here so that the master registers
+    the public key and every worker signs with the same key, without exchanging anything.
+    Anyone who knows the run id can derive it: load-test accounts only."""
 
     user_id: str
     phone: str
     device_token: str
+    device_seed: bytes
+
+    @property
+    def device(self) -> PushDevice:
+        return _device(self.device_seed)
+
+
+@lru_cache(maxsize=_MAX_AUTO_POOL)
+def _device(seed: bytes) -> PushDevice:
+    return PushDevice.from_seed(seed)
 
 
 def account_for(run_id: str, index: int) -> Account:
@@ -869,12 +887,13 @@ def account_for(run_id: str, index: int) -> Account:
     offset = int.from_bytes(sha256(run_id.encode()).digest()[:8], "big") % _PHONE_SPACE
     n = (offset + index) % _PHONE_SPACE
     phone = parse_phone(f"+1646{200 + n // 10_000:03d}{n % 10_000:04d}").e164
-    return Account(f"lt-{run_id}-{index:06d}", phone, f"device-{run_id}-{index:06d}")
+    seed = sha256(f"mfalab-loadtest-device:{run_id}:{index}".encode()).digest()
+    return Account(f"lt-{run_id}-{index:06d}", phone, f"device-{run_id}-{index:06d}", seed)
 
 
 def push_account_for(pool_id: str, index: int) -> Account:
-    """The ``index``-th push account of a pool (apart from the sms accounts: a push login
-    sends no text, so these need no send quota)."""
+    """The ``index``-th push account of a pool (apart from the sms accounts: each has one
+    method, the one a sync enrols; push notifications count toward the same send limit)."""
     return account_for(f"{pool_id}-push", index)
 
 
@@ -960,21 +979,34 @@ class AccountPool:
 class PoolPlan:
     """How many accounts a run enrols before its clock starts, and why.
 
-    ``sms_logins`` is the most sms logins the plan starts within one send window (or the
-    run, when shorter); an account may take ``max_sends - 1`` of them per window (room for
-    a resend), so ``needed`` accounts keep every returning account under the limit."""
+    ``logins[flow]`` is the most logins of that flow (sms, push: both count toward the
+    engine's send limit) the plan starts within one send window (or the run, when shorter);
+    an account may take ``max_sends - 1`` of them per window (room for a resend), so
+    ``needed[flow]`` accounts keep every returning account under the limit."""
 
-    sms: int
-    push: int
-    sms_logins: float
-    needed: int
+    sizes: Mapping[str, int]
+    logins: Mapping[str, float]
+    needed: Mapping[str, int]
     window: float
     limit: int
     period: float
 
     @property
+    def sms(self) -> int:
+        return self.sizes.get("sms", 0)
+
+    @property
+    def push(self) -> int:
+        return self.sizes.get("push", 0)
+
+    @property
+    def short(self) -> list[str]:
+        """The flows whose pool is smaller than their logins need."""
+        return [f for f, n in self.needed.items() if self.sizes.get(f, 0) < n]
+
+    @property
     def too_small(self) -> bool:
-        return self.sms < self.needed
+        return bool(self.short)
 
     def problem(self, options: LoadOptions, plan: LoadPlan) -> str:
         how = (
@@ -988,13 +1020,20 @@ class PoolPlan:
             if options.user_pool
             else f"the largest automatic pool ({_MAX_AUTO_POOL})"
         )
+        flows = "; ".join(
+            f"up to {self.logins[f]:,.0f} {f} logins in {self.window:g} s need "
+            f"{self.needed[f]:,} accounts, but the pool has {self.sizes.get(f, 0):,}"
+            for f in self.short
+        )
         return (
             f"this test would run into the send limit ({self.limit} texts per "
-            f"{self.period:g} s per account): {how} starts up to {self.sms_logins:,.0f} sms "
-            f"logins in {self.window:g} s, which needs {self.needed:,} accounts, but the pool "
-            f"has {self.sms:,} ({given}). Raise --user-pool, lower the load, or add "
-            "--allow-rate-limit to measure the limit itself"
+            f"{self.period:g} s per account): {how} starts {flows} ({given}). Raise "
+            "--user-pool, lower the load, or add --allow-rate-limit to measure the limit itself"
         )
+
+
+#: The flows whose logins send (a text or a push notification) and so use pooled accounts.
+POOLED_FLOWS = ("sms", "push")
 
 
 def plan_pool(plan: LoadPlan, options: LoadOptions, weights: Mapping[str, float]) -> PoolPlan:
@@ -1002,23 +1041,23 @@ def plan_pool(plan: LoadPlan, options: LoadOptions, weights: Mapping[str, float]
     limit, period = _ENGINE_DEFAULTS.max_sends, float(_ENGINE_DEFAULTS.send_window_seconds)
     window = min(plan.duration or period, period)
     total = sum(weights.values()) or 1.0
-    sms_share = weights.get("sms", 0.0) / total
     if plan.rate is not None:
         rate = plan.rate  # the peak of the shape: the bound
     else:
         rate = plan.users / (sum(options.think) / 2 + _MIN_LOGIN_S)
-    sms_logins = rate * sms_share * window
     per_account = max(1, limit - 1)
-    needed = math.ceil(sms_logins / per_account) if sms_share else 0
     concurrent = max(100, 2 * plan.users)  # every user holds one account during a login
-    if not sms_share:
-        sms = 0
-    elif options.user_pool:
-        sms = options.user_pool
-    else:
-        sms = min(_MAX_AUTO_POOL, max(concurrent, needed))
-    push = (options.user_pool or concurrent) if weights.get("push", 0) > 0 else 0
-    return PoolPlan(sms, push, sms_logins, needed, window, limit, period)
+    sizes: dict[str, int] = {}
+    logins: dict[str, float] = {}
+    needed: dict[str, int] = {}
+    for flow in POOLED_FLOWS:
+        share = weights.get(flow, 0.0) / total
+        if share <= 0:
+            continue
+        logins[flow] = rate * share * window
+        needed[flow] = math.ceil(logins[flow] / per_account)
+        sizes[flow] = options.user_pool or min(_MAX_AUTO_POOL, max(concurrent, needed[flow]))
+    return PoolPlan(sizes, logins, needed, window, limit, period)
 
 
 def _auto_pool_size(plan: LoadPlan, options: LoadOptions) -> int:
@@ -1034,10 +1073,10 @@ def enrol_accounts(
     method: str,
     batches: int = 1,
 ) -> list[float]:
-    """Enrol ``accounts`` with ``method`` (sms: their phone; push: their device token,
-    active at once) through ``POST /v1/users/sync``, in ``batches`` requests (one per
-    worker; more when one would exceed the API's 10,000 users). Returns each request's
-    seconds; any refusal is a ``SetupError`` naming the server's reason."""
+    """Enrol ``accounts`` with ``method`` (sms: their phone; push: their device token and
+    the app's public key, active at once) through ``POST /v1/users/sync``, in ``batches``
+    requests (one per worker; more when one would exceed the API's 10,000 users). Returns
+    each request's seconds; any refusal is a ``SetupError`` naming the server's reason."""
     count = max(1, batches, math.ceil(len(accounts) / SYNC_BATCH_LIMIT))
     size = math.ceil(len(accounts) / count) if accounts else 0
     timings: list[float] = []
@@ -1046,7 +1085,12 @@ def enrol_accounts(
         users = [
             {"user_id": a.user_id, "method": method, "phone": a.phone}
             if method == "sms"
-            else {"user_id": a.user_id, "method": method, "device_token": a.device_token}
+            else {
+                "user_id": a.user_id,
+                "method": method,
+                "device_token": a.device_token,
+                "public_key": a.device.public_key,
+            }
             for a in chunk
         ]
         started = time.monotonic()
@@ -1219,7 +1263,11 @@ def _on_test_start(environment: Environment, **_kwargs: Any) -> None:
             limit=None if options.allow_rate_limit else pools.limit,
             window=float(_ENGINE_DEFAULTS.send_window_seconds),
         ),
-        push_pool=AccountPool(share(pools.push, push_account_for)),
+        push_pool=AccountPool(
+            share(pools.push, push_account_for),
+            limit=None if options.allow_rate_limit else pools.limit,
+            window=float(_ENGINE_DEFAULTS.send_window_seconds),
+        ),
         rng=rng,
         tag=f"w{index}{secrets.token_hex(2)}",
     )
@@ -1280,15 +1328,16 @@ def _enrol_pool(
         timings += enrol_accounts(session, headers, accounts, method="push", batches=batches)
     log.info(
         "mfalab: %d sms and %d push accounts enrolled in %.1f s before the clock started "
-        "(%d POST /v1/users/sync; pool %s; %s sms logins planned per %g s, %d accounts needed)",
+        "(%d POST /v1/users/sync; pool %s; %s sms and push logins planned per %g s, %d accounts "
+        "needed)",
         pools.sms,
         pools.push,
         time.monotonic() - started,
         len(timings),
         pool_id,
-        f"{pools.sms_logins:,.0f}",
+        f"{sum(pools.logins.values()):,.0f}",
         pools.window,
-        pools.needed,
+        sum(pools.needed.values()),
     )
     return timings
 
@@ -1682,8 +1731,9 @@ class TotpFlow(Flow):
 
 
 class PushFlow(Flow):
-    """begin → the device approves (``POST /v1/push/{auth_id}/respond``) → the login page
-    polls ``GET /v1/auth/{auth_id}`` until it is no longer pending."""
+    """begin → the device approves (``POST /v1/push/{auth_id}/respond``, signed with the
+    account's key, with the number the login page shows) → the login page polls
+    ``GET /v1/auth/{auth_id}`` until it is no longer pending."""
 
     name = "push"
 
@@ -1696,13 +1746,20 @@ class PushFlow(Flow):
             reply = self.begin(account.user_id)
             if not reply.ok:
                 return reply.reason
+            context.push_pool.sent(account)  # a notification counts toward the send limit
             auth_id = str(reply.get("auth_id"))
+            # the person types the number the login page shows into the app (number
+            # matching; absent when the servers run without it), the app signs its approval
+            number = reply.get("number")
+            typed = number if isinstance(number, int) else None
+            body: dict[str, Any] = {
+                "approve": True,
+                "signature": account.device.answer(auth_id, True, typed),
+            }
+            if typed is not None:
+                body["number"] = typed
             answer = self.user.call(
-                "POST",
-                f"/v1/push/{auth_id}/respond",
-                N_RESPOND,
-                {"device_token": account.device_token, "approve": True},
-                auth_id=auth_id,
+                "POST", f"/v1/push/{auth_id}/respond", N_RESPOND, body, auth_id=auth_id
             )
             if not answer.ok:
                 return answer.reason

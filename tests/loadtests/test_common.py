@@ -397,6 +397,23 @@ def test_accounts_are_the_same_everywhere_and_have_valid_phones() -> None:
     assert account_for("run2", 0).user_id != first[0].user_id
 
 
+def test_each_account_holds_its_own_push_key_the_same_on_every_worker() -> None:
+    """The master registers the public key, the workers sign with the private one: both
+    derive it from the run id and the account's index."""
+    from mfa.push_proof import push_message, signature_ok
+
+    accounts = [account_for("run1", i) for i in range(20)]
+    keys = {a.device.public_key for a in accounts}
+    assert len(keys) == 20
+    assert account_for("run1", 3).device.public_key == accounts[3].device.public_key
+    assert account_for("run2", 3).device.public_key != accounts[3].device.public_key
+    signature = accounts[3].device.answer("mfa1.x", True, 42)
+    assert signature_ok(accounts[3].device.public_key, push_message("mfa1.x", True, 42), signature)
+    assert not signature_ok(
+        accounts[4].device.public_key, push_message("mfa1.x", True, 42), signature
+    )
+
+
 def test_the_default_pool_keeps_every_account_under_the_send_limit() -> None:
     policy = Policy()
     options = LoadOptions.of(_default_environment())
@@ -417,10 +434,10 @@ def test_at_think_0_the_pool_is_sized_so_no_account_exceeds_the_send_limit() -> 
     pools = plan_pool(plan, options, {"sms": 1.0})
     assert not pools.too_small
     assert pools.sms * (policy.max_sends - 1) >= 32 / 0.05 * 45
-    # push needs no send quota: one account per concurrent login
+    # push notifications count toward the same limit: each pool for its share of logins
     mixed = plan_pool(plan, options, {"sms": 1.0, "push": 1.0})
     assert mixed.sms * (policy.max_sends - 1) >= 32 / 0.05 * 45 / 2
-    assert mixed.push == 100
+    assert mixed.push * (policy.max_sends - 1) >= 32 / 0.05 * 45 / 2
 
 
 def test_a_pool_too_small_for_the_rate_is_refused_with_a_reason() -> None:
@@ -432,7 +449,8 @@ def test_a_pool_too_small_for_the_rate_is_refused_with_a_reason() -> None:
     message = pools.problem(options, plan)
     assert "send limit (5 texts per 300 s per account)" in message
     assert "--rate 50" in message and "--user-pool 10" in message
-    assert "3,750 accounts" in message and "--allow-rate-limit" in message
+    assert "need 3,750 accounts, but the pool has 10" in message
+    assert "--allow-rate-limit" in message
 
 
 def test_a_returning_account_waits_for_its_send_quota() -> None:

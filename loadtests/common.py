@@ -1295,8 +1295,10 @@ def _on_test_start(environment: Environment, **_kwargs: Any) -> None:
             _enrol_apps(
                 session, headers, context, stats, f"{pool_id}-{context.tag}", users, weights
             )
-        except SetupError as exc:  # the users enrol on start instead (and say why there)
+        except SetupError as exc:  # the users enrol on start instead
             log.warning("mfalab: %s; each user enrols on start instead", exc)
+        except Exception:  # never a run without its clock: log, and users enrol on start
+            log.exception("mfalab: enrolling the totp and app-password users failed")
     if not worker:
         _start_the_clock(environment)
     if plan.rate is not None:  # the schedule starts once users can log in
@@ -1356,14 +1358,11 @@ def _enrol_apps(
     before the clock, so users start logging in at once; reported apart (``SETUP`` rows)."""
     options = context.options
     if weights.get("totp", 0) > 0:
-        accounts = [
-            Account(f"lt-{prefix}-t{i:06d}", "", "") for i in range(users * options.totp_accounts)
-        ]
-        for chunk in _chunks(accounts):
+        ids = [f"lt-{prefix}-t{i:06d}" for i in range(users * options.totp_accounts)]
+        for chunk in _chunks(ids):
             started = time.monotonic()
-            body = _sync(
-                session, headers, [{"user_id": a.user_id, "method": "totp"} for a in chunk]
-            )
+            entries = [{"user_id": user_id, "method": "totp"} for user_id in chunk]
+            body = _sync(session, headers, entries)
             stats.log_request(SETUP, N_SETUP_APPS, (time.monotonic() - started) * 1000.0, 0)
             for method in body.get("methods", []):
                 uri, secret = method.get("otpauth_uri"), method.get("secret")

@@ -850,6 +850,8 @@ _MAX_AUTO_POOL = 50_000
 #: The shortest sms login a closed workload is assumed to repeat at (begin, one read of the
 #: sink, verify on a fast local server): at ``--think 0`` the planned rate is users / this.
 _MIN_LOGIN_S = 0.05
+#: How far past its run time a run may go on starting logins (seconds).
+_RUN_OVERSHOOT_S = 2.0
 #: The most users one ``POST /v1/users/sync`` takes (``mfa.api.schemas.SYNC_MAX_USERS``; not
 #: imported, so the load generator does not load the web app).
 SYNC_BATCH_LIMIT = 10_000
@@ -1039,7 +1041,9 @@ POOLED_FLOWS = ("sms", "push")
 def plan_pool(plan: LoadPlan, options: LoadOptions, weights: Mapping[str, float]) -> PoolPlan:
     """Size the sms and push pools from the planned rate and the engine's send limit."""
     limit, period = _ENGINE_DEFAULTS.max_sends, float(_ENGINE_DEFAULTS.send_window_seconds)
-    window = min(plan.duration or period, period)
+    # a run lasts up to _RUN_OVERSHOOT_S past its run time (the shape stops at its next
+    # one-second tick; the logins in progress finish)
+    window = min((plan.duration or period) + _RUN_OVERSHOOT_S, period)
     total = sum(weights.values()) or 1.0
     if plan.rate is not None:
         rate = plan.rate  # the peak of the shape: the bound

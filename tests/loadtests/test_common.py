@@ -440,6 +440,15 @@ def test_at_think_0_the_pool_is_sized_so_no_account_exceeds_the_send_limit() -> 
     assert mixed.push * (policy.max_sends - 1) >= 32 / 0.05 * 45 / 2
 
 
+def test_a_short_run_is_sized_for_the_seconds_it_runs_past_its_run_time() -> None:
+    """--rate 150 for 5 s started 888 logins (the shape stops at its next tick and the
+    logins in progress finish): a pool sized for exactly 5 s ran out of send quota."""
+    options = LoadOptions.of(_default_environment())
+    plan = LoadPlan(Profile(), users=300, spawn_rate=300, rate=150.0, duration=5.0)
+    pools = plan_pool(plan, options, {"sms": 1.0})
+    assert pools.sms * (Policy().max_sends - 1) >= 150 * 7
+
+
 def test_a_pool_too_small_for_the_rate_is_refused_with_a_reason() -> None:
     namespace = SimpleNamespace(user_pool=10)
     options = LoadOptions.of(SimpleNamespace(parsed_options=namespace))

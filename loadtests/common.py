@@ -1023,7 +1023,7 @@ class PoolPlan:
             else f"the largest automatic pool ({_MAX_AUTO_POOL})"
         )
         flows = "; ".join(
-            f"up to {self.logins[f]:,.0f} {f} logins in {self.window:g} s need "
+            f"up to {self.logins[f]:,.0f} {f} logins in {self.window:g} s, which need "
             f"{self.needed[f]:,} accounts, but the pool has {self.sizes.get(f, 0):,}"
             for f in self.short
         )

@@ -458,7 +458,7 @@ def test_a_pool_too_small_for_the_rate_is_refused_with_a_reason() -> None:
     message = pools.problem(options, plan)
     assert "send limit (5 texts per 300 s per account)" in message
     assert "--rate 50" in message and "--user-pool 10" in message
-    assert "need 3,750 accounts, but the pool has 10" in message
+    assert "which need 3,750 accounts, but the pool has 10" in message
     assert "--allow-rate-limit" in message
 
 

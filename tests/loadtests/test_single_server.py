@@ -109,9 +109,9 @@ def test_the_pool_is_enrolled_before_the_clock_and_reported_apart(
 
 
 def test_a_reused_run_id_gets_no_rate_limited(server: Any, tmp_path: Path) -> None:
-    """Two runs with one --run-id, each using every account of its pool about 3 times:
-    before, the second inherited the first's texts and was refused ``rate_limited``."""
-    args = ("--run-id", "again", "--user-pool", "100", "-u", "4", "-t", "4s", "--think", "0")
+    """Two runs with one --run-id at --think 0, each pool just large enough for its run:
+    before, accounts were reused within and across runs (5,447 ``rate_limited`` in one)."""
+    args = ("--run-id", "again", "--user-pool", "150", "-u", "4", "-t", "4s", "--think", "0")
     first = _run(server, tmp_path / "first", "sms", *args)
     second = _run(server, tmp_path / "second", "sms", *args)
     for run in (first, second):

@@ -3,9 +3,10 @@
 Analysts work in DataFrames; the reports only ever see what these functions return, so a
 column's name and dtype are promised here once:
 
-- a simulator run directory (``sim.records``: ``auths/``, ``deliveries/``, ``resources.parquet``,
-  ``scenario.yaml``, ``meta.json``, ``summary.json``) → ``SimRun``; a sweep is the same Parquet
-  layout whose rows carry the swept parameters (``servers.count`` …) as extra columns;
+- a simulator run directory (``outputs.records``: ``auths/``, ``deliveries/``,
+  ``resources.parquet``, ``scenario.yaml``, ``meta.json``, ``summary.json``) → ``SimRun``; a
+  sweep is the same Parquet layout whose rows carry the swept parameters (``servers.count`` …)
+  as extra columns;
 - the engine's authentication log (``mfalab logs export … --out logs.parquet`` or the JSON list
   ``GET /v1/logs`` answers) → one row per ``mfa.auth_log.AuthLogRecord``;
 - Locust's ``--csv PREFIX`` files and the load-test ``thresholds.json`` → ``LocustResults``.
@@ -32,8 +33,8 @@ import pyarrow.dataset as ds
 import yaml
 
 from mfa.auth_log import LOG_FIELDS
-from sim.metrics import format_parameter
-from sim.records import AUTH_COLUMNS, DELIVERY_COLUMNS, RESOURCE_COLUMNS
+from outputs.metrics import format_parameter
+from outputs.records import AUTH_COLUMNS, DELIVERY_COLUMNS, RESOURCE_COLUMNS
 
 __all__ = [
     "AUTH_DTYPES",
@@ -73,7 +74,7 @@ class ReportInputError(ValueError):
         self.reason = reason
 
 
-#: ``auths/part-*.parquet`` — one row per authentication (``sim.records.AuthRow``).
+#: ``auths/part-*.parquet`` — one row per authentication (``outputs.records.AuthRow``).
 AUTH_DTYPES: Mapping[str, str] = {
     "replication": "int64",
     "auth_seq": "int64",
@@ -108,7 +109,7 @@ AUTH_OPTIONAL: Mapping[str, str] = {
     "billable": "int64",  # begins the engine accepted (each a billable log record)
 }
 
-#: ``deliveries/part-*.parquet`` — one row per message sent (``sim.records.DeliveryRow``).
+#: ``deliveries/part-*.parquet`` — one row per message sent (``outputs.records.DeliveryRow``).
 DELIVERY_DTYPES: Mapping[str, str] = {
     "replication": "int64",
     "auth_seq": "int64",
@@ -131,7 +132,7 @@ DELIVERY_OPTIONAL: Mapping[str, str] = {
     "failovers": "int64",  # providers that refused the message before one took it
 }
 
-#: ``resources.parquet`` — queue samples (``sim.records.ResourceSample``).
+#: ``resources.parquet`` — queue samples (``outputs.records.ResourceSample``).
 RESOURCE_DTYPES: Mapping[str, str] = {
     "replication": "int64",
     "time": "float64",

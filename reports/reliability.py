@@ -2,14 +2,14 @@
 
 Every function takes the DataFrames of ``reports.loaders`` and returns a DataFrame (or a
 number), so a notebook can chain, filter and plot them. The unit is the *authentication*: one
-user's sign-in with every resend, retry and method fallback it took (``sim.records.AuthRow``);
+user's sign-in with every resend, retry and method fallback it took (``outputs.records.AuthRow``);
 deliveries are individual messages (``DeliveryRow``); resources are queue samples.
 
 Every figure's name, unit and one-sentence definition is in the metric catalogue
-(``sim.metrics.CATALOGUE``), the same one ``mfalab run`` prints from; in short:
+(``outputs.metrics.CATALOGUE``), the same one ``mfalab run`` prints from; in short:
 
 - success rate = authentications whose outcome is ``success`` / all authentications; the
-  headline pools every replication and its 95 % interval is ``sim.metrics.POOLED_RULE``
+  headline pools every replication and its 95 % interval is ``outputs.metrics.POOLED_RULE``
   (t across replications, Wilson with one), exactly as in ``summary.json``; per segment,
   a Wilson interval over the pooled counts;
 - time to authenticate = ``finished_at - arrived_at`` of the successes; the CDF gives the share
@@ -31,9 +31,9 @@ import numpy as np
 import pandas as pd
 
 from mfa.policy import Mode, Policy
+from outputs.metrics import SIGNED_IN_WITHIN_S
 from reports.loaders import SimRun, parameter_value
 from reports.stats import mean_interval, pooled_share, wilson_bounds
-from sim.metrics import SIGNED_IN_WITHIN_S
 
 __all__ = [
     "SEGMENTS",
@@ -395,7 +395,7 @@ def replication_ci(
 
 def headline(auths: pd.DataFrame) -> dict[str, float]:
     """The numbers a planner reads first, for one set of authentications. The success rate
-    is pooled over the replications in ``auths`` with ``sim.estimates.pooled_share``'s
+    is pooled over the replications in ``auths`` with ``outputs.estimates.pooled_share``'s
     interval — the same number and interval as ``summary.json`` and ``mfalab run``."""
     n = len(auths)
     outcome = auths["outcome"].astype(str)
@@ -460,7 +460,7 @@ def delivered_within_code_lifetime(deliveries: pd.DataFrame, lifetime: float) ->
 def compare(runs: Sequence[SimRun] | SimRun, by: By = None) -> pd.DataFrame:
     """Side by side: one row per run — or per sweep point when the run has swept parameters
     (or ``by`` names columns); the headline of each, its success rate pooled with the
-    interval of ``sim.metrics.POOLED_RULE``."""
+    interval of ``outputs.metrics.POOLED_RULE``."""
     items = [runs] if isinstance(runs, SimRun) else list(runs)
     rows = []
     for run in items:

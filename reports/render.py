@@ -2,7 +2,7 @@
 
 The page must open anywhere — attached to a ticket, offline, years later — so it carries its
 own CSS and embeds every chart as a base64 PNG; nothing is fetched. A column is formatted by
-its entry in the metric catalogue (``sim.metrics``: shares as percentages, times in seconds,
+its entry in the metric catalogue (``outputs.metrics``: shares as percentages, times in seconds,
 counts as counts, money with two decimals), the same way in HTML and Markdown, so the two never
 disagree; a column the catalogue does not name is formatted by its type only.
 """
@@ -17,14 +17,14 @@ from dataclasses import dataclass, field
 import pandas as pd
 from matplotlib.figure import Figure
 
+from outputs.metrics import CATALOGUE, Catalogue
 from reports.charts import to_data_uri
-from sim.metrics import CATALOGUE, Catalogue
 
 __all__ = ["Page", "Section", "format_frame", "markdown_table"]
 
 
 def _formatter(column: str, series: pd.Series, catalogue: Catalogue) -> Callable[[object], str]:
-    """A column's formatter: its catalogue entry (``sim.metrics``), else its type alone —
+    """A column's formatter: its catalogue entry (``outputs.metrics``), else its type alone —
     never a guess from the column's name."""
     if pd.api.types.is_bool_dtype(series):
         return lambda v: "yes" if v else "no"
@@ -133,7 +133,7 @@ class Section:
         catalogue: Catalogue = CATALOGUE,
     ) -> None:
         """A table whose cells are formatted by ``catalogue`` (the simulator's by default;
-        ``sim.metrics.LOADTEST`` for Locust's millisecond latencies)."""
+        ``outputs.metrics.LOADTEST`` for Locust's millisecond latencies)."""
         table = html_table(frame, max_rows=max_rows, catalogue=catalogue)
         self.parts.append(f"<h3>{html.escape(caption)}</h3>{table}")
         if markdown:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from outputs.metrics import CATALOGUE, LOADTEST, format_parameter
 from reports import billing, charts, loadtest, reliability
 from reports.loaders import (
     LocustResults,
@@ -30,7 +31,6 @@ from reports.loaders import (
     sweep_points,
 )
 from reports.render import Page, Section
-from sim.metrics import CATALOGUE, LOADTEST, format_parameter
 
 __all__ = [
     "LOADTEST_CHARTS",

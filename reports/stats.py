@@ -1,13 +1,13 @@
 """Confidence intervals for the two kinds of uncertainty a report shows.
 
-The estimators live in ``sim.estimates`` (numpy only, no simulator internals), so that
+The estimators live in ``outputs.estimates`` (numpy only, no simulator internals), so that
 ``mfalab run``'s summary, ``summary.json`` and a report compute the same interval with the
 same edge cases; this module keeps the names reports and notebooks already import.
 """
 
 from __future__ import annotations
 
-from sim.estimates import (
+from outputs.estimates import (
     Z_975,
     Interval,
     mean_interval,
@@ -29,5 +29,5 @@ __all__ = [
 
 
 def t_quantile_975(df: int) -> float:
-    """Two-sided 95 % critical value of Student's t (``sim.estimates.student_t975``)."""
+    """Two-sided 95 % critical value of Student's t (``outputs.estimates.student_t975``)."""
     return student_t975(df)

@@ -303,7 +303,7 @@ def _sweep_table(name: str, result: dict[str, Any]) -> Any:
     """One row per grid point; values as typed, figures formatted by the catalogue."""
     from rich.table import Table
 
-    from sim.metrics import CATALOGUE, format_parameter
+    from outputs.metrics import CATALOGUE, format_parameter
 
     table = Table(title=f"{name}: sweep of {', '.join(result['parameters'])}")
     for key in result["parameters"]:

@@ -1,6 +1,6 @@
 """Writing a run directory: Parquet streamed in row groups, plus the small JSON/YAML files.
 
-Rows arrive as plain tuples in the column order of ``sim.records`` and are buffered per
+Rows arrive as plain tuples in the column order of ``outputs.records`` and are buffered per
 table; every ``chunk_rows`` rows become one Parquet row group, so memory stays bounded
 however many authentications a run has. The Arrow schema is derived from the record
 dataclasses, so the files and the contract cannot drift apart. A sweep adds its swept
@@ -20,8 +20,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from outputs.records import AuthRow, DeliveryRow, ResourceSample
 from sim.collector import collector_paused
-from sim.records import AuthRow, DeliveryRow, ResourceSample
 
 __all__ = [
     "AUTH_SCHEMA",

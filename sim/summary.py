@@ -2,11 +2,11 @@
 
 Each replication keeps a ``Tally`` while it runs (counts, the time to authenticate of every
 success, the sms/voice messages delivered within the code lifetime). ``summarize`` pools
-them: every share is the pooled share with one 95 % interval (``sim.metrics.POOLED_RULE``,
-computed by ``sim.estimates.pooled_share``), the p50/p95/p99 time to authenticate, the
+them: every share is the pooled share with one 95 % interval (``outputs.metrics.POOLED_RULE``,
+computed by ``outputs.estimates.pooled_share``), the p50/p95/p99 time to authenticate, the
 shares signed in within 30 s and 60 s, attempts per success, denials by reason, message
 losses by cause and the busiest sender, provider and server. Names, units and definitions
-are those of ``sim.metrics.CATALOGUE``; ``render_summary`` prints it as a rich table.
+are those of ``outputs.metrics.CATALOGUE``; ``render_summary`` prints it as a rich table.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from sim.estimates import Interval, pooled_share, student_t975, wilson_interval
-from sim.metrics import CATALOGUE, SIGNED_IN_WITHIN_S
-from sim.records import AUTH_COLUMNS, DELIVERY_COLUMNS
+from outputs.estimates import Interval, pooled_share, student_t975, wilson_interval
+from outputs.metrics import CATALOGUE, SIGNED_IN_WITHIN_S
+from outputs.records import AUTH_COLUMNS, DELIVERY_COLUMNS
 
 __all__ = ["Tally", "render_summary", "student_t975", "summarize", "wilson_interval"]
 
@@ -286,7 +286,7 @@ def _interval_text(share: Mapping[str, Any]) -> str:
 
 def render_summary(summary: Mapping[str, Any], console: Any) -> None:
     """Print the summary tables on a ``rich.console.Console``; every figure is formatted by
-    its catalogue entry (``sim.metrics``)."""
+    its catalogue entry (``outputs.metrics``)."""
     from rich.table import Table
 
     rate = summary["success_rate"]

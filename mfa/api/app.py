@@ -2,7 +2,8 @@
 
 ``create_app(settings)`` builds one app with its own runtime (engine, ports, metrics) on
 ``app.state`` — nothing lives in module globals, so tests build as many apps as they like and
-``uvicorn --factory mfa.api.app:create_app`` builds one per worker from ``MFALAB_*``.
+``uvicorn --factory mfalab.server:create_app`` builds one per worker from ``MFALAB_*`` (the
+composition root adds the simulated gateway).
 
 The layer is thin: routes translate JSON to engine calls and engine answers to JSON; every
 rule is the engine's. Each request's writes are committed by the repository before the
@@ -25,7 +26,7 @@ from mfa.api.fastpath import install_fast_path
 from mfa.api.metrics import LatencyMiddleware
 from mfa.api.problems import install_problem_handlers
 from mfa.api.routers import auth, health, logs, push, sink, tokens, users
-from mfa.api.runtime import build_runtime
+from mfa.api.runtime import SimulatedGatewayFactory, build_runtime
 from mfa.api.security import ApiKeyMiddleware, document_bearer_auth
 from mfa.engine import Engine
 from mfa.settings import Settings
@@ -39,10 +40,19 @@ See docs/api.md.
 """
 
 
-def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    engine: Engine | None = None,
+    simulated_gateway: SimulatedGatewayFactory | None = None,
+) -> FastAPI:
     """One server. ``engine`` injects a ready engine (tests, the simulator); otherwise every
-    port is opened from ``settings`` (default: ``Settings()`` from the environment)."""
-    runtime = build_runtime(settings or Settings(), engine=engine)
+    port is opened from ``settings`` (default: ``Settings()`` from the environment).
+    ``simulated_gateway`` builds a ``MFALAB_GATEWAY=simulated:…`` gateway; the composition
+    root (``mfalab.server.create_app``) passes the simulator's."""
+    runtime = build_runtime(
+        settings or Settings(), engine=engine, simulated_gateway=simulated_gateway
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

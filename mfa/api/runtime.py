@@ -12,18 +12,31 @@ from __future__ import annotations
 import hmac
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 
 from mfa.api.metrics import Metrics
-from mfa.clock import SystemClock
+from mfa.clock import Clock, SystemClock
 from mfa.delivery.sink import SinkGateway
 from mfa.engine import Engine, ServerIdentity
 from mfa.errors import MfaError
 from mfa.policy import Mode, Policy
 from mfa.settings import Settings
 
-__all__ = ["Runtime", "ServerConfigError", "build_runtime", "sink_of"]
+__all__ = [
+    "Runtime",
+    "ServerConfigError",
+    "SimulatedGatewayFactory",
+    "build_runtime",
+    "sink_of",
+]
+
+#: Builds the gateway ``MFALAB_GATEWAY=simulated:<scenario>`` names, from the scenario file's
+#: path, the sink it fills and the server's clock; the gateway has ``close()``. The engine's
+#: package knows no simulator (the layer contract in ``pyproject.toml``): the composition root
+#: (``mfalab.server``) passes one in. It raises ``OSError``/``ValueError`` for a bad file.
+SimulatedGatewayFactory = Callable[[str, SinkGateway, Clock], Any]
 
 
 class ServerConfigError(MfaError):
@@ -77,9 +90,15 @@ def _required(value: object, variable: str) -> str:
     return text
 
 
-def build_runtime(settings: Settings, *, engine: Engine | None = None) -> Runtime:
+def build_runtime(
+    settings: Settings,
+    *,
+    engine: Engine | None = None,
+    simulated_gateway: SimulatedGatewayFactory | None = None,
+) -> Runtime:
     """Open every port named by ``settings``; an injected ``engine`` is used as is (its
-    owner closes it)."""
+    owner closes it). ``simulated_gateway`` builds the gateway a ``simulated:`` setting
+    names; without one such a setting is refused by name."""
     api_key = _required(settings.api_key, "MFALAB_API_KEY").encode()
     if engine is not None:
         return Runtime(settings, engine, Metrics(), sink_of(engine.gateway), api_key)
@@ -102,12 +121,15 @@ def build_runtime(settings: Settings, *, engine: Engine | None = None) -> Runtim
         scenario = settings.scenario_path
         if scenario is None:
             gateway: object = sink
+        elif simulated_gateway is None:
+            raise ServerConfigError(
+                f"MFALAB_GATEWAY: {scenario}: a simulated gateway needs the simulator;"
+                " start the server with `mfalab serve` (factory mfalab.server:create_app)"
+            )
         else:
-            from sim.realtime_gateway import RealtimeGateway
-
             try:
-                gateway = RealtimeGateway.from_scenario_file(scenario, sink=sink, clock=clock)
-            except (OSError, ValueError) as exc:  # sim.scenario_file.ScenarioError is one
+                gateway = simulated_gateway(scenario, sink, clock)
+            except (OSError, ValueError) as exc:  # the simulator's ScenarioError is one
                 raise ServerConfigError(f"MFALAB_GATEWAY: {scenario}: {exc}") from None
             closers.append(gateway.close)
         policy = Policy(

@@ -85,9 +85,9 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
     from pydantic import ValidationError
 
-    from mfa.api.app import create_app
     from mfa.errors import MfaError
     from mfa.settings import Settings, shared_store_problem
+    from mfalab.server import create_app
 
     with _dev_environment(args.dev, args.workers), _metrics_directory(args.workers):
         try:
@@ -134,7 +134,9 @@ def _serve(args: argparse.Namespace) -> int:
                 uvicorn.run(app, **options)  # type: ignore[arg-type]
             else:
                 # each worker builds its own app from the same environment
-                uvicorn.run("mfa.api.app:create_app", factory=True, workers=args.workers, **options)  # type: ignore[arg-type]
+                uvicorn.run(
+                    "mfalab.server:create_app", factory=True, workers=args.workers, **options
+                )  # type: ignore[arg-type]
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Fixtures: a small simulator run directory written from ``sim.records`` rows, and the rows."""
+"""Fixtures: a small simulator run directory written from ``outputs.records`` rows, and the rows."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.records import AuthRow, DeliveryRow, ResourceSample
+from outputs.records import AuthRow, DeliveryRow, ResourceSample
 from tests.reports import fakeruns
 
 SCENARIO = {

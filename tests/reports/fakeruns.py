@@ -1,9 +1,9 @@
-"""Small run directories written from ``sim.records`` rows, for the report tests.
+"""Small run directories written from ``outputs.records`` rows, for the report tests.
 
 Rows are generated with a fixed seed by a deliberately simple process (each send gets through
 with a per-country probability, a user tries up to five times, then falls back or gives up),
 so the tests can recount every number from the rows themselves. The layout is the contract of
-``sim/records.py``: ``auths/part-*.parquet``, ``deliveries/part-*.parquet``,
+``outputs/records.py``: ``auths/part-*.parquet``, ``deliveries/part-*.parquet``,
 ``resources.parquet``, ``scenario.yaml``, ``meta.json``, ``summary.json``.
 """
 
@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
-from sim.records import (
+from outputs.records import (
     AUTH_COLUMNS,
     DELIVERY_COLUMNS,
     RESOURCE_COLUMNS,

@@ -15,6 +15,7 @@ from mfa.cli import main
 from mfa.delivery import SinkGateway
 from mfa.storage import open_repository
 from mfa.storage.crypto import derive_key
+from outputs.records import AUTH_COLUMNS, DELIVERY_COLUMNS, RESOURCE_COLUMNS
 from reports import billing, reliability
 from reports.loaders import (
     AUTH_DTYPES,
@@ -25,7 +26,6 @@ from reports.loaders import (
     load_engine_logs,
     load_run,
 )
-from sim.records import AUTH_COLUMNS, DELIVERY_COLUMNS, RESOURCE_COLUMNS
 from tests.reports.conftest import FakeRun
 
 PASSPHRASE = "loaders-test-passphrase-01"

@@ -14,10 +14,10 @@ import pytest
 import yaml
 
 from mfa.cli import main
+from outputs.estimates import pooled_share
+from outputs.metrics import CATALOGUE, LOADTEST, SIGNED_IN_WITHIN_S, Unit, format_parameter
 from reports import render
 from reports.loaders import load_run
-from sim.estimates import pooled_share
-from sim.metrics import CATALOGUE, LOADTEST, SIGNED_IN_WITHIN_S, Unit, format_parameter
 from tests.sim.helpers import merged
 
 #: summary.json keys that are not figures: the run's context and an interval's parts.

@@ -7,7 +7,7 @@ import json
 import pyarrow.parquet as pq
 import pytest
 
-from sim.records import AUTH_COLUMNS, DELIVERY_COLUMNS, RESOURCE_COLUMNS
+from outputs.records import AUTH_COLUMNS, DELIVERY_COLUMNS, RESOURCE_COLUMNS
 from sim.scenario_file import load_scenario
 from tests.sim.helpers import QUIET, merged
 

@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from mfa.cli import main
-from sim.records import AUTH_COLUMNS
+from outputs.records import AUTH_COLUMNS
 from sim.scenario import Scenario
 from sim.scenario_file import load_scenario
 

@@ -7,7 +7,7 @@ name. A name not in the catalogue is formatted by its type only (whole numbers a
 
 How a figure aggregates over replications is one of ``Aggregation``; the rule for shares is
 stated once (``POOLED_RULE``): the pooled share (every replication's numerator over every
-replication's denominator) with a 95 % interval from ``sim.estimates.pooled_share`` —
+replication's denominator) with a 95 % interval from ``outputs.estimates.pooled_share`` —
 Student's t on the ratio estimator across replications, or Wilson over the counts with one
 replication. The console, ``summary.json`` and the report headline all print that one.
 

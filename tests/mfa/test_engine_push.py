@@ -86,14 +86,18 @@ def test_answer_from_a_device_that_is_not_the_activated_one(engine: Engine) -> N
     assert engine.respond_push(fresh.auth_id, "new-phone-token", True).ok
 
 
-def test_relinking_the_provider_stops_push_until_reactivation(engine: Engine) -> None:
+def test_a_new_provider_stops_push_until_reactivation(engine: Engine) -> None:
+    """The seed: re-activating the servers with a new provider's credentials stops mobile
+    app notifications until each user re-activates the app; calls and texts keep working
+    (a provider of the same tenant carries the user settings over)."""
     engine.create_provider("contoso", "per_user", tenant="tenant-a")
     engine.create_user("erin", phone="+14255550100")
     push = engine.register_method("erin", "push", device_token="device-token-erin")
     engine.register_method("erin", "sms")
     before = engine.begin("erin", "push")
     assert isinstance(before, Challenge)
-    assert engine.relink_provider("tenant-b") == 1
+    move = engine.replace_provider("fabrikam", "per_auth", tenant="tenant-a")
+    assert move.settings_carried and move.push_deactivated == 1
     assert engine.respond_push(before.auth_id, "device-token-erin", True).reason is (
         DenialReason.NOT_ACTIVATED
     )
@@ -106,7 +110,7 @@ def test_relinking_the_provider_stops_push_until_reactivation(engine: Engine) ->
     assert isinstance(after, Challenge)
     assert engine.respond_push(after.auth_id, "device-token-erin-2", True).ok
     # relinking to the same tenant changes nothing
-    assert engine.relink_provider("tenant-b") == 0
+    assert engine.relink_provider("tenant-a").push_deactivated == 0
 
 
 def test_a_locked_out_user_cannot_approve_an_open_push(engine: Engine) -> None:

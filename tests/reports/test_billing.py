@@ -222,8 +222,8 @@ def test_switch_what_if_prices_the_move_and_counts_push_reactivations(
     assert what_if.monthly_saving == pytest.approx(13.86)
     assert what_if.engine_says and what_if.push_users_to_reactivate == 4
     assert any("4 push user(s) re-activate" in step for step in what_if.steps)
-    # the engine agrees on who must re-activate: re-linking invalidates every push activation
-    assert engine.relink_provider("new-tenant") == 4
+    # the engine agrees on who must re-activate: a new provider stops every push activation
+    assert engine.replace_provider("new", "per_auth").push_deactivated == 4
     staying = billing.switch_what_if(usage, prices, push_users=4, target="per_user")
     assert staying.engine_says is None and staying.push_users_to_reactivate == 0
 

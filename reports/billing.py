@@ -110,14 +110,17 @@ def load_pricing(
     ``billing.prices``, then the YAML file at ``path`` (``--pricing``), key by key.
 
     A file may also use the scenario's spelling: ``per_auth`` (one authentication) and
-    ``licence_month`` (one licence a month).
+    ``licence_month`` (one licence a month). ``per_auth_price`` and ``per_auth_block`` merge
+    as one price (see ``_with_whole_block``): a layer giving one of them takes the other from
+    the documented defaults, never from a lower layer.
     """
     default = yaml.safe_load(
         resources.files("reports").joinpath("pricing.yaml").read_text(encoding="utf-8")
     )
     merged = dict(default)
     if scenario_prices:
-        merged.update(_normalised(scenario_prices, Path("scenario.yaml: billing.prices")))
+        layer = _normalised(scenario_prices, Path("scenario.yaml: billing.prices"))
+        merged.update(_with_whole_block(layer, default))
         merged.update(source="the scenario's billing.prices", as_of="", historical=False)
     where = Path(path) if path is not None else Path("reports/pricing.yaml")
     if path is not None:
@@ -132,7 +135,7 @@ def load_pricing(
         if not isinstance(override, dict):
             raise ReportInputError(where, "expected a mapping of price keys")
         normalised = _normalised(override, where)
-        merged.update(normalised)
+        merged.update(_with_whole_block(normalised, default))
         if "source" not in normalised:
             merged.update(source=str(where), as_of="", historical=False)
     return _validated(merged, where)
@@ -151,6 +154,21 @@ def _normalised(values: Mapping[str, Any], where: Path) -> dict[str, Any]:
         value = values["licence_month"]
         out["licence_user_year"] = value * 12 if _is_number(value) else value
     return out
+
+
+def _with_whole_block(layer: dict[str, Any], default: Mapping[str, Any]) -> dict[str, Any]:
+    """``per_auth_price`` is the price of ``per_auth_block`` authentications: the two keys are
+    one price and merge as one. A layer that sets either sets both, the one it omits taken
+    from the documented defaults — so a file giving only ``per_auth_price: 1.40`` prices 10
+    authentications, as ``pricing.yaml`` documents, even over a scenario's ``per_auth`` (which
+    is a block of 1)."""
+    if "per_auth_price" not in layer and "per_auth_block" not in layer:
+        return layer
+    return {
+        "per_auth_price": default["per_auth_price"],
+        "per_auth_block": default["per_auth_block"],
+        **layer,
+    }
 
 
 def _is_number(value: object) -> bool:

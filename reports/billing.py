@@ -38,6 +38,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -57,8 +58,10 @@ __all__ = [
     "SwitchWhatIf",
     "break_even_auths_per_user",
     "check_model_lock",
+    "last_complete_month",
     "load_pricing",
     "monthly_costs",
+    "provider_charges",
     "push_users",
     "switch_what_if",
     "usage_from_database",
@@ -357,19 +360,49 @@ def _engine(clock: Any, repository: Any, key: bytes) -> Any:
 
 
 def usage_from_database(db_url: str, month: str, *, secret_key: str | bytes = "") -> BillingUsage:
-    """``Engine.usage(month)`` on a deployment's database: the engine counts, nothing else."""
-    from mfa.clock import SystemClock
-    from mfa.storage import open_repository
-    from mfa.storage.crypto import derive_key
+    """``Engine.usage(month)`` on a deployment's database: the engine counts, nothing else.
 
-    key = derive_key(secret_key or "reports-read-only")
-    repository = open_repository(db_url, secret_key=key)
+    Only users, their dated history, the providers and the log are read — none is sealed, so
+    no secret key is needed (``secret_key`` is accepted for earlier callers and unused)."""
+    del secret_key
+    from mfa.clock import SystemClock
+    from mfa.storage.sql import SqlRepository
+
+    repository = SqlRepository(db_url, secret_key=None)
     try:
-        return _engine(SystemClock(), repository, key).usage(month)
+        return _engine(SystemClock(), repository, b"reports-read-only-never-digests").usage(month)
     finally:
-        close = getattr(repository, "close", None)
-        if close is not None:
-            close()
+        repository.close()
+
+
+def last_complete_month(now: datetime | None = None) -> str:
+    """The month before ``now`` (UTC): the latest month whose bill can no longer change."""
+    when = (now or datetime.now(UTC)).astimezone(UTC)
+    year, month = (when.year, when.month - 1) if when.month > 1 else (when.year - 1, 12)
+    return f"{year:04d}-{month:02d}"
+
+
+def provider_charges(usage: BillingUsage, pricing: Pricing) -> pd.DataFrame:
+    """The month's bill: one row per provider active in it, with what it billed for the part
+    of the month it was active (``BillingUsage.providers``) and the charge. Licences are
+    billed apart (annually), so they are not in this table."""
+    rows = []
+    for provider in usage.providers:
+        per_user = provider.model is BillingModel.PER_USER
+        rows.append(
+            {
+                "provider": provider.name,
+                "model": provider.model.value,
+                "active_from": datetime.fromtimestamp(provider.active_from, UTC),
+                "active_until": datetime.fromtimestamp(provider.active_until, UTC),
+                "billed": provider.billed,
+                "unit": "enabled users without a licence" if per_user else "authentications",
+                "charge": provider.billed
+                * (pricing.per_user_month if per_user else pricing.per_auth),
+            }
+        )
+    columns = ["provider", "model", "active_from", "active_until", "billed", "unit", "charge"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def usage_from_logs(

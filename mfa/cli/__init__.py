@@ -27,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "mfa.cli.logs",
     "mfa.cli.serve",
     "mfa.cli.loadtest",
+    "mfa.cli.billing",
     "reports.cli",
 )
 

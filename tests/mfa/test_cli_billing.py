@@ -124,10 +124,17 @@ def test_the_bill_of_a_database_written_by_mfalab_serve(tmp_path: Path) -> None:
     assert "0 authentications = 0.00 USD" in before.stdout
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'db.sqlite'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
 def test_a_closed_month_printed_again_after_a_licence_is_the_same(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    db_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    url = db_url
     clock = ManualClock(_at(2024, 1, 10))
     engine, repository = _engine_on(url, clock)
     engine.create_provider("contoso", "per_user")
@@ -199,3 +206,31 @@ def test_a_missing_or_unreachable_database_exits_2(
     assert main(["billing", "--db", f"postgresql+psycopg://u@127.0.0.1:{port}/db"]) == 2
     err = capsys.readouterr().err
     assert "--db" in err and "not reachable" in err and "Traceback" not in err
+
+
+def test_a_database_of_the_earlier_one_provider_layout_keeps_its_provider(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sqlalchemy as sa
+
+    path = tmp_path / "old.db"
+    legacy = sa.create_engine(f"sqlite:///{path}")
+    with legacy.begin() as conn:
+        conn.execute(
+            sa.text(
+                "CREATE TABLE provider_account (id INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+                "model VARCHAR(16) NOT NULL, created_at FLOAT NOT NULL, tenant TEXT)"
+            )
+        )
+        conn.execute(
+            sa.text("INSERT INTO provider_account VALUES (1, 'contoso', 'per_auth', :t, 'x')"),
+            {"t": _at(2024, 1, 1)},
+        )
+    legacy.dispose()
+    repository = SqlRepository(f"sqlite:///{path}", secret_key=None)
+    assert [(a.name, a.model.value, a.tenant) for a in repository.accounts()] == [
+        ("contoso", "per_auth", "x")
+    ]
+    repository.close()
+    assert main(["billing", "--db", f"sqlite:///{path}", "--month", "2024-03"]) == 0
+    assert "contoso (per_auth)" in capsys.readouterr().out

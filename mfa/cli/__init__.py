@@ -28,6 +28,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "mfa.cli.serve",
     "mfa.cli.loadtest",
     "mfa.cli.billing",
+    "mfa.cli.provider",
     "reports.cli",
 )
 

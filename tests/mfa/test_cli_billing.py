@@ -234,3 +234,38 @@ def test_a_database_of_the_earlier_one_provider_layout_keeps_its_provider(
     repository.close()
     assert main(["billing", "--db", f"sqlite:///{path}", "--month", "2024-03"]) == 0
     assert "contoso (per_auth)" in capsys.readouterr().out
+
+
+def test_the_provider_commands_follow_the_seed_on_a_real_database(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    engine, repository = _engine_on(url, ManualClock(_at(2024, 1, 10)))
+    engine.create_user("ann", phone="+14255550100")
+    engine.register_method("ann", "totp")
+    repository.close()
+    monkeypatch.delenv("MFALAB_SECRET_KEY", raising=False)
+    assert main(["provider", "list", "--db", url]) == 0
+    assert "no provider" in capsys.readouterr().out
+    assert main(["provider", "create", "contoso", "--model", "per_user", "--db", url]) == 0
+    assert "created provider contoso (per_user)" in capsys.readouterr().out
+    # the model is locked: a second provider is refused, with the engine's message
+    assert main(["provider", "create", "other", "--model", "per_auth", "--db", url]) == 1
+    assert "can't be changed" in capsys.readouterr().err
+    assert main(["provider", "delete", "--db", url]) == 1
+    assert "1 enabled user(s) have no licence" in capsys.readouterr().err
+    # replace reads sealed methods: it needs the server's key
+    assert main(["provider", "replace", "fab", "--model", "per_auth", "--db", url]) == 2
+    assert "MFALAB_SECRET_KEY is not set" in capsys.readouterr().err
+    monkeypatch.setenv("MFALAB_SECRET_KEY", SECRET)
+    assert main(["provider", "replace", "fab", "--model", "per_auth", "--db", url]) == 0
+    out = capsys.readouterr().out
+    assert "replaced by provider fab (per_auth)" in out and "1 method(s) removed" in out
+    assert main(["provider", "list", "--db", url]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert [line.split()[:2] for line in listed] == [["contoso", "per_user"], ["fab", "per_auth"]]
+    assert listed[0].endswith("UTC") and listed[1].endswith("active")
+    assert main(["provider", "relink", "tenant-b", "--db", url]) == 0
+    assert "linked to tenant tenant-b" in capsys.readouterr().out
+    assert main(["provider", "list", "--db", f"sqlite:///{tmp_path / 'none.db'}"]) == 2
+    assert "there is no database file" in capsys.readouterr().err

@@ -265,6 +265,15 @@ class Engine:
         user = self.get_user(user_id)
         if (user.disabled_at is None) == bool(enabled):
             return user
+        if enabled and not any(
+            c.user_id == user_id and c.fact is UserFact.ENABLED
+            for c in self.repository.user_changes()
+        ):
+            # disabled before the history was kept: date that first, or re-enabling would
+            # erase the months the user spent disabled
+            self.repository.change_user(
+                user, UserChange(user_id, UserFact.ENABLED, False, at=user.disabled_at)
+            )
         disabled_at = None if enabled else self.clock.now()
         return self._change_user(replace(user, disabled_at=disabled_at), UserFact.ENABLED)
 

@@ -283,3 +283,19 @@ def test_relinking_to_another_tenant_carries_no_user_settings(
     # the same tenant again: nothing to move
     again = engine.relink_provider("tenant-b")
     assert (again.methods_removed, again.push_deactivated) == (0, 0)
+
+
+def test_a_user_disabled_before_the_history_was_kept_keeps_their_disabled_months(
+    engine: Engine, clock: ManualClock
+) -> None:
+    """A record of an earlier version: disabled_at set, no dated history."""
+    from dataclasses import replace
+
+    clock.set(at(2024, 1, 10))
+    engine.create_user("old")
+    user = engine.get_user("old")
+    engine.repository.save_user(replace(user, disabled_at=at(2024, 2, 10)))
+    assert [engine.usage(f"2024-0{m}").enabled_users for m in (1, 2, 3)] == [1, 1, 0]
+    clock.set(at(2024, 5, 10))
+    engine.enable_user("old")
+    assert [engine.usage(f"2024-0{m}").enabled_users for m in (1, 2, 3, 4, 5)] == [1, 1, 0, 0, 1]

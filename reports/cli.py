@@ -19,7 +19,8 @@ __all__ = ["register"]
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "report",
-        help="write the HTML report (and Markdown summary) of runs, sweeps and load tests",
+        help="write the HTML report (and Markdown summary) of runs, sweeps, load tests and "
+        "engine logs",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

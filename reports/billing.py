@@ -15,6 +15,11 @@ puts prices on it (``reports/pricing.yaml``, historical list prices, overridable
 - licences: ``licence_user_year / 12`` per licensed user per month, paid under either provider;
   the ``licences`` row prices licensing every enabled user and deleting the provider.
 
+A real deployment's bill of record is ``BillingUsage.providers`` — each provider active in the
+month, billing the part of it in which it was active — priced by ``provider_charges``
+(``mfalab billing --db URL``); ``monthly_costs`` prices the whole month under each model as a
+what-if. Partial price files merge key by key (``load_pricing``).
+
 A provider's model can never change (``Engine.change_billing_model`` raises
 ``BillingModelLocked``): switching means a new provider, re-activating the servers with its
 credentials, and every push user re-activating the app (``switch_what_if``).

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mfa import (
     BillingModel,
@@ -299,3 +301,55 @@ def test_a_user_disabled_before_the_history_was_kept_keeps_their_disabled_months
     clock.set(at(2024, 5, 10))
     engine.enable_user("old")
     assert [engine.usage(f"2024-0{m}").enabled_users for m in (1, 2, 3, 4, 5)] == [1, 1, 0, 0, 1]
+
+
+_ACTIONS = st.lists(
+    st.tuples(
+        st.sampled_from(["licence", "unlicence", "disable", "enable", "create"]),
+        st.integers(0, 5),  # which user
+        st.integers(1, 40 * 86_400),  # seconds after the previous action
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(before=_ACTIONS, after=_ACTIONS)
+def test_no_later_change_alters_a_closed_month(
+    before: list[tuple[str, int, int]], after: list[tuple[str, int, int]]
+) -> None:
+    """Whatever is done after March ends, March's usage is the same (a property)."""
+    from mfa import InMemoryRepository, MemoryPendingStore, ServerIdentity
+    from mfa.delivery import SinkGateway
+
+    clock = ManualClock(at(2024, 1, 1, 0))
+    engine = Engine(
+        server=ServerIdentity("mfa1"),
+        clock=clock,
+        repository=InMemoryRepository(),
+        pending=MemoryPendingStore(),
+        gateway=SinkGateway(),
+        secret_key=b"0123456789abcdef0123456789abcdef",
+    )
+    march_end = at(2024, 4, 1, 0)
+
+    def play(actions: list[tuple[str, int, int]], until: float | None) -> None:
+        for action, n, gap in actions:
+            when = clock.now() + gap
+            if until is not None and when >= until:
+                return
+            clock.set(when)
+            name = f"u{n}"
+            if engine.repository.get_user(name) is None:
+                engine.create_user(name, licensed=action == "licence")
+                continue
+            if action in ("licence", "unlicence"):
+                engine.set_licensed(name, action == "licence")
+            elif action in ("disable", "enable"):
+                engine.set_enabled(name, action == "enable")
+
+    play(before, until=march_end)
+    clock.set(max(clock.now(), march_end))
+    closed = engine.usage("2024-03")
+    play(after, until=None)
+    assert engine.usage("2024-03") == closed

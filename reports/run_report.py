@@ -33,7 +33,7 @@ from reports.loaders import (
     sweep_points,
 )
 from reports.render import Page, Section
-from sim.metrics import CATALOGUE, LOADTEST, format_parameter
+from sim.metrics import CATALOGUE, LOADTEST, TRAFFIC, format_parameter
 
 __all__ = [
     "LOADTEST_CHARTS",
@@ -460,13 +460,21 @@ def _traffic_section(
     section.text(
         f"{head['authentications']:,} authentications began from {first:%Y-%m-%d %H:%M} to "
         f"{last:%Y-%m-%d %H:%M} UTC; {head['successes']:,} succeeded "
-        f"({head['success_share']:.2%} of those that finished); time from begin to success "
-        f"p50 {head['p50_s']:.1f} s, p95 {head['p95_s']:.1f} s; {head['unfinished']:,} never "
+        f"({TRAFFIC.format('success_share', head['success_share'])} of those that finished); "
+        f"time from begin to success p50 {TRAFFIC.format('p50', head['p50'])}, "
+        f"p95 {TRAFFIC.format('p95', head['p95'])}; {head['unfinished']:,} never "
         f"finished (pending: not answered, or not yet); {head['billable']:,} billable."
     )
-    section.table("By method", traffic.by_column(logs, "mode"), markdown=True)
-    section.table("By server", traffic.by_column(logs, "server_name"), markdown=True)
-    section.table("Not successful, by status and reason", traffic.refusals(logs), markdown=True)
+    section.table("By method", traffic.by_column(logs, "mode"), markdown=True, catalogue=TRAFFIC)
+    section.table(
+        "By server", traffic.by_column(logs, "server_name"), markdown=True, catalogue=TRAFFIC
+    )
+    section.table(
+        "Not successful, by status and reason",
+        traffic.refusals(logs),
+        markdown=True,
+        catalogue=TRAFFIC,
+    )
     section = page.section(f"{label}: billing of real traffic", f"traffic-billing-{index}")
     tables = []
     for month in traffic.usage_by_month(
@@ -484,6 +492,7 @@ def _traffic_section(
         f"Cost per month under each model ({prices.currency})",
         pd.concat(tables, ignore_index=True),
         markdown=True,
+        catalogue=TRAFFIC,
     )
     section.text(
         "The log has no user table: for the bill of record, with the users enabled and "

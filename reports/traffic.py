@@ -13,7 +13,9 @@ Definitions (one log record = one authentication begun):
 - ``successes``: records whose status is ``success``; ``success_share``: successes over the
   records that finished (success, denied or expired); ``unfinished``: the others (pending: not
   answered, or not yet — the log marks a code expired only when someone asks about it);
-- ``p50_s``/``p95_s``: seconds from begin to success, over successes.
+- ``p50``/``p95``: seconds from begin to success, over successes.
+
+Names, units and definitions are those of the catalogue ``sim.metrics.TRAFFIC``.
 
 Billing per month counts authentications as ``Engine.usage`` does (``usage_from_logs``). The
 log has no user table, so the users enabled for MFA are given by the caller or, if not, taken
@@ -120,6 +122,6 @@ def _figures(frame: pd.DataFrame) -> dict[str, float]:
         "successes": int(success.sum()),
         "unfinished": int(len(frame) - finished),
         "success_share": float(success.sum() / finished) if finished else float("nan"),
-        "p50_s": float(seconds.quantile(0.50)) if len(seconds) else float("nan"),
-        "p95_s": float(seconds.quantile(0.95)) if len(seconds) else float("nan"),
+        "p50": float(seconds.quantile(0.50)) if len(seconds) else float("nan"),
+        "p95": float(seconds.quantile(0.95)) if len(seconds) else float("nan"),
     }

@@ -67,7 +67,7 @@ def test_traffic_figures_from_an_exported_log(tmp_path: Path) -> None:
     assert head["successes"] == 4
     # finished: 4 successes and the refused begin (denied); the rest are still pending
     assert head["success_share"] == pytest.approx(4 / 5)
-    assert head["p50_s"] == pytest.approx(15.0)  # 5, 10, 20, 30 s
+    assert head["p50"] == pytest.approx(15.0)  # 5, 10, 20, 30 s
     assert head["unfinished"] == 5
     assert traffic.months(logs) == ["2026-03", "2026-04"]
     march, april = traffic.usage_by_month(logs)
@@ -90,7 +90,7 @@ def test_report_logs_adds_reliability_and_billing_sections(
     html = written.read_text(encoding="utf-8")
     assert 'id="traffic-0"' in html and 'id="traffic-billing-0"' in html
     markdown = written.with_suffix(".md").read_text(encoding="utf-8")
-    assert "10 authentications began" in markdown and "80.00% of those that finished" in markdown
+    assert "10 authentications began" in markdown and "80.00 % of those that finished" in markdown
     # March: 8 billable authentications at 0.14 = 1.12; 3 enabled users at 1.40 = 4.20
     assert "2026-03: 8 billable authentications; 3 enabled users, 0 licensed (users: given)" in (
         markdown
@@ -111,3 +111,34 @@ def test_report_logs_bad_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFix
     assert "give at least one RUN_DIR or --logs" in capsys.readouterr().err
     assert main(["report", "--logs", str(bad), "--enabled-users", "-1"]) == 2
     assert "--enabled-users: must not be negative" in capsys.readouterr().err
+
+
+def test_every_traffic_table_column_is_in_the_traffic_catalogue(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing in the real-traffic sections is formatted by guessing from a column name."""
+    import pandas as pd
+
+    from reports import render
+    from reports.run_report import build_report
+    from sim.metrics import TRAFFIC, Unit
+
+    seen: list[tuple[str, pd.DataFrame, object]] = []
+    original = render.Section.table
+
+    def spy(self: object, caption: str, frame: pd.DataFrame, **kwargs: object) -> None:
+        seen.append((caption, frame, kwargs.get("catalogue")))
+        original(self, caption, frame, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(render.Section, "table", spy)
+    build_report([], logs=[_exported_log(tmp_path)])
+    assert len(seen) == 4
+    for caption, frame, catalogue in seen:
+        assert catalogue is TRAFFIC, caption
+        for column in frame.columns:
+            series = frame[column]
+            if pd.api.types.is_bool_dtype(series) or not pd.api.types.is_numeric_dtype(series):
+                continue
+            assert column in TRAFFIC, f"{caption}: {column}"
+            if pd.api.types.is_integer_dtype(series):
+                assert TRAFFIC[column].unit is not Unit.SHARE, f"{caption}: {column}"

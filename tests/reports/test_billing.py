@@ -335,7 +335,7 @@ def test_a_partial_pricing_file_over_a_run_prices_one_authentication_right(
 
 def test_a_partial_pricing_file_over_a_real_run_report(tmp_path: Path) -> None:
     """The same through the report of a run directory (scenario.yaml with billing.prices)."""
-    from reports.run_report import _prices
+    from reports.run_report import run_prices
     from sim.scenario import Scenario
 
     # what a simulator run writes: every scenario default, billing.prices included
@@ -345,7 +345,7 @@ def test_a_partial_pricing_file_over_a_real_run_report(tmp_path: Path) -> None:
     assert run.scenario["billing"]["prices"]["per_auth"] == pytest.approx(0.14)
     override = tmp_path / "prices.yaml"
     override.write_text("per_auth_price: 1.40\n", encoding="utf-8")
-    assert _prices(run, override).per_auth == pytest.approx(0.14)
+    assert run_prices(run, override).per_auth == pytest.approx(0.14)
 
 
 @pytest.mark.parametrize(

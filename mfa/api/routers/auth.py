@@ -45,6 +45,7 @@ _REFUSALS: dict[DenialReason, str] = {
     DenialReason.REGISTRATION_REQUIRED: "no verification method is ready: registration required",
     DenialReason.METHOD_NOT_ALLOWED: "that method is not registered for the user or not allowed",
     DenialReason.NOT_ACTIVATED: "the push method has not been activated by the app",
+    DenialReason.USER_DISABLED: "the user is disabled for MFA",
 }
 
 
@@ -85,7 +86,8 @@ def _verdict_method(verdict: Verdict) -> str:
     openapi_extra=documented(AuthCreate),
 )
 async def begin(request: Request) -> JSONResponse:
-    """Start an authentication; sms/voice send a fresh code, push notifies the app."""
+    """Start an authentication; sms/voice send a fresh code, push notifies the app (and,
+    with number matching, answers the ``number`` the sign-in page shows)."""
     body = await read_body(request, AuthCreate)
     runtime = runtime_of(request)
     outcome = runtime.engine.begin(body.user_id, body.method, body.client_ip)
@@ -100,6 +102,8 @@ async def begin(request: Request) -> JSONResponse:
     }
     if outcome.sender is not None:  # response_model_exclude_none, done by hand
         answer["sender"] = outcome.sender
+    if outcome.number is not None:
+        answer["number"] = outcome.number
     return JSONResponse(answer, status_code=201)
 
 

@@ -271,7 +271,10 @@ def test_relinking_to_another_tenant_carries_no_user_settings(
     engine.create_provider("contoso", "per_user", tenant="tenant-a")
     engine.create_user("kim", phone="+14255550100")
     engine.register_method("kim", "sms")
-    engine.register_method("kim", "push", device_token="device-token-kim")
+    from mfa.push_proof import PushDevice
+
+    key = PushDevice.generate().public_key
+    engine.register_method("kim", "push", device_token="device-token-kim", public_key=key)
     engine.create_user("lee")  # no methods yet
     move = engine.relink_provider("tenant-b")
     assert not move.settings_carried

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from mfa.auth_log import AuthLogRecord
 from mfa.delivery.sink import SinkMessage
@@ -41,6 +41,7 @@ __all__ = [
     "TokenImport",
     "TokensImported",
     "UserCreate",
+    "UserPatch",
     "UserPublic",
     "UsersSync",
     "UsersSynced",
@@ -85,6 +86,17 @@ class UserPublic(BaseModel):
     last_name: str | None
     email: str | None
     phone: str | None
+    enabled: bool = Field(True, description="enabled for MFA (counted by per-user billing)")
+    licensed: bool = Field(False, description="holds an MFA licence (not billed per user)")
+
+
+class UserPatch(_Request):
+    """Only the fields given change; each change is dated by the server's clock."""
+
+    enabled: StrictBool | None = Field(
+        None, description="enable or disable the user for MFA (a disabled user can't sign in)"
+    )
+    licensed: StrictBool | None = Field(None, description="assign or remove an MFA licence")
 
 
 class MethodCreate(_Request):

@@ -49,6 +49,7 @@ from mfa.storage import rows
 from mfa.storage.crypto import SecretBox
 from mfa.storage.locations import StorageUnavailable, database_url, shown
 from mfa.storage.schema import (
+    LEGACY_ACCOUNT_TABLE,
     accounts,
     app_passwords,
     auth_log,
@@ -56,10 +57,11 @@ from mfa.storage.schema import (
     methods,
     security_states,
     tokens,
+    user_changes,
     users,
 )
 from mfa.tokens.model import HardwareToken
-from mfa.users import User
+from mfa.users import User, UserChange
 
 __all__ = ["SqlRepository"]
 
@@ -210,8 +212,18 @@ class SqlRepository:
                 .where(auth_log.c.began_at >= sa.bindparam("since"))
                 .order_by(auth_log.c.began_at, auth_log.c.id)
             ),
-            "get_account": by(accounts, "id"),
-            "save_account": upsert(accounts, "id"),
+            "active_account": self._compile(
+                sa.select(accounts)
+                .where(accounts.c.ended_at.is_(None))
+                .order_by(accounts.c.created_at.desc())
+            ),
+            "all_accounts": self._compile(
+                sa.select(accounts).order_by(accounts.c.created_at, accounts.c.name)
+            ),
+            "save_account": upsert(accounts, "name"),
+            "all_changes": self._compile(
+                sa.select(user_changes).order_by(user_changes.c.at, user_changes.c.id)
+            ),
         }
         self._rows = {t.name: _row_type(t) for t in metadata.sorted_tables}
 
@@ -228,6 +240,7 @@ class SqlRepository:
                     if conn.dialect.name == "postgresql":
                         conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_SCHEMA_LOCK_ID)))
                     metadata.create_all(conn, checkfirst=True)
+                    _adopt_legacy_account(conn)
                     missing = _missing_columns(conn)
                 if missing:
                     self._engine.dispose()
@@ -428,6 +441,18 @@ class SqlRepository:
     def iter_users(self) -> Iterable[User]:
         return [rows.user_from_row(r) for r in self._select("all_users", users, {})]
 
+    # ------------------------------------------------------------------ dated user facts
+
+    def change_user(self, user: User, change: UserChange) -> None:
+        """One transaction: the user's row and its history row."""
+        with self._transaction() as conn:
+            conn.exec_driver_sql(self._sql["save_user"], rows.user_row(user))
+            conn.execute(user_changes.insert(), [rows.change_row(change)])
+
+    def user_changes(self) -> list[UserChange]:
+        found = self._select("all_changes", user_changes, {})
+        return [rows.change_from_row(r) for r in found]
+
     # ------------------------------------------------------------------ methods
 
     def add_method(self, method: RegisteredMethod) -> None:
@@ -533,14 +558,37 @@ class SqlRepository:
             found = self._select("logs_since", auth_log, {"since": float(since)})
         return [rows.log_from_row(r) for r in found]
 
-    # ------------------------------------------------------------------ provider account
+    # ------------------------------------------------------------------ provider accounts
 
     def get_account(self) -> ProviderAccount | None:
-        found = self._select("get_account", accounts, {"k": 1})
+        found = self._select("active_account", accounts, {})
         return rows.account_from_row(found[0]) if found else None
 
     def save_account(self, account: ProviderAccount) -> None:
         self._run("save_account", rows.account_row(account))
+
+    def accounts(self) -> list[ProviderAccount]:
+        return [rows.account_from_row(r) for r in self._select("all_accounts", accounts, {})]
+
+
+def _adopt_legacy_account(conn: sa.Connection) -> None:
+    """A database of an earlier version kept its one provider in ``provider_account``: copy
+    it into ``providers`` once (the old table is left as it was)."""
+    if not sa.inspect(conn).has_table(LEGACY_ACCOUNT_TABLE):
+        return
+    if conn.execute(sa.select(sa.func.count()).select_from(accounts)).scalar():
+        return
+    legacy = sa.Table(LEGACY_ACCOUNT_TABLE, sa.MetaData(), autoload_with=conn)
+    for row in conn.execute(sa.select(legacy)).mappings():
+        conn.execute(
+            accounts.insert().values(
+                name=row["name"],
+                model=row["model"],
+                created_at=row["created_at"],
+                tenant=row["tenant"],
+                ended_at=None,
+            )
+        )
 
 
 def _missing_columns(conn: sa.Connection) -> list[str]:

@@ -17,13 +17,16 @@ from mfa.api.schemas import (
     MethodPublic,
     RegistrationPublic,
     UserCreate,
+    UserPatch,
     UserPublic,
     UsersSync,
     UsersSynced,
 )
 from mfa.engine import Engine
 from mfa.enrolment import Enrolment
+from mfa.errors import InvalidInput
 from mfa.methods import MethodType, RegisteredMethod
+from mfa.users import User
 
 __all__ = ["router"]
 
@@ -40,12 +43,35 @@ async def create_user(body: UserCreate, engine: EngineDep) -> dict[str, Any]:
         email=body.email,
         phone=body.phone,
     )
+    return _user_public(user)
+
+
+@router.patch("/{user_id}", response_model=UserPublic)
+async def patch_user(user_id: str, body: UserPatch, engine: EngineDep) -> dict[str, Any]:
+    """Enable/disable the user and assign/remove their licence; each change is dated by the
+    server's clock, and billing reads those dates (a closed month's bill never changes).
+    ``null`` is refused: leave a field out to keep it."""
+    if "enabled" in body.model_fields_set and body.enabled is None:
+        raise InvalidInput("enabled", "must be true or false (leave it out to keep it)")
+    if "licensed" in body.model_fields_set and body.licensed is None:
+        raise InvalidInput("licensed", "must be true or false (leave it out to keep it)")
+    user = engine.get_user(user_id)
+    if body.enabled is not None:
+        user = engine.set_enabled(user_id, body.enabled)
+    if body.licensed is not None:
+        user = engine.set_licensed(user_id, body.licensed)
+    return _user_public(user)
+
+
+def _user_public(user: User) -> dict[str, Any]:
     return {
         "user_id": user.user_id,
         "first_name": user.first_name,
         "last_name": user.last_name,
         "email": user.email,
         "phone": user.phone,
+        "enabled": user.disabled_at is None,
+        "licensed": user.licensed,
     }
 
 

@@ -23,6 +23,7 @@ CONTRACT = {
     ("/healthz", "get"),
     ("/metrics", "get"),
     ("/v1/users", "post"),
+    ("/v1/users/{user_id}", "patch"),
     ("/v1/users/{user_id}/methods", "post"),
     ("/v1/users/{user_id}/methods/{method_id}/activate", "post"),
     ("/v1/users/sync", "post"),
@@ -116,6 +117,8 @@ def test_create_user_then_duplicate_is_409(client: TestClient) -> None:
         "last_name": None,
         "email": "a@example.org",
         "phone": US_PHONE,
+        "enabled": True,
+        "licensed": False,
     }
     problem = _problem(client.post("/v1/users", json=body), 409)
     assert "alice" in problem["detail"]

@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 SCENARIO ?= scenarios/us_baseline.yaml
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint lint-imports bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,9 +22,13 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q
 
-lint: $(STAMP)
+lint: $(STAMP) lint-imports
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+## The layers (docs/architecture.md), as the import-linter contract in pyproject.toml.
+lint-imports: $(STAMP)
+	PYTHONPATH=$(CURDIR) $(BIN)/lint-imports --no-cache
 
 bench: $(STAMP)
 	$(BIN)/python bench/engine_bench.py

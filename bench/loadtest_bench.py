@@ -38,7 +38,7 @@ import psutil
 
 from mfa.api.children import free_port
 from mfa.api.cluster import Cluster, ClusterSpec
-from mfa.cli.loadtest import locust_command
+from mfalab.cli.loadtest import locust_command
 
 LOADTESTS = Path(__file__).resolve().parents[1] / "loadtests"
 P95_LIMIT_MS = 100.0

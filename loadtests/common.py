@@ -57,7 +57,7 @@ from locust.stats import (
     setup_distributed_stats_event_listeners,
 )
 
-from mfa.cli.loadtest import ROUTING_POLICIES, parse_duration
+from loadtests.parameters import ROUTING_POLICIES, parse_duration
 from mfa.delivery.message import extract_code
 from mfa.engine import parse_auth_id
 from mfa.policy import Policy

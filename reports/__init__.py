@@ -3,7 +3,7 @@
 A library first — ``loaders`` (inputs → DataFrames with documented dtypes), ``reliability``,
 ``billing``, ``loadtest`` (tables), ``charts`` (matplotlib figures), ``run_report``
 (``write_run_report``: the self-contained HTML page and Markdown summary) — and a command
-second (``mfalab report``, ``reports.cli``). Submodules are imported by name so that the
+second (``mfalab report``, ``mfalab.cli.report``). Submodules are imported by name so that the
 ``mfalab`` entry point stays fast: ``from reports import reliability``.
 """
 

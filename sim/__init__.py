@@ -6,7 +6,8 @@ replication of it — real ``mfa.Engine`` instances whose clock reads ``epoch + 
 the delivery network (``sim.network``, shared with the real-time gateway in
 ``sim.realtime_gateway``), the people (``sim.people``) — and ``sim.runner`` runs the
 replications into a run directory whose rows are ``outputs.records``. ``sim.sweep`` runs a grid
-of scenarios on dask; ``sim.cli`` is ``mfalab run``, ``mfalab sweep`` and ``mfalab schema``.
+of scenarios on dask; ``mfalab.cli.simulate`` (the composition root) is ``mfalab run``,
+``mfalab sweep`` and ``mfalab schema``.
 
 Nothing here decides whether an authentication succeeds: the engine does.
 

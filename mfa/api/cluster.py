@@ -1,7 +1,7 @@
 """A cluster of named MFA servers on this machine, optionally behind nginx.
 
 ``Cluster(ClusterSpec(servers=3))`` starts ``mfa1``..``mfa3`` as separate uvicorn processes
-(``python -m mfa serve``) that share one database and one API key, and in server mode keep
+(``python -m mfalab serve``) that share one database and one API key, and in server mode keep
 their pending codes in their own memory — the seed's multi-server deployment, where only the
 server that sent a code can validate it. With ``pending="redis://..."`` every server sees
 every code. ``lb="nginx"`` puts nginx in front (``policy`` round_robin, random, sticky or auth_id).
@@ -216,7 +216,7 @@ class Cluster:
         return [
             sys.executable,
             "-m",
-            "mfa",
+            "mfalab",
             "serve",
             "--host",
             self.spec.host,

@@ -22,7 +22,7 @@ import numpy as np
 import pyotp
 
 from mfa import Engine, ManualClock, MemoryPendingStore, SeededEntropy, ServerIdentity
-from mfa.cli.logs import export_logs
+from mfalab.cli.logs import export_logs
 from mfa.delivery import SinkGateway
 from mfa.storage.crypto import derive_key
 from mfa.storage.sql import SqlRepository

@@ -22,7 +22,7 @@ def main() -> int:
     OUT.parent.mkdir(parents=True, exist_ok=True)
     command = [
         # paths relative to the repository: the run's meta.json records them as given
-        *(sys.executable, "-m", "mfa", "run", "scenarios/us_baseline.yaml"),
+        *(sys.executable, "-m", "mfalab", "run", "scenarios/us_baseline.yaml"),
         *("--scale", "0.05", "--replications", "2", "--seed", "1", "--no-report"),
         *("--out", str(OUT.relative_to(ROOT))),
     ]

@@ -129,7 +129,7 @@ def running_cluster(**spec: Any) -> Iterator[Any]:
 def mfalab_loadtest(out: Path, *args: str, env: dict[str, str] | None = None) -> LocustRun:
     """``mfalab loadtest ... --out OUT`` as a user runs it; the results under ``OUT/locust``."""
     done = subprocess.run(
-        [sys.executable, "-m", "mfa", "loadtest", "--out", str(out), "--no-report", *args],
+        [sys.executable, "-m", "mfalab", "loadtest", "--out", str(out), "--no-report", *args],
         env={**os.environ, **(env or {})},
         capture_output=True,
         text=True,

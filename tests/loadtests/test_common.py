@@ -38,10 +38,10 @@ from loadtests.common import (
     plan_pool,
     write_login_csv,
 )
-from mfa.cli.loadtest import ROUTING_POLICIES, locust_command, parse_duration
 from mfa.engine import parse_auth_id
 from mfa.policy import Policy
 from mfa.users import parse_phone
+from mfalab.cli.loadtest import ROUTING_POLICIES, locust_command, parse_duration
 
 # --------------------------------------------------------------------------- options
 
@@ -552,7 +552,7 @@ def test_locust_command_routes_by_client_or_by_nginx() -> None:
 
 
 def test_users_and_rate_exclude_each_other(capsys: pytest.CaptureFixture[str]) -> None:
-    from mfa.cli import main
+    from mfalab.cli import main
 
     with pytest.raises(SystemExit) as stopped:
         main(["loadtest", "--users", "5", "--rate", "3"])
@@ -563,7 +563,7 @@ def test_users_and_rate_exclude_each_other(capsys: pytest.CaptureFixture[str]) -
 def test_a_stray_argument_is_refused_before_a_cluster_starts(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    from mfa.cli import main
+    from mfalab.cli import main
 
     assert main(["loadtest", "--out", str(tmp_path), "--", "stray"]) == 2
     assert "unexpected argument 'stray'" in capsys.readouterr().err

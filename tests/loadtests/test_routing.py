@@ -93,7 +93,7 @@ def test_a_bad_pending_store_is_refused_before_anything_starts(tmp_path: Path) -
 def test_an_interrupt_stops_locust_and_the_servers_and_keeps_the_results(
     signum: int, tmp_path: Path
 ) -> None:
-    command = [sys.executable, "-m", "mfa", "loadtest", "--out", str(tmp_path), "--no-report"]
+    command = [sys.executable, "-m", "mfalab", "loadtest", "--out", str(tmp_path), "--no-report"]
     process = subprocess.Popen(
         [*command, "--servers", "2", "--scenario", "sms", "--users", "4", "--duration", "2m"],
         stdout=subprocess.PIPE,

@@ -11,10 +11,10 @@ import pytest
 
 from mfa import Engine, ManualClock, MemoryPendingStore, ServerIdentity
 from mfa.auth_log import LOG_FIELDS
-from mfa.cli import main
 from mfa.delivery import SinkGateway
 from mfa.storage import open_repository
 from mfa.storage.crypto import derive_key
+from mfalab.cli import main
 from outputs.records import AUTH_COLUMNS, DELIVERY_COLUMNS, RESOURCE_COLUMNS
 from reports import billing, reliability
 from reports.loaders import (

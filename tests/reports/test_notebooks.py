@@ -116,7 +116,13 @@ def test_the_loadtest_notebook_reads_the_users_own_results(tmp_path: Path) -> No
 def test_the_reliability_notebook_reads_the_users_own_run(tmp_path: Path) -> None:
     mine = tmp_path / "my-run"
     command = [
-        *(sys.executable, "-m", "mfa", "run", str(ROOT / "scenarios" / "canada_short_codes.yaml")),
+        *(
+            sys.executable,
+            "-m",
+            "mfalab",
+            "run",
+            str(ROOT / "scenarios" / "canada_short_codes.yaml"),
+        ),
         *("--scale", "0.01", "--replications", "2", "--seed", "3", "--no-report"),
         *("--out", str(mine)),
     ]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mfa.cli import main
+from mfalab.cli import main
 from reports.run_report import COMPARISON_CHARTS, LOADTEST_CHARTS, SIM_CHARTS, write_run_report
 from reports.screenshot import check_png, find_chromium, screenshot
 from tests.reports.conftest import FakeRun

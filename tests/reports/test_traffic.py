@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from mfa import Engine, ManualClock, MemoryPendingStore, ServerIdentity
-from mfa.cli import main
 from mfa.delivery import SinkGateway
 from mfa.storage.crypto import derive_key
 from mfa.storage.sql import SqlRepository
+from mfalab.cli import main
 from reports import traffic
 from reports.loaders import load_engine_logs
 

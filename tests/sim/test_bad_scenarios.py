@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mfa.cli import main
+from mfalab.cli import main
 
 HERE = Path(__file__).parent / "bad_scenarios"
 

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from mfa.cli import main
+from mfalab.cli import main
 from outputs.estimates import pooled_share
 from outputs.metrics import CATALOGUE, LOADTEST, SIGNED_IN_WITHIN_S, Unit, format_parameter
 from reports import render

@@ -14,7 +14,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from mfa.cli import main
+from mfalab.cli import main
 from outputs.records import AUTH_COLUMNS
 from sim.scenario import Scenario
 from sim.scenario_file import load_scenario
@@ -163,7 +163,7 @@ def test_every_command_in_a_scenario_header_works(path: Path, tmp_path: Path) ->
         if argv[1] in ("run", "sweep"):
             argv += ["--scale", "0.01", "--replications", "1"]
         done = subprocess.run(
-            [sys.executable, "-m", "mfa", *argv[1:]],
+            [sys.executable, "-m", "mfalab", *argv[1:]],
             cwd=tmp_path,
             capture_output=True,
             text=True,

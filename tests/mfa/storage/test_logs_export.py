@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import mfa.cli
+import mfalab.cli
 from mfa import Challenge, Engine, ManualClock
 from mfa.auth_log import LOG_FIELDS
 from mfa.storage.crypto import derive_key
@@ -22,8 +22,8 @@ PHONE = "+14255550100"
 def cli(monkeypatch: pytest.MonkeyPatch) -> Callable[..., int]:
     """``mfalab`` with only this command registered: the real entry point and its error
     handling, independent of the other packages' subcommands."""
-    monkeypatch.setattr(mfa.cli, "COMMAND_MODULES", ("mfa.cli.logs",))
-    return lambda *argv: mfa.cli.main(list(argv))
+    monkeypatch.setattr(mfalab.cli, "COMMAND_MODULES", ("mfalab.cli.logs",))
+    return lambda *argv: mfalab.cli.main(list(argv))
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from reports.billing import DEFAULT_SIGNINS_PER_USER_MONTH
 
 def test_signins_per_user_month_help_names_the_real_default() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "mfa", "report", "--help"],
+        [sys.executable, "-m", "mfalab", "report", "--help"],
         capture_output=True,
         text=True,
         timeout=60,

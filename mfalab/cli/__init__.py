@@ -21,15 +21,15 @@ __all__ = ["UsageError", "main"]
 
 #: Modules that define ``register(subparsers)``; order is the order in ``--help``.
 COMMAND_MODULES: tuple[str, ...] = (
-    "mfa.cli.demo",
-    "mfa.cli.tokens",
-    "sim.cli",
-    "mfa.cli.logs",
-    "mfa.cli.serve",
-    "mfa.cli.loadtest",
-    "mfa.cli.billing",
-    "mfa.cli.provider",
-    "reports.cli",
+    "mfalab.cli.demo",
+    "mfalab.cli.tokens",
+    "mfalab.cli.simulate",
+    "mfalab.cli.logs",
+    "mfalab.cli.serve",
+    "mfalab.cli.loadtest",
+    "mfalab.cli.billing",
+    "mfalab.cli.provider",
+    "mfalab.cli.report",
 )
 
 

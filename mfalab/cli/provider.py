@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mfa.cli import UsageError
+from mfalab.cli import UsageError
 
 if TYPE_CHECKING:
     from mfa.billing import ProviderMove

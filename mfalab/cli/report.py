@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mfa.cli import UsageError
+from mfalab.cli import UsageError
 
 __all__ = ["register"]
 

@@ -20,8 +20,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from mfa.cli import UsageError
-from mfa.cli.loadtest import ROUTING_POLICIES
+from mfalab.cli import UsageError
+from mfalab.cli.loadtest import ROUTING_POLICIES
 
 if TYPE_CHECKING:
     from mfa.api.cluster import Cluster, ClusterSpec

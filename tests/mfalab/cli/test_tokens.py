@@ -13,9 +13,9 @@ from pathlib import Path
 import pskc
 import pytest
 
-from mfa.cli import main
 from mfa.storage import derive_key
 from mfa.storage.sql import SqlRepository
+from mfalab.cli import main
 
 S1 = base64.b32encode(b"12345678901234567890").decode()
 S2 = base64.b32encode(b"abcdefghijklmnopqrstuvwxyz012345").decode().rstrip("=")

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mfa.cli import UsageError
+from mfalab.cli import UsageError
 
 __all__ = ["register"]
 

@@ -15,10 +15,10 @@ import pytest
 
 from mfa import Engine, ManualClock, MemoryPendingStore, ServerIdentity
 from mfa.api.children import free_port
-from mfa.cli import main
 from mfa.delivery import SinkGateway
 from mfa.storage.crypto import derive_key
 from mfa.storage.sql import SqlRepository
+from mfalab.cli import main
 from tests.mfa.api.support import API_KEY, Api, phone
 
 SECRET = "billing-cli-test-secret-passphrase"
@@ -58,7 +58,11 @@ def _wait_healthy(url: str, proc: subprocess.Popen[str], timeout: float = 60.0) 
 def _mfalab(*args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MFALAB_")}
     return subprocess.run(
-        [sys.executable, "-m", "mfa", *args], env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "mfalab", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -76,7 +80,7 @@ def test_the_bill_of_a_database_written_by_mfalab_serve(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MFALAB_")}
     env.update(MFALAB_API_KEY=API_KEY, MFALAB_SECRET_KEY=SECRET, MFALAB_DB_URL=url)
     server = subprocess.Popen(
-        [sys.executable, "-m", "mfa", "serve", "--port", str(port)],
+        [sys.executable, "-m", "mfalab", "serve", "--port", str(port)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -54,7 +54,7 @@ def _help(parser: argparse.ArgumentParser) -> int:
 
 
 def _read(name: str) -> tuple[bytes, str]:
-    from mfa.cli import UsageError
+    from mfalab.cli import UsageError
 
     if name == "-":
         return sys.stdin.buffer.read(), "<stdin>"
@@ -70,10 +70,10 @@ def _read(name: str) -> tuple[bytes, str]:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from mfa.cli import UsageError
     from mfa.errors import ConflictError, TokenImportError
     from mfa.settings import Settings
     from mfa.tokens.importer import parse_token_file
+    from mfalab.cli import UsageError
 
     content, source = _read(args.file)
     try:
@@ -105,10 +105,10 @@ def _import(args: argparse.Namespace) -> int:
 def _engine(settings: Settings, db_url: str) -> tuple[Engine, Callable[[], None]]:
     """An engine on the database, just for storing tokens (no clock-sensitive work)."""
     from mfa import Engine, MemoryPendingStore, ServerIdentity, SystemClock
-    from mfa.cli import UsageError
     from mfa.delivery import SinkGateway
     from mfa.errors import InvalidInput
     from mfa.storage import derive_key, open_repository
+    from mfalab.cli import UsageError
 
     if settings.secret_key is None:
         raise UsageError(

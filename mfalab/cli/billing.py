@@ -19,8 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mfa.cli import UsageError
 from mfa.errors import InvalidInput
+from mfalab.cli import UsageError
 
 if TYPE_CHECKING:
     from mfa.billing import BillingUsage

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mfa.auth_log import LOG_FIELDS, AuthLogRecord
-from mfa.cli import UsageError
 from mfa.errors import InvalidInput
+from mfalab.cli import UsageError
 
 if TYPE_CHECKING:
     import pyarrow as pa

@@ -1,5 +1,5 @@
 import sys
 
-from mfa.cli import main
+from mfalab.cli import main
 
 sys.exit(main())

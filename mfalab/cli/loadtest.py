@@ -19,7 +19,6 @@ import argparse
 import json
 import math
 import os
-import re
 import secrets
 import signal
 import subprocess
@@ -31,30 +30,14 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from mfa.cli import UsageError
+from loadtests.parameters import ROUTING_POLICIES, parse_duration
+from mfalab.cli import UsageError
 
 __all__ = ["ROUTING_POLICIES", "SCENARIOS", "locust_command", "parse_duration", "register"]
 
 SCENARIOS = ("mixed", "sms", "totp", "push", "app_password", "healthz")
-#: How a cluster's requests are spread: by the load generator, or by nginx (same names).
-#: The names of the simulator's ``servers.lb_policy`` and nginx's policies (mfa.api.nginx).
-ROUTING_POLICIES = ("round_robin", "random", "sticky", "auth_id")
 #: How long Locust may take to write its results after the run time (or a Ctrl-C).
 _SHUTDOWN_GRACE = 30.0
-
-
-def parse_duration(text: str) -> float:
-    """``"90"``, ``"90s"``, ``"1m30s"``, ``"2h"`` → seconds (the forms of Locust's ``-t``)."""
-    cleaned = str(text).strip().lower()
-    if re.fullmatch(r"\d+(\.\d+)?", cleaned):
-        return float(cleaned)
-    parts = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?", cleaned)
-    if not cleaned or parts is None:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a duration (use seconds, or e.g. 90s, 1m30s, 2h)"
-        )
-    hours, minutes, seconds = parts.groups()
-    return int(hours or 0) * 3600.0 + int(minutes or 0) * 60.0 + float(seconds or 0)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

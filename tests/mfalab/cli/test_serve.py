@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from mfa.api.children import free_port
-from mfa.cli import main
+from mfalab.cli import main
 
 
 def _clear_env(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -77,7 +77,7 @@ def test_a_single_cloud_server_may_keep_codes_in_memory() -> None:
 
 def _spawn(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "mfa", *args],
+        [sys.executable, "-m", "mfalab", *args],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

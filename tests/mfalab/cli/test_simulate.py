@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from mfa.cli import main
+from mfalab.cli import main
 from sim.scenario_file import load_scenario, parse_assignment, scaled, split_values
 from tests.sim.helpers import QUIET, merged
 
-ROOT = Path(__file__).parents[2]
+ROOT = Path(__file__).parents[3]
 
 
 @pytest.fixture

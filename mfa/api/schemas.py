@@ -9,11 +9,13 @@ travel as ISO 8601 in UTC.
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from mfa import limits
 from mfa.auth_log import AuthLogRecord
 from mfa.delivery.sink import SinkMessage
 from mfa.methods import MethodType
@@ -24,6 +26,7 @@ __all__ = [
     "AppPasswordCheck",
     "AppPasswordCreated",
     "AuthCreate",
+    "AuthId",
     "AuthPublic",
     "AuthStatusPublic",
     "EnrolledMethod",
@@ -33,19 +36,23 @@ __all__ = [
     "MethodActivate",
     "MethodActivated",
     "MethodCreate",
+    "MethodId",
     "MethodPublic",
     "Problem",
     "PushRespond",
+    "RecipientAddress",
     "RegistrationPublic",
     "SinkMessagePublic",
     "TokenImport",
     "TokensImported",
     "UserCreate",
+    "UserId",
     "UserPublic",
     "UsersSync",
     "UsersSynced",
     "VerdictPublic",
     "VerifyCreate",
+    "bounded",
     "from_timestamp",
 ]
 
@@ -58,6 +65,63 @@ class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _printable(maximum: int) -> AfterValidator:
+    def check(value: str) -> str:
+        problem = limits.text_problem(value, maximum=maximum)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+    return AfterValidator(check)
+
+
+def bounded(maximum: int, *, min_length: int = 0, description: str | None = None) -> Any:
+    """A string of at most ``maximum`` characters without control characters, NUL or lone
+    surrogates (``mfa.limits``). The rule is in the OpenAPI document as ``maxLength`` and a
+    ``pattern``; the pattern is checked by a validator (pydantic's regex engine cannot name
+    surrogates), so the answer is the same 422 naming the field whatever the route."""
+    return Annotated[
+        str,
+        Field(
+            max_length=maximum,
+            min_length=min_length or None,
+            description=description,
+            json_schema_extra={"pattern": limits.PRINTABLE},
+        ),
+        _printable(maximum),
+    ]
+
+
+def _ip_address(value: str) -> str:
+    try:
+        return str(ipaddress.ip_address(value.strip()))
+    except ValueError:
+        raise ValueError("an IPv4 or IPv6 address is required") from None
+
+
+UserId = bounded(limits.MAX_USER_ID, min_length=1)
+AuthId = bounded(limits.MAX_AUTH_ID, min_length=1)
+MethodId = bounded(limits.MAX_METHOD_ID, min_length=1)
+Name = bounded(limits.MAX_NAME)
+Email = bounded(limits.MAX_EMAIL)
+Phone = bounded(limits.MAX_PHONE, description="E.164, e.g. +14255550100")
+DeviceToken = bounded(limits.MAX_DEVICE_TOKEN, min_length=1)
+Serial = bounded(limits.MAX_SERIAL)
+Code = bounded(limits.MAX_CODE)
+AppPassword = bounded(limits.MAX_APP_PASSWORD)
+PskcPassword = bounded(limits.MAX_PSKC_PASSWORD)
+RecipientAddress = bounded(limits.MAX_DEVICE_TOKEN, min_length=1)
+ClientIp = Annotated[
+    str,
+    Field(
+        max_length=45,
+        description="IPv4 or IPv6 address of the person signing in (logged)",
+        json_schema_extra={"pattern": r"^[0-9A-Fa-f:.]+$"},
+    ),
+    AfterValidator(_ip_address),
+]
+
+
 def from_timestamp(seconds: float | None) -> datetime | None:
     return None if seconds is None else datetime.fromtimestamp(seconds, UTC)
 
@@ -66,11 +130,11 @@ def from_timestamp(seconds: float | None) -> datetime | None:
 
 
 class UserCreate(_Request):
-    user_id: str
-    first_name: str | None = None
-    last_name: str | None = None
-    email: str | None = None
-    phone: str | None = Field(None, description="E.164, e.g. +14255550100")
+    user_id: UserId
+    first_name: Name | None = None
+    last_name: Name | None = None
+    email: Email | None = None
+    phone: Phone | None = None
 
 
 class UserPublic(BaseModel):
@@ -83,9 +147,11 @@ class UserPublic(BaseModel):
 
 class MethodCreate(_Request):
     type: MethodType
-    phone: str | None = Field(None, description="sms/voice; defaults to the user's phone")
-    serial: str | None = Field(None, description="hardware_token: serial of an imported token")
-    device_token: str | None = Field(None, description="push: given here, activates at once")
+    phone: Phone | None = Field(None, description="sms/voice; defaults to the user's phone")
+    serial: Serial | None = Field(None, description="hardware_token: serial of an imported token")
+    device_token: DeviceToken | None = Field(
+        None, description="push: given here, activates at once"
+    )
     default: bool = False
 
 
@@ -99,14 +165,16 @@ class MethodPublic(BaseModel):
 class Enrollee(_Request):
     """One user of a directory sync, with their first (default) method."""
 
-    user_id: str
+    user_id: UserId
     method: MethodType
-    phone: str | None = Field(None, description="sms/voice: the user's number, E.164")
-    serial: str | None = Field(None, description="hardware_token: serial of an imported token")
-    device_token: str | None = Field(None, description="push: given here, activates at once")
-    first_name: str | None = None
-    last_name: str | None = None
-    email: str | None = None
+    phone: Phone | None = Field(None, description="sms/voice: the user's number, E.164")
+    serial: Serial | None = Field(None, description="hardware_token: serial of an imported token")
+    device_token: DeviceToken | None = Field(
+        None, description="push: given here, activates at once"
+    )
+    first_name: Name | None = None
+    last_name: Name | None = None
+    email: Email | None = None
     licensed: bool = False
 
 
@@ -124,7 +192,7 @@ class UsersSynced(BaseModel):
 
 
 class MethodActivate(_Request):
-    device_token: str
+    device_token: DeviceToken
 
 
 class MethodActivated(BaseModel):
@@ -147,8 +215,11 @@ class AppPasswordCreated(BaseModel):
 
 class TokenImport(_Request):
     format: Literal["pskc", "csv"]
-    content: str = Field(description="the file's text")
-    password: str | None = Field(None, description="PSKC pre-shared key or passphrase")
+    content: str = Field(
+        max_length=limits.MAX_IMPORT_BYTES,
+        description=f"the file's text (at most {limits.MAX_IMPORT_BYTES:,} characters)",
+    )
+    password: PskcPassword | None = Field(None, description="PSKC pre-shared key or passphrase")
 
 
 class TokensImported(BaseModel):
@@ -160,9 +231,9 @@ class TokensImported(BaseModel):
 
 
 class AuthCreate(_Request):
-    user_id: str
+    user_id: UserId
     method: MethodType | None = Field(None, description="default: the user's default method")
-    client_ip: str | None = None
+    client_ip: ClientIp | None = None
 
 
 class AuthPublic(BaseModel):
@@ -174,7 +245,7 @@ class AuthPublic(BaseModel):
 
 
 class VerifyCreate(_Request):
-    code: str
+    code: Code
 
 
 class VerdictPublic(BaseModel):
@@ -188,13 +259,13 @@ class AuthStatusPublic(BaseModel):
 
 
 class PushRespond(_Request):
-    device_token: str
+    device_token: DeviceToken
     approve: bool
 
 
 class AppPasswordCheck(_Request):
-    user_id: str
-    password: str
+    user_id: UserId
+    password: AppPassword
 
 
 # ---------------------------------------------------------------------------- observation

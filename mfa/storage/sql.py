@@ -106,6 +106,7 @@ class SqlRepository:
             self._engine = sa.create_engine(
                 self.url,
                 echo=echo,
+                hide_parameters=True,
                 paramstyle="named",
                 connect_args={"check_same_thread": False, "timeout": _SQLITE_BUSY_SECONDS},
                 # each thread holds its own connection (see _thread_connection): no pool limit
@@ -118,6 +119,7 @@ class SqlRepository:
             self._engine = sa.create_engine(
                 self.url,
                 echo=echo,
+                hide_parameters=True,
                 isolation_level="AUTOCOMMIT",
                 pool_size=8,
                 max_overflow=16,
@@ -270,7 +272,8 @@ class SqlRepository:
         for a query, else the affected row count."""
         sql = self._sql[name]
         if self._echo:
-            self._engine.logger.info("%s %r", sql, params)
+            # the statement only: parameters hold sealed secrets and personal data
+            self._engine.logger.info("%s", sql)
         conn, pooled = self._connection()
         try:
             cursor = conn.cursor()

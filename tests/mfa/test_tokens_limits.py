@@ -27,9 +27,10 @@ SECRET = base64.b32encode(b"12345678901234567890").decode()
 PASSPHRASE = "a test passphrase of sufficient length"
 
 
-def pbe_pskc(iterations: int, password: str = "pw") -> bytes:
+def pbe_pskc(iterations: int, password: str = "pw", *, honest: bool = False) -> bytes:
     """A password-encrypted PSKC file that asks for ``iterations`` PBKDF2 rounds (written
-    with 1,000 and then edited, so making it costs nothing)."""
+    with 1,000 and then edited, so making it costs nothing; ``honest`` derives the key with
+    ``iterations`` so the file decrypts)."""
     container = pskc.PSKC()
     container.add_key(
         id="k1",
@@ -39,10 +40,12 @@ def pbe_pskc(iterations: int, password: str = "pw") -> bytes:
         time_interval=30,
         response_length=6,
     )
-    container.encryption.setup_pbkdf2(password, iterations=1000)
+    container.encryption.setup_pbkdf2(password, iterations=iterations if honest else 1000)
     out = io.BytesIO()
     container.write(out)
     data = out.getvalue()
+    if honest:
+        return data
     data, count = re.subn(rb"(IterationCount>)1000(<)", rb"\g<1>%d\g<2>" % iterations, data)
     assert count == 1
     return data

@@ -5,12 +5,19 @@ Every error the API returns has the same shape — ``type``, ``title``, ``status
 ``type``/``reason`` and a person can read ``detail``. The engine's own errors map onto HTTP
 statuses here and nowhere else: ``InvalidInput`` → 422 naming the field, ``NotFound`` → 404,
 ``ConflictError`` → 409, ``TokenImportError`` and ``EnrolmentError`` → 422 listing every
-problem, ``DeliveryError`` → 502. A validation failure names each bad field in ``detail``
-and in ``errors``.
+problem, ``DeliveryError`` → 502, ``ServiceUnavailable`` (a store did not answer: ``what``
+is ``redis`` or ``database``) → 503 with ``Retry-After``. A driver error that escaped its
+store (a Redis or database connection failure) is the same 503, never a 500. A validation
+failure names each bad field in ``detail`` and in ``errors``.
+
+Every one of these answers leaves the HTTP/1.1 connection open for the next request, 500
+included: ``UnexpectedErrors`` answers an unexpected exception itself instead of letting it
+reach uvicorn, which would drop the connection without ``Connection: close``.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping, Sequence
 from http import HTTPStatus
@@ -20,6 +27,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mfa.errors import (
     ConflictError,
@@ -27,18 +35,21 @@ from mfa.errors import (
     InvalidInput,
     NotFound,
     RejectedBatch,
+    ServiceUnavailable,
     TokenImportError,
 )
 
 __all__ = [
     "PROBLEM_JSON",
     "ApiProblem",
+    "UnexpectedErrors",
     "install_problem_handlers",
     "problem_response",
     "retry_after_header",
 ]
 
 PROBLEM_JSON = "application/problem+json"
+_log = logging.getLogger("mfa.api")
 _TYPE_PREFIX = "urn:mfalab:problem:"
 
 
@@ -159,9 +170,78 @@ def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     )
 
 
+def _unavailable(request: Request, exc: ServiceUnavailable) -> JSONResponse:
+    detail = f"the {exc.what} did not answer; nothing was changed, retry later"
+    return problem_response(
+        request,
+        503,
+        "unavailable",
+        detail,
+        title="Service Unavailable",
+        headers=retry_after_header(exc.retry_after),
+        what=exc.what,
+    )
+
+
+def unavailable_of(exc: BaseException) -> ServiceUnavailable | None:
+    """The outage a driver error means, if it is one: a Redis connection or timeout error,
+    a database that cannot be reached or cancelled the statement."""
+    if isinstance(exc, ServiceUnavailable):
+        return exc
+    try:
+        import redis
+    except ImportError:  # pragma: no cover - redis is a dependency
+        redis = None  # type: ignore[assignment]
+    if redis is not None and isinstance(exc, redis.ConnectionError | redis.TimeoutError):
+        return ServiceUnavailable("redis", exc.__class__.__name__)
+    import sqlalchemy.exc
+
+    orig = getattr(exc, "orig", exc)
+    if isinstance(exc, sqlalchemy.exc.OperationalError) or type(orig).__name__ in (
+        "OperationalError",
+        "QueryCanceled",
+    ):
+        return ServiceUnavailable("database", exc.__class__.__name__)
+    return None
+
+
 def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    outage = unavailable_of(exc)
+    if outage is not None:
+        return _unavailable(request, outage)
     # the traceback goes to the server log, never to the client
+    _log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem_response(request, 500, "internal", "the server failed; see its log")
+
+
+class UnexpectedErrors:
+    """The innermost safety net: an exception no handler took becomes the 500 (or 503)
+    problem here, and is not re-raised. (Starlette's own last-resort handler re-raises after
+    answering, and uvicorn then closes the keep-alive connection without saying so: the
+    client's next request on it fails.) If the answer had already begun, the connection
+    cannot be saved: the exception goes on to uvicorn, which closes it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception as exc:
+            if started:
+                raise
+            await _unexpected(Request(scope), exc)(scope, receive, send)
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -171,6 +251,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(NotFound, _not_found)  # type: ignore[arg-type]
     app.add_exception_handler(ConflictError, _conflict)  # type: ignore[arg-type]
     app.add_exception_handler(DeliveryError, _delivery)  # type: ignore[arg-type]
+    app.add_exception_handler(ServiceUnavailable, _unavailable)  # type: ignore[arg-type]
     app.add_exception_handler(ApiProblem, _api_problem)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected)

@@ -13,6 +13,8 @@ import hmac
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import anyio
+import anyio.to_thread
 import httpx
 
 from mfa.api.metrics import Metrics
@@ -52,6 +54,31 @@ class Runtime:
                 headers={"Authorization": "Bearer " + self.api_key.decode()},
             )
         return self._http
+
+    async def failing(self, within: float = 0.5) -> list[str]:
+        """The stores that do not answer a ping within ``within`` seconds: ``"database"``,
+        ``"redis"``. Each ping runs in a worker thread, so a hung store delays this answer
+        by ``within`` at most and never blocks the event loop."""
+        checks = {
+            "database": getattr(self.engine.repository, "ping", None),
+            "redis": getattr(self.engine.pending, "ping", None),
+        }
+        found: list[str] = []
+
+        async def check(name: str, ping: Callable[[], None]) -> None:
+            with anyio.move_on_after(within) as scope:
+                try:
+                    await anyio.to_thread.run_sync(ping, abandon_on_cancel=True)
+                except Exception:
+                    found.append(name)
+            if scope.cancelled_caught:
+                found.append(name)
+
+        async with anyio.create_task_group() as group:
+            for name, ping in checks.items():
+                if ping is not None:
+                    group.start_soon(check, name, ping)
+        return sorted(found)
 
     async def aclose(self) -> None:
         if self._http is not None:
@@ -93,10 +120,12 @@ def build_runtime(settings: Settings, *, engine: Engine | None = None) -> Runtim
     except ValueError as exc:
         raise ServerConfigError(f"MFALAB_SERVER_NAME: {exc}") from None
     clock = SystemClock()
-    repository = open_repository(settings.db_url, secret_key=secret)
+    repository = open_repository(settings.db_url, secret_key=secret, timeout=settings.db_timeout)
     closers.append(getattr(repository, "close", _nothing))
     try:
-        pending = open_pending(settings.pending, namespace=settings.redis_namespace)
+        pending = open_pending(
+            settings.pending, namespace=settings.redis_namespace, timeout=settings.redis_timeout
+        )
         closers.append(getattr(pending, "close", _nothing))
         sink = SinkGateway()
         scenario = settings.scenario_path

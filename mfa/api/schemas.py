@@ -272,8 +272,11 @@ class AppPasswordCheck(_Request):
 
 
 class HealthPublic(BaseModel):
-    status: Literal["ok"]
+    status: Literal["ok", "degraded"]
     server: str
+    failing: list[Literal["database", "redis"]] | None = Field(
+        None, description="degraded only: the stores that did not answer"
+    )
 
 
 class SinkMessagePublic(BaseModel):

@@ -23,12 +23,22 @@ never lose a failure, a send or an accepted TOTP step to a concurrent update.
 Durability: on SQLite, ``synchronous=NORMAL`` in WAL mode means a power cut (not a process
 crash) can lose the last commits; PostgreSQL keeps its own settings.
 
+Outages: with a ``timeout`` (the server passes ``MFALAB_DB_TIMEOUT``, 1 s by default) a
+PostgreSQL statement is cancelled after that long (``statement_timeout``; bulk work — an
+import, a directory sync, the log listing — gets a minute), and connecting gives up after
+it (libpq waits at least 2 s). The pool pings a connection before handing it out, so a
+connection the database dropped is replaced instead of failing a request. A database that
+cannot be reached, or a statement cancelled, raises ``mfa.errors.ServiceUnavailable
+("database")`` (503 with ``Retry-After`` over HTTP); the statement's transaction was rolled
+back, so nothing is half-written.
+
 The schema is created on first use (see ``mfa.storage.schema``); alembic migrations come
 when the schema must evolve.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 from collections import namedtuple
@@ -41,7 +51,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from mfa.auth_log import AuthLogRecord
 from mfa.billing import ProviderAccount
-from mfa.errors import ConflictError
+from mfa.errors import ConflictError, ServiceUnavailable
 from mfa.methods import RegisteredMethod
 from mfa.security_state import SecurityState, StateChange, empty_state
 from mfa.storage import rows
@@ -65,6 +75,8 @@ __all__ = ["SqlRepository"]
 #: Any constant: serialises schema creation when several servers start at once.
 _SCHEMA_LOCK_ID = 0x6D66_616C_6162
 _SQLITE_BUSY_SECONDS = 15.0
+#: statement_timeout for bulk work (imports, directory syncs, the log listing, the schema).
+_BULK_TIMEOUT = "60s"
 #: Bound parameters per statement stay well under SQLite's and PostgreSQL's limits.
 _CHUNK = 500
 _Params = Mapping[str, object]
@@ -98,8 +110,16 @@ class SqlRepository:
     secret then raises ``StorageUnavailable``.
     """
 
-    def __init__(self, url: str, *, secret_key: bytes | None, echo: bool = False) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        secret_key: bytes | None,
+        echo: bool = False,
+        timeout: float | None = None,
+    ) -> None:
         self.url = database_url(url)
+        self._timeout = timeout
         self._box = SecretBox(secret_key) if secret_key is not None else None
         is_sqlite = self.url.get_backend_name() == "sqlite"
         if is_sqlite:
@@ -116,6 +136,12 @@ class SqlRepository:
         else:
             # single statements autocommit: one round trip instead of BEGIN, query, COMMIT;
             # multi-statement work asks for a transaction (see _transaction)
+            connect_args: dict[str, object] = {}
+            if timeout is not None:
+                connect_args = {
+                    "connect_timeout": max(1, math.ceil(timeout)),
+                    "options": f"-c statement_timeout={max(1, round(timeout * 1000))}",
+                }
             self._engine = sa.create_engine(
                 self.url,
                 echo=echo,
@@ -124,6 +150,10 @@ class SqlRepository:
                 pool_size=8,
                 max_overflow=16,
                 pool_recycle=1800,
+                # a connection the server dropped (restart, idle timeout) is replaced at
+                # checkout instead of failing the request that drew it
+                pool_pre_ping=True,
+                connect_args=connect_args,
             )
         self._echo = echo
         self._per_thread = is_sqlite
@@ -136,6 +166,7 @@ class SqlRepository:
         self._held_lock = threading.Lock()
         dbapi = self._engine.dialect.loaded_dbapi
         self._integrity_error: type[Exception] = dbapi.IntegrityError
+        self._operational_error: type[Exception] = dbapi.OperationalError
         self._create_schema()
         insert = sqlite.insert if is_sqlite else postgresql.insert
         assign = insert(tokens)
@@ -206,6 +237,7 @@ class SqlRepository:
                 .where(auth_log.c.began_at >= sa.bindparam("since"))
                 .order_by(auth_log.c.began_at, auth_log.c.id)
             ),
+            "ping": "SELECT 1",
             "get_account": by(accounts, "id"),
             "save_account": upsert(accounts, "id"),
         }
@@ -241,12 +273,29 @@ class SqlRepository:
 
     @contextmanager
     def _transaction(self) -> Iterator[sa.Connection]:
-        """A real transaction (the PostgreSQL pool autocommits by default)."""
+        """A real transaction (the PostgreSQL pool autocommits by default), for bulk work:
+        its statements may take up to a minute whatever the per-statement timeout."""
         with self._engine.connect() as conn:
             if conn.dialect.name == "postgresql":
                 conn.execution_options(isolation_level="READ COMMITTED")
             with conn.begin():
+                if conn.dialect.name == "postgresql" and self._timeout is not None:
+                    conn.exec_driver_sql(f"SET LOCAL statement_timeout = '{_BULK_TIMEOUT}'")
                 yield conn
+
+    @contextmanager
+    def _bulk(self) -> Iterator[sa.Connection]:
+        """``_transaction`` for requests: a database that cannot be reached, or a statement
+        cancelled, is ``ServiceUnavailable`` (the transaction was rolled back)."""
+        try:
+            with self._transaction() as conn:
+                yield conn
+        except sa.exc.OperationalError as exc:
+            raise ServiceUnavailable("database", _reason(exc)) from None
+
+    def ping(self) -> None:
+        """One round trip; ``ServiceUnavailable`` when the database does not answer."""
+        self._run("ping", {})
 
     def close(self) -> None:
         with self._held_lock:
@@ -291,6 +340,8 @@ class SqlRepository:
             return result
         except Exception as exc:
             self._failed(conn, exc)
+            if isinstance(exc, self._operational_error):
+                raise ServiceUnavailable("database", _reason(exc)) from None
             raise
         finally:
             if pooled:
@@ -300,9 +351,12 @@ class SqlRepository:
         """This thread's SQLite connection, or one from the pool (``True``: give it back)."""
         if self._pid != os.getpid():
             self._after_fork()
-        if self._per_thread:
-            return self._thread_connection(), False
-        return self._engine.raw_connection(), True
+        try:
+            if self._per_thread:
+                return self._thread_connection(), False
+            return self._engine.raw_connection(), True
+        except sa.exc.DBAPIError as exc:  # cannot connect: refused, timed out
+            raise ServiceUnavailable("database", _reason(exc)) from None
 
     def _failed(self, conn: Any, exc: Exception) -> None:
         """After a failed statement: roll its transaction back, or drop the connection if
@@ -396,7 +450,7 @@ class SqlRepository:
         table: those are returned, and nothing is written. Another server that inserts some
         of them between our check and our insert is found out the same way."""
         try:
-            with self._transaction() as conn:
+            with self._bulk() as conn:
                 clash = _existing(conn, key, keys)
                 if not clash:
                     store(conn)
@@ -491,6 +545,8 @@ class SqlRepository:
             return answer
         except Exception as exc:
             self._failed(conn, exc)
+            if isinstance(exc, self._operational_error):
+                raise ServiceUnavailable("database", _reason(exc)) from None
             raise
         finally:
             if pooled:
@@ -516,10 +572,15 @@ class SqlRepository:
         self._run("save_log", rows.log_row(record))
 
     def logs(self, since: float | None = None) -> list[AuthLogRecord]:
-        if since is None:
-            found = self._select("all_logs", auth_log, {})
-        else:
-            found = self._select("logs_since", auth_log, {"since": float(since)})
+        name, params = (
+            ("all_logs", {}) if since is None else ("logs_since", {"since": float(since)})
+        )
+        if self._per_thread or self._timeout is None:
+            found = self._select(name, auth_log, params)
+        else:  # a long log is bulk work: past the per-statement timeout
+            make = self._rows[auth_log.name]._make
+            with self._bulk() as conn:
+                found = [make(r) for r in conn.exec_driver_sql(self._sql[name], params)]
         return [rows.log_from_row(r) for r in found]
 
     # ------------------------------------------------------------------ provider account

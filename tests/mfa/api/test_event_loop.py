@@ -62,9 +62,7 @@ def test_healthz_answers_within_100_ms_while_a_maximal_csv_import_runs(tmp_path:
         api_key=API_KEY, secret_key="x" * 32, db_url=f"sqlite:///{tmp_path / 'm.db'}"
     )
     app = create_app(settings)
-    answer, durations = anyio.run(
-        _import_while_polling, app, {"format": "csv", "content": content}
-    )
+    answer, durations = anyio.run(_import_while_polling, app, {"format": "csv", "content": content})
     assert answer.status_code == 200, answer.text[:300]
     assert answer.json()["imported"] == MAX_IMPORT_TOKENS
     assert len(durations) >= 5, durations  # the import took long enough to be polled

@@ -72,9 +72,10 @@ MAX_CSV_FIELD = 4096
 #: count; 1,000,000 takes about a second; ``MFALAB_PSKC_MAX_ITERATIONS`` changes it).
 PSKC_MAX_ITERATIONS = 1_000_000
 
-#: Text without C0/C1 control characters (NUL included) or lone surrogates, as a JSON-schema
-#: pattern too (the OpenAPI document carries it, so clients and fuzzers know the rule).
-PRINTABLE = r"^[^\u0000-\u001f\u007f-\u009f\ud800-\udfff]*$"
+#: Text without C0/C1 control characters (NUL included), as a JSON-schema pattern (the
+#: OpenAPI document carries it, so clients and fuzzers know the rule). Lone surrogates are
+#: refused too, but a pattern cannot say so portably (they are not text to any regex engine).
+PRINTABLE = r"^[^\u0000-\u001f\u007f-\u009f]*$"
 _FORBIDDEN = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 

@@ -163,11 +163,38 @@ def _api_problem(request: Request, exc: ApiProblem) -> JSONResponse:
     )
 
 
+#: FastAPI's answer to a body that is not JSON (or not UTF-8) on a declared-body route
+_UNPARSABLE_BODY = "There was an error parsing the body"
+
+
 def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
-    return problem_response(
-        request, exc.status_code, "about:blank", detail, headers=getattr(exc, "headers", None)
-    )
+    if exc.status_code == 400 and detail == _UNPARSABLE_BODY:
+        # the same answer as every other route (and the fast path) gives a bad body
+        errors = [{"field": "body", "message": "not a JSON document in UTF-8"}]
+        return problem_response(
+            request, 422, "validation", "body: not a JSON document in UTF-8", errors=errors
+        )
+    headers = dict(getattr(exc, "headers", None) or {})
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(_allowed_methods(request))
+    return problem_response(request, exc.status_code, "about:blank", detail, headers=headers)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves on this path (Starlette names only the first route's:
+    ``POST`` and ``DELETE`` on one path are two routes)."""
+    from starlette.routing import Match
+
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        route_methods = getattr(route, "methods", None)
+        if not route_methods:
+            continue
+        match, _ = route.matches({**request.scope, "method": next(iter(route_methods))})
+        if match is Match.FULL:
+            methods.update(route_methods)
+    return sorted(methods)
 
 
 def _unavailable(request: Request, exc: ServiceUnavailable) -> JSONResponse:

@@ -13,7 +13,7 @@ import ipaddress
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool
 
 from mfa import limits
 from mfa.auth_log import AuthLogRecord
@@ -152,7 +152,7 @@ class MethodCreate(_Request):
     device_token: DeviceToken | None = Field(
         None, description="push: given here, activates at once"
     )
-    default: bool = False
+    default: StrictBool = False
 
 
 class MethodPublic(BaseModel):
@@ -175,7 +175,7 @@ class Enrollee(_Request):
     first_name: Name | None = None
     last_name: Name | None = None
     email: Email | None = None
-    licensed: bool = False
+    licensed: StrictBool = False
 
 
 class UsersSync(_Request):
@@ -260,7 +260,7 @@ class AuthStatusPublic(BaseModel):
 
 class PushRespond(_Request):
     device_token: DeviceToken
-    approve: bool
+    approve: StrictBool
 
 
 class AppPasswordCheck(_Request):

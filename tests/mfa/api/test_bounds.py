@@ -198,3 +198,19 @@ def test_an_import_over_10_mb_is_refused_naming_the_limit(server: TestClient) ->
     content = f"SN-1,{TOTP_SECRET},30\n" + "#" * 10_000_001
     answer = server.post("/v1/tokens/import", json={"format": "csv", "content": content})
     _field_422(answer, "content")
+
+
+def test_what_schemathesis_found_is_answered_as_documented(server: TestClient) -> None:
+    """Each was a failed schemathesis check: a 405 naming one method of two, a 400 not in
+    the document, a number read as a time, ``0`` read as ``false``."""
+    allowed = server.options("/v1/users/alice/app-passwords")
+    assert allowed.status_code == 405
+    assert set(allowed.headers["allow"].split(", ")) >= {"POST", "DELETE"}
+    _field_422(_raw(server, "POST", "/v1/users/alice/methods", b"\xff\xfe{"), "body")
+    _field_422(server.get("/v1/logs", params={"since": "0.5"}), "since")
+    assert server.get("/v1/logs", params={"since": "2026-01-01T00:00:00Z"}).status_code == 200
+    respond = {"device_token": "device-token-0001", "approve": 0}
+    _field_422(server.post("/v1/push/mfa1.x/respond", json=respond), "approve")
+    _field_422(
+        server.post("/v1/users/alice/methods", json={"type": "totp", "default": 1}), "default"
+    )

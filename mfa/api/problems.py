@@ -187,13 +187,10 @@ def _allowed_methods(request: Request) -> list[str]:
     from starlette.routing import Match
 
     methods: set[str] = set()
-    for route in request.app.router.routes:
-        route_methods = getattr(route, "methods", None)
-        if not route_methods:
-            continue
-        match, _ = route.matches({**request.scope, "method": next(iter(route_methods))})
-        if match is Match.FULL:
-            methods.update(route_methods)
+    for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+        probe = {**request.scope, "method": method}
+        if any(route.matches(probe)[0] is Match.FULL for route in request.app.router.routes):
+            methods.add(method)
     return sorted(methods)
 
 

@@ -43,6 +43,7 @@ __all__ = [
     "PROBLEM_JSON",
     "ApiProblem",
     "UnexpectedErrors",
+    "document_outages",
     "install_problem_handlers",
     "problem_response",
     "retry_after_header",
@@ -195,15 +196,19 @@ def _allowed_methods(request: Request) -> list[str]:
 
 
 def _unavailable(request: Request, exc: ServiceUnavailable) -> JSONResponse:
+    """A store failed: the request had no effect and may be retried after ``Retry-After``.
+    ``what`` (and ``failing``, as in ``/healthz``) names the store."""
     detail = f"the {exc.what} did not answer; nothing was changed, retry later"
     return problem_response(
         request,
         503,
-        "unavailable",
+        "service-unavailable",
         detail,
         title="Service Unavailable",
         headers=retry_after_header(exc.retry_after),
         what=exc.what,
+        failing=exc.what,
+        retry_after=exc.retry_after,
     )
 
 
@@ -266,6 +271,23 @@ class UnexpectedErrors:
             if started:
                 raise
             await _unexpected(Request(scope), exc)(scope, receive, send)
+
+
+def document_outages(schema: dict[str, Any]) -> dict[str, Any]:
+    """Every ``/v1`` operation may answer 503 (a store did not answer): say so, with its
+    ``Retry-After`` header, in the OpenAPI document."""
+    answer = {
+        "description": "Service Unavailable: the database or Redis did not answer in time",
+        "headers": {
+            "Retry-After": {"description": "seconds", "schema": {"type": "integer"}},
+        },
+        "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+    for path, operations in schema.get("paths", {}).items():
+        if path.startswith("/v1/"):
+            for operation in operations.values():
+                operation.setdefault("responses", {}).setdefault("503", answer)
+    return schema
 
 
 def install_problem_handlers(app: FastAPI) -> None:

@@ -214,3 +214,19 @@ def test_what_schemathesis_found_is_answered_as_documented(server: TestClient) -
     _field_422(
         server.post("/v1/users/alice/methods", json={"type": "totp", "default": 1}), "default"
     )
+
+
+def test_openapi_documents_422_and_503_and_the_bounds(server: TestClient) -> None:
+    spec = server.get("/openapi.json").json()
+    for path, operations in spec["paths"].items():
+        if path.startswith("/v1/"):
+            for method, operation in operations.items():
+                assert {"401", "422", "503"} <= set(operation["responses"]), (path, method)
+    user_id = next(
+        p for p in spec["paths"]["/v1/users/{user_id}/registration"]["get"]["parameters"]
+    )
+    assert user_id["schema"]["maxLength"] == 128 and "pattern" in user_id["schema"]
+    verify = spec["paths"]["/v1/auth/{auth_id}/verify"]["post"]["parameters"][0]
+    assert verify["schema"]["maxLength"] == 160
+    begin = spec["components"]["schemas"]["AuthCreate"]["properties"]
+    assert begin["user_id"]["maxLength"] == 128

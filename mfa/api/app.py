@@ -78,7 +78,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
                 description=app.description,
                 routes=app.routes,
             )
-            schema = document_bearer_auth(add_body_schemas(schema, auth.BODIES))
+            schema = document_bearer_auth(add_body_schemas(schema, (*auth.BODIES, *tokens.BODIES)))
             app.openapi_schema = document_outages(schema)
         return app.openapi_schema
 

@@ -183,15 +183,26 @@ def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
 
 
 def _allowed_methods(request: Request) -> list[str]:
-    """Every method some route serves on this path (Starlette names only the first route's:
-    ``POST`` and ``DELETE`` on one path are two routes)."""
-    from starlette.routing import Match
+    """The methods the OpenAPI document gives this path (Starlette names only the first
+    matching route's: ``POST`` and ``DELETE`` on one path are two routes). A literal path
+    wins over a template that also matches it (``/v1/auth/app-password`` is not an auth
+    id)."""
+    import re
 
-    methods: set[str] = set()
-    for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
-        probe = {**request.scope, "method": method}
-        if any(route.matches(probe)[0] is Match.FULL for route in request.app.router.routes):
-            methods.add(method)
+    paths = request.app.openapi().get("paths", {})
+    path = request.url.path
+    literal = paths.get(path)
+    if literal is None:
+        literal = next(
+            (
+                operations
+                for template, operations in paths.items()
+                if "{" in template
+                and re.fullmatch(re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(template)), path)
+            ),
+            {},
+        )
+    methods = {method.upper() for method in literal}
     return sorted(methods)
 
 

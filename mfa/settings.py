@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     redis_timeout: float = Field(default=1.0, gt=0, le=60)
     #: Seconds to connect to the database and, on PostgreSQL, for one statement.
     db_timeout: float = Field(default=1.0, gt=0, le=600)
+    #: Push number matching (``Policy.push_number_matching``): the sign-in page shows two
+    #: digits that the person types into the app. On unless turned off.
+    push_number_matching: bool = True
 
     @field_validator("pending")
     @classmethod

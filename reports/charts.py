@@ -17,6 +17,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from reports import reliability
+from reports.loaders import point_label
 
 __all__ = [
     "attempts_chart",
@@ -242,7 +243,8 @@ def comparison_chart(table: pd.DataFrame) -> Figure:
     left, right = figure.subplots(1, 2)
     params = [c for c in table.columns if c not in _HEADLINE and c != "run"]
     labels = [
-        " ".join([str(r["run"]), *(f"{p}={r[p]}" for p in params)]) for _, r in table.iterrows()
+        " ".join(filter(None, [str(r["run"]), point_label({p: r[p] for p in params})]))
+        for _, r in table.iterrows()
     ]
     rate = table["success_rate"].to_numpy() * 100
     low = np.clip(np.nan_to_num(rate - table["ci_low"].to_numpy() * 100), 0, None)
@@ -266,8 +268,10 @@ _HEADLINE = {
     "p95",
     "p99",
     "attempts_per_success",
-    "denied",
-    "abandoned",
+    "denied_share",
+    "abandoned_share",
+    "signed_in_within_30s",
+    "signed_in_within_60s",
     "wrong_server_per_auth",
     "expired_per_auth",
     "rate_limited_per_auth",

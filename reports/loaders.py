@@ -18,18 +18,21 @@ malformed raises ``ReportInputError`` naming the file and the reason.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
 import yaml
 
 from mfa.auth_log import LOG_FIELDS
+from sim.metrics import format_parameter
 from sim.records import AUTH_COLUMNS, DELIVERY_COLUMNS, RESOURCE_COLUMNS
 
 __all__ = [
@@ -54,6 +57,9 @@ __all__ = [
     "load_resources",
     "load_run",
     "parameter_columns",
+    "parameter_text",
+    "parameter_value",
+    "point_label",
     "sweep_points",
 ]
 
@@ -251,6 +257,34 @@ def parameter_columns(frame: pd.DataFrame) -> list[str]:
     return [c for c in frame.columns if c not in known and c not in SWEEP_INDEX_COLUMNS]
 
 
+def parameter_value(value: Any) -> Any:
+    """A swept value as the user typed it: a whole number as ``int`` (a column that also
+    holds missing values turns 3 into 3.0), a missing value (NaN) as ``None``."""
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        if math.isnan(value):
+            return None
+        return int(value) if float(value).is_integer() else float(value)
+    return value
+
+
+#: A swept value as typed (``3``, not ``3.0``; ``true``/``false``; ``None`` when missing).
+parameter_text = format_parameter
+
+
+def point_label(parameters: Mapping[str, Any], *, sep: str = " ") -> str:
+    """``key=value`` for every parameter a point has (missing ones left out)."""
+    parts = []
+    for key, value in parameters.items():
+        text = parameter_text(value)
+        if text is not None:
+            parts.append(f"{key}={text}")
+    return sep.join(parts)
+
+
 def sweep_points(run: SimRun) -> list[SimRun]:
     """A sweep split into one ``SimRun`` per point (rows filtered on every parameter; frames
     without the parameter columns are kept whole); a plain run is returned as is."""
@@ -270,7 +304,7 @@ def sweep_points(run: SimRun) -> list[SimRun]:
                 mask &= frame[column] == value
             return frame[mask]
 
-        label = ", ".join(f"{p}={v}" for p, v in chosen.items())
+        label = point_label(chosen, sep=", ")
         points.append(
             SimRun(
                 path=run.path,

@@ -26,11 +26,20 @@ from reports.loaders import (
     is_sim_run,
     load_locust,
     load_run,
+    point_label,
     sweep_points,
 )
 from reports.render import Page, Section
+from sim.metrics import CATALOGUE, LOADTEST, format_parameter
 
-__all__ = ["LOADTEST_CHARTS", "SIM_CHARTS", "Report", "build_report", "write_run_report"]
+__all__ = [
+    "LOADTEST_CHARTS",
+    "SIM_CHARTS",
+    "Report",
+    "build_report",
+    "run_prices",
+    "write_run_report",
+]
 
 #: Charts every simulator run gets, by ``data-chart`` kind.
 SIM_CHARTS = (
@@ -109,14 +118,14 @@ def build_report(
         _comparison(page, sims)
     points = [point for run in sims for point in sweep_points(run)]
     for index, run in enumerate(points):
-        prices = pricing if isinstance(pricing, billing.Pricing) else _prices(run, pricing)
+        prices = pricing if isinstance(pricing, billing.Pricing) else run_prices(run, pricing)
         _sim_sections(page, run, index, prices, signins_per_user_month)
     for index, results in enumerate(tests):
         _loadtest_section(page, results, index)
     return Report(html=page.to_html(), markdown=page.to_markdown(), charts=tuple(page.charts))
 
 
-def _prices(run: SimRun, pricing_file: str | Path | None) -> billing.Pricing:
+def run_prices(run: SimRun, pricing_file: str | Path | None = None) -> billing.Pricing:
     """Shipped defaults < the scenario's billing.prices < --pricing FILE."""
     scenario_prices = run.scenario.get("billing", {})
     scenario_prices = scenario_prices.get("prices") if isinstance(scenario_prices, dict) else None
@@ -140,10 +149,14 @@ def _comparison(page: Page, runs: Sequence[SimRun]) -> None:
     section = page.section("Runs side by side", "comparison")
     table = reliability.compare(runs)
     section.text(
-        "One row per run or sweep point. The success-rate interval is Student's t across "
-        "replications when there are several, Wilson otherwise."
+        "One row per run or sweep point. The success rate is pooled over replications; its "
+        "95 % interval is Student's t on the ratio estimator across replications when there "
+        "are several, Wilson otherwise (the same as mfalab run and summary.json)."
     )
-    section.table("Comparison", table, markdown=True, max_rows=60)
+    shown = table.copy()
+    for column in {c for run in runs for c in run.parameters} & set(shown.columns):
+        shown[column] = [format_parameter(v) or "–" for v in shown[column]]  # as typed
+    section.table("Comparison", shown, markdown=True, max_rows=60)
     section.chart(
         "comparison", "chart-comparison", charts.comparison_chart(table), "Runs side by side"
     )
@@ -152,7 +165,7 @@ def _comparison(page: Page, runs: Sequence[SimRun]) -> None:
         if run.parameters:
             for key, frame in run.auths.groupby(run.parameters, observed=True, sort=True):
                 values = key if isinstance(key, tuple) else (key,)
-                point = ", ".join(f"{p}={v}" for p, v in zip(run.parameters, values, strict=True))
+                point = point_label(dict(zip(run.parameters, values, strict=True)), sep=", ")
                 groups[f"{run.label} {point}"] = frame
         else:
             groups[run.label] = run.auths
@@ -180,15 +193,18 @@ def _sim_sections(
     if name:
         summary.text(f"Scenario {name!r}, run directory {run.path}.")
     replications = int(auths["replication"].nunique()) if len(auths) else 0
-    if replications > 1:  # the honest interval: Student's t over replications
-        across = reliability.replication_ci(auths, ["success_rate"]).iloc[0]
-        head.update(success_rate=across["mean"], ci_low=across["ci_low"], ci_high=across["ci_high"])
-    summary.text(_headline_sentence(head, replications))
-    summary.table("Headline", pd.DataFrame([head]), markdown=True)
+    lifetime = reliability.code_lifetime(run.scenario)
+    head["delivered_within_code_lifetime"] = reliability.delivered_within_code_lifetime(
+        run.deliveries, lifetime
+    )
+    summary.text(_headline_sentence(head, replications, lifetime))
+    summary.table("Headline", _headline_table(head), markdown=True)
     if replications > 1:
         summary.table(
             "Across replications (mean and 95 % t interval)",
-            _interval_table(reliability.replication_ci(auths)),
+            _interval_table(
+                reliability.replication_ci(auths, ("p50", "p95", "p99", "attempts_per_success"))
+            ),
             markdown=True,
         )
 
@@ -217,8 +233,9 @@ def _sim_sections(
 
     attempts = page.section(prefix + "attempts", f"attempts-{tag}")
     attempts.text(
-        f"Attempts per success: {reliability.attempts_per_success(auths):.3f} begins "
-        "(every send made / successes; 1/p for independent attempts)."
+        "Attempts per success: "
+        f"{CATALOGUE.format('attempts_per_success', reliability.attempts_per_success(auths))} "
+        f"— {CATALOGUE['attempts_per_success'].definition}"
     )
     attempts.chart(
         "attempts",
@@ -267,43 +284,60 @@ def _sim_sections(
     _billing_section(page, run, tag, prefix, prices, signins_per_user_month)
 
 
-def _interval_table(table: pd.DataFrame) -> pd.DataFrame:
-    """Rates as percentages, times in seconds: one display string per metric."""
+def _headline_table(head: dict[str, float]) -> pd.DataFrame:
+    """One row per headline figure: its catalogue label, value and definition (a table a
+    reader can read down, rather than one row of sixteen columns)."""
     rows = []
-    for item in table.itertuples(index=False):
-        spec = "{:.2%}" if item.metric == "success_rate" else "{:.2f}"
-        unit = " s" if item.metric in ("p50", "p95", "p99") else ""
-        low, high = (
-            ("–", "–")
-            if math.isnan(item.ci_low)
-            else (spec.format(item.ci_low), spec.format(item.ci_high))
-        )
+    for name, value in head.items():
+        metric = CATALOGUE.get(name)
         rows.append(
             {
-                "metric": item.metric,
-                "mean": spec.format(item.mean) + unit,
-                "95 % interval": f"{low} – {high}{unit}",
+                "figure": metric.label if metric else name,
+                "value": CATALOGUE.format(name, value),
+                "definition": metric.definition if metric else "",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _interval_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Means over replications with their t interval, formatted by the catalogue."""
+    rows = []
+    for item in table.itertuples(index=False):
+        rows.append(
+            {
+                "metric": CATALOGUE[item.metric].label if item.metric in CATALOGUE else item.metric,
+                "mean": CATALOGUE.format(item.metric, item.mean),
+                "95 % interval": f"{CATALOGUE.format(item.metric, item.ci_low)} – "
+                f"{CATALOGUE.format(item.metric, item.ci_high)}",
                 "replications": item.replications,
             }
         )
     return pd.DataFrame(rows)
 
 
-def _headline_sentence(head: dict[str, float], replications: int) -> str:
+def _headline_sentence(head: dict[str, float], replications: int, lifetime: float) -> str:
+    """The headline in words; every figure formatted by its catalogue entry."""
     if not head["authentications"]:
         return "The run holds no authentications."
+
+    def fmt(name: str) -> str:
+        return CATALOGUE.format(name, head[name])
+
     return (
-        f"{head['success_rate']:.2%} of {head['authentications']:,} authentications succeeded "
-        f"(95 % interval {head['ci_low']:.2%}–{head['ci_high']:.2%}, "
+        f"{fmt('success_rate')} of {head['authentications']:,} authentications succeeded "
+        f"(pooled; 95 % interval {fmt('ci_low')} – {fmt('ci_high')}, "
         + (
             f"Student t over {replications} replications"
             if replications > 1
             else "Wilson, one replication"
         )
-        + "); time to authenticate p50 "
-        f"{head['p50']:.1f} s, p95 {head['p95']:.1f} s, p99 {head['p99']:.1f} s; "
-        f"{head['attempts_per_success']:.2f} begins per success; {head['denied']:.2%} denied, "
-        f"{head['abandoned']:.2%} abandoned."
+        + f"); {fmt('signed_in_within_30s')} signed in within 30 s and "
+        f"{fmt('signed_in_within_60s')} within 60 s; time to authenticate p50 {fmt('p50')}, "
+        f"p95 {fmt('p95')}, p99 {fmt('p99')}; {fmt('delivered_within_code_lifetime')} of sms "
+        f"and voice messages delivered within the code lifetime ({lifetime:g} s); "
+        f"{fmt('attempts_per_success')} attempts (begins) per success; "
+        f"{fmt('denied_share')} denied, {fmt('abandoned_share')} abandoned."
     )
 
 
@@ -398,8 +432,10 @@ def _loadtest_section(page: Page, results: LocustResults, index: int) -> None:
         "Latency percentiles over time (ms)",
     )
     if not results.logins.empty:
-        section.table("Sign-ins (begin to verdict)", results.logins, markdown=True)
-    section.table("Requests", loadtest.latency_table(results), markdown=True)
+        section.table(
+            "Sign-ins (begin to verdict)", results.logins, markdown=True, catalogue=LOADTEST
+        )
+    section.table("Requests", loadtest.latency_table(results), markdown=True, catalogue=LOADTEST)
     failures = loadtest.failures_by_reason(results)
     section.chart(
         "loadtest-failures",
@@ -407,5 +443,7 @@ def _loadtest_section(page: Page, results: LocustResults, index: int) -> None:
         charts.loadtest_failures_chart(failures),
         "Failures by reason",
     )
-    section.table("Failures by reason", failures, markdown=True)
-    section.table("Thresholds", loadtest.threshold_results(results), markdown=True)
+    section.table("Failures by reason", failures, markdown=True, catalogue=LOADTEST)
+    section.table(
+        "Thresholds", loadtest.threshold_results(results), markdown=True, catalogue=LOADTEST
+    )

@@ -120,6 +120,13 @@ ClientIp = Annotated[
     ),
     AfterValidator(_ip_address),
 ]
+PublicKey = bounded(64)
+Signature = bounded(128)
+
+_PUBLIC_KEY = (
+    "push: the app's Ed25519 public key, its 32 raw bytes in base64url without padding "
+    "(43 characters); answers must be signed with its private key"
+)
 
 
 def from_timestamp(seconds: float | None) -> datetime | None:
@@ -150,8 +157,9 @@ class MethodCreate(_Request):
     phone: Phone | None = Field(None, description="sms/voice; defaults to the user's phone")
     serial: Serial | None = Field(None, description="hardware_token: serial of an imported token")
     device_token: DeviceToken | None = Field(
-        None, description="push: given here, activates at once"
+        None, description="push: where notifications go; with public_key, activates at once"
     )
+    public_key: PublicKey | None = Field(None, description=_PUBLIC_KEY)
     default: StrictBool = False
 
 
@@ -170,12 +178,13 @@ class Enrollee(_Request):
     phone: Phone | None = Field(None, description="sms/voice: the user's number, E.164")
     serial: Serial | None = Field(None, description="hardware_token: serial of an imported token")
     device_token: DeviceToken | None = Field(
-        None, description="push: given here, activates at once"
+        None, description="push: where notifications go; with public_key, activates at once"
     )
     first_name: Name | None = None
     last_name: Name | None = None
     email: Email | None = None
     licensed: StrictBool = False
+    public_key: PublicKey | None = Field(None, description=_PUBLIC_KEY)
 
 
 class UsersSync(_Request):
@@ -192,7 +201,10 @@ class UsersSynced(BaseModel):
 
 
 class MethodActivate(_Request):
-    device_token: DeviceToken
+    device_token: DeviceToken = Field(
+        description="where notifications go (shown only as a fingerprint)"
+    )
+    public_key: PublicKey = Field(description=_PUBLIC_KEY)
 
 
 class MethodActivated(BaseModel):
@@ -242,6 +254,11 @@ class AuthPublic(BaseModel):
     server: str
     expires_in: float
     sender: str | None = Field(None, description="sms/voice: the short or long code used")
+    number: int | None = Field(
+        None,
+        description="push with number matching: the two digits (10-99) the sign-in page "
+        "shows and the person types into the app",
+    )
 
 
 class VerifyCreate(_Request):
@@ -259,8 +276,19 @@ class AuthStatusPublic(BaseModel):
 
 
 class PushRespond(_Request):
-    device_token: DeviceToken
     approve: StrictBool
+    number: int | None = Field(
+        None,
+        ge=10,
+        le=99,
+        description="the number the person typed (number matching; leave out when it is off)",
+    )
+    signature: Signature | None = Field(
+        None,
+        description="Ed25519 signature, base64url without padding, by the activated device over "
+        "the UTF-8 bytes of '<auth_id>.approve.<number>' ('<auth_id>.approve' without number "
+        "matching) or '<auth_id>.deny'; missing or wrong: denied bad_signature",
+    )
 
 
 class AppPasswordCheck(_Request):
@@ -310,7 +338,10 @@ class LogRecordPublic(BaseModel):
     last_name: str | None
     email: str | None
     phone: str | None
-    device_token: str | None
+    device_token: str | None = Field(
+        description="push: the device token's fingerprint (first 8 hex characters of its "
+        "SHA-256), never the token"
+    )
     mode: MethodType | None
     result: Literal["success", "denied", "pending"]
     status: AuthStatus

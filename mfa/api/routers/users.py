@@ -83,6 +83,7 @@ async def register_method(
         serial=body.serial,
         device_token=body.device_token,
         default=body.default,
+        public_key=body.public_key,
     )
     return _method_public(engine, method)
 
@@ -99,8 +100,9 @@ def _method_public(engine: Engine, method: RegisteredMethod) -> dict[str, Any]:
 async def activate_push(
     user_id: UserIdPath, method_id: MethodIdPath, body: MethodActivate, engine: EngineDep
 ) -> dict[str, Any]:
-    """Extension: the authenticator app activates a push method with its device token."""
-    method = engine.activate_push(user_id, method_id, body.device_token)
+    """Extension: the authenticator app activates a push method with its device token (where
+    notifications go) and its Ed25519 public key (what its answers are signed with)."""
+    method = engine.activate_push(user_id, method_id, body.device_token, body.public_key)
     return {"method_id": method.method_id, "type": method.type, "activated": method.activated}
 
 

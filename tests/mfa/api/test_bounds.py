@@ -156,7 +156,7 @@ def test_fast_path_parameters_are_checked_like_the_documented_route(server: Test
         server,
         "POST",
         "/v1/push/" + "a" * 161 + "/respond",
-        b'{"device_token": "device-token-0001", "approve": true}',
+        b'{"approve": true, "signature": "c2ln"}',
     )
     _field_422(push, "auth_id")
     method = _raw(server, "POST", "/v1/users/alice/methods/" + "m" * 65 + "/activate", b"{}")
@@ -209,7 +209,7 @@ def test_what_schemathesis_found_is_answered_as_documented(server: TestClient) -
     _field_422(_raw(server, "POST", "/v1/users/alice/methods", b"\xff\xfe{"), "body")
     _field_422(server.get("/v1/logs", params={"since": "0.5"}), "since")
     assert server.get("/v1/logs", params={"since": "2026-01-01T00:00:00Z"}).status_code == 200
-    respond = {"device_token": "device-token-0001", "approve": 0}
+    respond = {"approve": 0, "signature": "c2ln"}
     _field_422(server.post("/v1/push/mfa1.x/respond", json=respond), "approve")
     _field_422(
         server.post("/v1/users/alice/methods", json={"type": "totp", "default": 1}), "default"

@@ -26,8 +26,9 @@ crash) can lose the last commits; PostgreSQL keeps its own settings.
 
 Outages: with a ``timeout`` (the server passes ``MFALAB_DB_TIMEOUT``, 1 s by default) a
 PostgreSQL statement is cancelled after that long (``statement_timeout``; bulk work — an
-import, a directory sync, the log listing — gets a minute), and connecting gives up after
-it (libpq waits at least 2 s). The pool pings a connection before handing it out, so a
+import, a directory sync, the log listing — gets a minute, and a security-counter update
+may queue 10 s for the user's row lock, since a burst on one user is contention, not an
+outage), and connecting gives up after it (libpq waits at least 2 s). The pool pings a connection before handing it out, so a
 connection the database dropped is replaced instead of failing a request. A database that
 cannot be reached, or a statement cancelled, raises ``mfa.errors.ServiceUnavailable
 ("database")`` (503 with ``Retry-After`` over HTTP); the statement's transaction was rolled
@@ -78,6 +79,8 @@ _SCHEMA_LOCK_ID = 0x6D66_616C_6162
 _SQLITE_BUSY_SECONDS = 15.0
 #: statement_timeout for bulk work (imports, directory syncs, the log listing, the schema).
 _BULK_TIMEOUT = "60s"
+#: statement_timeout inside ``update_state``, which queues for the user's row lock.
+_LOCK_QUEUE_TIMEOUT = "10s"
 #: Bound parameters per statement stay well under SQLite's and PostgreSQL's limits.
 _CHUNK = 500
 _Params = Mapping[str, object]
@@ -161,6 +164,10 @@ class SqlRepository:
         # SQLite: take the write lock when the transaction starts, not at its first write,
         # so two read-modify-writes cannot both read first
         self._begin_locked = "BEGIN IMMEDIATE" if is_sqlite else "BEGIN"
+        if not is_sqlite and timeout is not None:
+            # waiting for a user's row lock is contention, not an outage: a burst of guesses
+            # on one user queues here (one round trip: no parameters, simple protocol)
+            self._begin_locked = f"BEGIN; SET LOCAL statement_timeout = '{_LOCK_QUEUE_TIMEOUT}'"
         self._pid = os.getpid()
         self._local = threading.local()
         self._held: list[Any] = []

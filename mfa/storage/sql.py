@@ -28,11 +28,11 @@ Outages: with a ``timeout`` (the server passes ``MFALAB_DB_TIMEOUT``, 1 s by def
 PostgreSQL statement is cancelled after that long (``statement_timeout``; bulk work — an
 import, a directory sync, the log listing — gets a minute, and a security-counter update
 may queue 10 s for the user's row lock, since a burst on one user is contention, not an
-outage), and connecting gives up after it (libpq waits at least 2 s). The pool pings a connection before handing it out, so a
-connection the database dropped is replaced instead of failing a request. A database that
-cannot be reached, or a statement cancelled, raises ``mfa.errors.ServiceUnavailable
-("database")`` (503 with ``Retry-After`` over HTTP); the statement's transaction was rolled
-back, so nothing is half-written.
+outage), and connecting gives up after it (libpq waits at least 2 s). The pool pings a
+connection before handing it out, so a connection the database dropped is replaced instead
+of failing a request. A database that cannot be reached, or a statement cancelled, raises
+``mfa.errors.ServiceUnavailable("database")`` (503 with ``Retry-After`` over HTTP); the
+statement's transaction was rolled back, so nothing is half-written.
 
 The schema is created on first use (see ``mfa.storage.schema``); alembic migrations come
 when the schema must evolve.

@@ -123,6 +123,9 @@ class RedisPendingStore:
     """``mfa.pending.PendingStore`` on Redis, shared by every server that uses the same
     URL and namespace. Thread-safe (redis-py's connection pool)."""
 
+    #: What ``mfa.errors.ServiceUnavailable`` calls this store when it fails.
+    backend = "redis"
+
     def __init__(
         self,
         url: str,

@@ -114,6 +114,9 @@ class SqlRepository:
     secret then raises ``StorageUnavailable``.
     """
 
+    #: What ``mfa.errors.ServiceUnavailable`` calls this repository when it fails.
+    backend = "database"
+
     def __init__(
         self,
         url: str,

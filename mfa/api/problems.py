@@ -209,6 +209,9 @@ def _allowed_methods(request: Request) -> list[str]:
 def _unavailable(request: Request, exc: ServiceUnavailable) -> JSONResponse:
     """A store failed: the request had no effect and may be retried after ``Retry-After``.
     ``what`` (and ``failing``, as in ``/healthz``) names the store."""
+    runtime = getattr(request.app.state, "runtime", None)
+    if runtime is not None:
+        runtime.forget_health()
     detail = f"the {exc.what} did not answer; nothing was changed, retry later"
     return problem_response(
         request,

@@ -10,6 +10,7 @@ the app's lifespan, so a graceful shutdown releases the database and Redis clean
 from __future__ import annotations
 
 import hmac
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -42,6 +43,8 @@ class Runtime:
     api_key: bytes
     closers: list[Callable[[], None]] = field(default_factory=list)
     _http: httpx.AsyncClient | None = None
+    #: the last health check: (monotonic time, failing stores)
+    _health: tuple[float, list[str]] | None = None
 
     def key_matches(self, presented: str) -> bool:
         return hmac.compare_digest(presented.encode("utf-8", "replace"), self.api_key)
@@ -55,10 +58,24 @@ class Runtime:
             )
         return self._http
 
-    async def failing(self, within: float = 0.5) -> list[str]:
+    async def failing(self, within: float = 0.5, fresh: float = 0.5) -> list[str]:
         """The stores that do not answer a ping within ``within`` seconds: ``"database"``,
         ``"redis"``. Each ping runs in a worker thread, so a hung store delays this answer
-        by ``within`` at most and never blocks the event loop."""
+        by ``within`` at most and never blocks the event loop. A result is reused for
+        ``fresh`` seconds (``/healthz`` stays the bare endpoint load tests measure), unless
+        a request met a store failure since (``forget_health``)."""
+        now = time.monotonic()
+        if self._health is not None and now - self._health[0] < fresh:
+            return list(self._health[1])
+        found = await self._ping_stores(within)
+        self._health = (time.monotonic(), found)
+        return list(found)
+
+    def forget_health(self) -> None:
+        """A store just failed a request: the next ``/healthz`` asks again."""
+        self._health = None
+
+    async def _ping_stores(self, within: float) -> list[str]:
         checks = {
             "database": getattr(self.engine.repository, "ping", None),
             "redis": getattr(self.engine.pending, "ping", None),

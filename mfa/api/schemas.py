@@ -306,6 +306,7 @@ class PushRespond(_Request):
 class AppPasswordCheck(_Request):
     user_id: UserId
     password: AppPassword
+    client_ip: ClientIp | None = None
 
 
 # ---------------------------------------------------------------------------- observation

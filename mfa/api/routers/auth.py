@@ -114,7 +114,7 @@ async def check_app_password(body: AppPasswordCheck, runtime: RuntimeDep) -> dic
     hundreds of milliseconds by design, so it runs in the thread pool, not on the event loop
     that every other request of this worker waits on."""
     verdict = await run_in_threadpool(
-        runtime.engine.verify_app_password, body.user_id, body.password
+        runtime.engine.verify_app_password, body.user_id, body.password, body.client_ip
     )
     runtime.metrics.record_verdict("app_password", verdict)
     return verdict_body(verdict)

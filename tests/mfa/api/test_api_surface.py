@@ -373,6 +373,17 @@ def test_app_passwords_create_verify_delete(client: TestClient) -> None:
     _problem(client.post("/v1/users/nobody/app-passwords"), 404)
 
 
+def test_an_app_password_check_logs_the_client_ip(client: TestClient) -> None:
+    """The seed's log fields include the client IP "if available": an app-password check
+    that gives one has it in its log record, like a begin."""
+    _enrol(client)
+    check = {"user_id": "alice", "password": "wrong", "client_ip": "203.0.113.9"}
+    assert client.post("/v1/auth/app-password", json=check).json()["reason"] == "wrong_code"
+    records = client.get("/v1/logs").json()
+    checks = [r for r in records if r["mode"] == "app_password"]
+    assert [r["client_ip"] for r in checks] == ["203.0.113.9"]
+
+
 # ---------------------------------------------------------------------------- sink and logs
 
 

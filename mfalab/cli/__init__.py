@@ -1,7 +1,9 @@
 """``mfalab``: the one command-line entry point.
 
-Each package contributes its subcommands through a ``register(subparsers)`` function; they
-are imported here by name so that ``mfalab --version`` stays fast and a subcommand's heavy
+The command line belongs to the composition root, not to the packages it drives: each module
+here (``simulate`` for the simulator, ``serve`` for the engine over HTTP, ``loadtest``,
+``report`` …) wires one concern and defines ``register(subparsers)``. They are imported here
+by name so that ``mfalab --version`` stays fast and a subcommand's heavy
 imports (pandas, simpy, locust) happen only when it runs. A subcommand's handler returns an
 exit code; ``MfaError`` and ``UsageError`` become one clear message and a non-zero exit,
 never a traceback.

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.mfa.api.test_cli_serve import _clean_env, _free_pair, _read_until
+from tests.mfalab.cli.test_serve import _clean_env, _free_pair, _read_until
 
 
 @pytest.mark.slow

@@ -18,12 +18,14 @@ malformed raises ``ReportInputError`` naming the file and the reason.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
@@ -54,6 +56,8 @@ __all__ = [
     "load_resources",
     "load_run",
     "parameter_columns",
+    "parameter_text",
+    "point_label",
     "sweep_points",
 ]
 
@@ -270,7 +274,7 @@ def sweep_points(run: SimRun) -> list[SimRun]:
                 mask &= frame[column] == value
             return frame[mask]
 
-        label = ", ".join(f"{p}={v}" for p, v in chosen.items())
+        label = ", ".join(f"{p}={parameter_text(v)}" for p, v in chosen.items())
         points.append(
             SimRun(
                 path=run.path,
@@ -284,6 +288,26 @@ def sweep_points(run: SimRun) -> list[SimRun]:
             )
         )
     return points
+
+
+def parameter_text(value: object) -> str:
+    """A swept or overridden value as the user wrote it: 3 not 3.0, false not False."""
+    if isinstance(value, bool | np.bool_):
+        return "true" if value else "false"
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def point_label(run: str, parameters: Mapping[str, object]) -> str:
+    """``run name=value …`` with the parameters a row has (missing ones — NaN after joining
+    runs of different sweeps — left out)."""
+    shown = [
+        f"{name}={parameter_text(value)}"
+        for name, value in parameters.items()
+        if value is not None and not (isinstance(value, float) and math.isnan(value))
+    ]
+    return " ".join([run, *shown])
 
 
 def load_run(path: str | Path, *, label: str | None = None) -> SimRun:

@@ -108,7 +108,7 @@ def html_table(frame: pd.DataFrame, *, max_rows: int = 30) -> str:
     if frame.empty:
         return '<p class="none">(none)</p>'
     shown = format_frame(frame.head(max_rows))
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in shown.columns)
+    head = "".join(f"<th>{_breakable(str(c))}</th>" for c in shown.columns)
     body = "".join(
         "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
         for row in shown.itertuples(index=False)
@@ -122,6 +122,12 @@ def html_table(frame: pd.DataFrame, *, max_rows: int = 30) -> str:
         f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody>'
         f"</table></div>{more}"
     )
+
+
+def _breakable(name: str) -> str:
+    """A column name that may wrap after its underscores and dots (``wrong_server_per_auth``
+    would otherwise set the column's width), so a wide table still fits its card."""
+    return html.escape(name).replace("_", "_<wbr>").replace(".", ".<wbr>")
 
 
 @dataclass
@@ -212,12 +218,14 @@ nav ol{margin:0;padding-left:1.2rem;columns:3;font-size:.9rem}
 nav a{color:#e9f5f3}
 main{padding:1rem 2rem;max-width:1200px}
 section{background:#fff;border-radius:6px;padding:.6rem 1.2rem 1rem;margin:1rem 0;
-box-shadow:0 1px 3px rgba(0,0,0,.08)}
+box-shadow:0 1px 3px rgba(0,0,0,.08);overflow-x:auto}
 h2{color:#264653;border-bottom:2px solid #2a9d8f;padding-bottom:.2rem}
 h3{font-size:1rem;margin:1rem 0 .3rem}
-table{border-collapse:collapse;font-size:.85rem;margin:.3rem 0 .8rem}
-th,td{border:1px solid #d9dede;padding:.2rem .5rem;text-align:right}
-th{background:#eef3f2}
+table{border-collapse:collapse;font-size:.85rem;margin:.3rem 0 .8rem;max-width:100%}
+th,td{border:1px solid #d9dede;padding:.2rem .45rem;text-align:right}
+th{background:#eef3f2;vertical-align:bottom;font-weight:600;min-width:3.5rem}
+td{white-space:nowrap}
+td:first-child{white-space:normal;overflow-wrap:anywhere;min-width:8rem}
 td:first-child,th:first-child{text-align:left}
 .scroll{overflow-x:auto}
 figure{margin:.6rem 0}

@@ -108,9 +108,20 @@ def html_table(frame: pd.DataFrame, *, max_rows: int = 30) -> str:
     if frame.empty:
         return '<p class="none">(none)</p>'
     shown = format_frame(frame.head(max_rows))
-    head = "".join(f"<th>{_breakable(str(c))}</th>" for c in shown.columns)
+    # text columns read left to right, numbers line up on the right
+    kinds = [
+        ""
+        if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
+        else ' class="t"'
+        for c in frame.columns
+    ]
+    head = "".join(
+        f"<th{k}>{_breakable(str(c))}</th>" for c, k in zip(shown.columns, kinds, strict=True)
+    )
     body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
+        "<tr>"
+        + "".join(f"<td{k}>{html.escape(str(v))}</td>" for v, k in zip(row, kinds, strict=True))
+        + "</tr>"
         for row in shown.itertuples(index=False)
     )
     more = (
@@ -226,7 +237,7 @@ th,td{border:1px solid #d9dede;padding:.2rem .45rem;text-align:right}
 th{background:#eef3f2;vertical-align:bottom;font-weight:600;min-width:3.5rem}
 td{white-space:nowrap}
 td:first-child{white-space:normal;overflow-wrap:anywhere;min-width:8rem}
-td:first-child,th:first-child{text-align:left}
+td:first-child,th:first-child,th.t,td.t{text-align:left}
 .scroll{overflow-x:auto}
 figure{margin:.6rem 0}
 figure img{max-width:100%;height:auto}

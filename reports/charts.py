@@ -345,7 +345,8 @@ def comparison_chart(
     """Success rate with its interval and p95 time to authenticate, one bar per row of
     ``reliability.compare`` (run or sweep point). ``auths_by_row`` — the rows' authentications,
     in the table's order — adds the p95's 95 % t interval over replications where a row has
-    several. A ``label`` column, when present, names the bars."""
+    several (or give it as ``p95_ci_low``/``p95_ci_high`` columns). A ``label`` column, when
+    present, names the bars."""
     figure = Figure(figsize=(10, 1.2 + 0.45 * max(len(table), 2)), layout="constrained")
     left, right = figure.subplots(1, 2, sharey=True)
     if "label" in table:
@@ -367,7 +368,14 @@ def comparison_chart(
     left.set_xlabel(_rate_label("success rate", low) + "\n95 % interval")
     left.invert_yaxis()  # the first run on top, as in the tables
     p95 = table["p95"].to_numpy(dtype=float)
-    spread = _p95_intervals(p95, list(auths_by_row.values()) if auths_by_row else [])
+    if {"p95_ci_low", "p95_ci_high"} <= set(table.columns):  # computed by the caller
+        bounds = table[["p95_ci_low", "p95_ci_high"]].to_numpy(dtype=float)
+        spread = np.clip(
+            np.nan_to_num(np.vstack([p95 - bounds[:, 0], bounds[:, 1] - p95])), 0, None
+        )
+        spread = spread if spread.any() else None
+    else:
+        spread = _p95_intervals(p95, list(auths_by_row.values()) if auths_by_row else [])
     right.barh(y, p95, xerr=spread, color=ACCENT, ecolor=DENIED, capsize=3)
     right.set_xlim(left=0)
     right.set_xlabel(

@@ -195,10 +195,14 @@ def _comparison(
     rest = ["label", *(c for c in table.columns if c not in main)]
     section.table("Retries and denials", table[rest], markdown=True, max_rows=60)
     groups = {label: run.auths for label, run in points}
+    percentiles = [_percentile_row(label, run.auths) for label, run in points]
+    bounds = pd.DataFrame(
+        [{"p95_ci_low": p.pop("_p95_low"), "p95_ci_high": p.pop("_p95_high")} for p in percentiles]
+    )
     section.chart(
         "comparison",
         "chart-comparison",
-        charts.comparison_chart(table, groups),
+        charts.comparison_chart(pd.concat([table, bounds], axis=1), groups),
         "Success rate and p95 time to authenticate per run, with 95 % intervals",
     )
     section.chart(
@@ -211,7 +215,7 @@ def _comparison(
     timing = page.section("Time to authenticate", "timing")
     timing.table(
         "Percentiles (s), successes, with the p95's 95 % t interval over replications",
-        pd.DataFrame([_percentile_row(label, run.auths) for label, run in points]),
+        pd.DataFrame(percentiles),
         markdown=True,
         max_rows=60,
     )
@@ -310,11 +314,12 @@ def _success_pivot(points: Sequence[tuple[str, SimRun]], segment: str) -> pd.Dat
 def _percentile_row(label: str, auths: pd.DataFrame) -> dict[str, object]:
     times = reliability.time_to_auth_percentiles(auths).iloc[0]
     replications = int(auths["replication"].nunique()) if len(auths) else 0
-    interval = "–"
+    interval, low, high = "–", math.nan, math.nan
     if replications > 1:
         p95 = reliability.replication_ci(auths, ["p95"]).iloc[0]
         if not math.isnan(p95["ci_low"]):
-            interval = f"{p95['ci_low']:.1f} – {p95['ci_high']:.1f} s"
+            low, high = float(p95["ci_low"]), float(p95["ci_high"])
+            interval = f"{low:.1f} – {high:.1f} s"
     return {
         "label": label,
         "successes": int(times["successes"]),
@@ -323,6 +328,8 @@ def _percentile_row(label: str, auths: pd.DataFrame) -> dict[str, object]:
         "p99": times["p99"],
         "p95 interval": interval,
         "replications": replications,
+        "_p95_low": low,  # for the chart's error bars; not shown
+        "_p95_high": high,
     }
 
 

@@ -1,8 +1,10 @@
-"""Screenshot an HTML report with headless Chromium, to see that it renders.
+"""Screenshot an HTML report with headless Chromium, to see that it renders and fits.
 
 A report is only useful if a browser shows it: this takes a PNG of the page with Debian's
 ``chromium`` (``apt-get install -y chromium``) in a throw-away profile, with networking
-features off, and checks that the picture is not blank — charts decoded, styles applied.
+features off, and checks that the picture is not blank — charts decoded, styles applied —
+and that at the window's width (1280 px) no table is wider than its card, so nothing is cut
+off or needs scrolling sideways.
 
     python -m reports.screenshot runs/NAME/report.html [--out shot.png] [--height 4000]
 """
@@ -240,7 +242,18 @@ def main(argv: list[str] | None = None) -> int:
         f"{shot}: {verdict.width}x{verdict.height}, {verdict.colours} colours, "
         f"{verdict.inked:.0%} inked — {'ok' if verdict.ok else 'looks blank'}"
     )
-    return 0 if verdict.ok else 1
+    try:
+        tables, overflowing = overflowing_tables(args.html, width=args.width)
+    except ScreenshotError as exc:
+        print(f"screenshot: {exc}", file=sys.stderr)
+        return 1
+    for item in overflowing:
+        print(
+            f"too wide at {args.width} px: {item.section} / {item.caption}: "
+            f"{item.table_width:.0f} px in a {item.card_width:.0f} px card"
+        )
+    print(f"{tables} tables, {len(overflowing)} wider than their card at {args.width} px")
+    return 0 if verdict.ok and not overflowing else 1
 
 
 if __name__ == "__main__":  # pragma: no cover

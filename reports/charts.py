@@ -305,7 +305,7 @@ def resources_chart(resources: pd.DataFrame) -> Figure:
     for ax in axes[len(panels) :]:
         ax.remove()
     replication = int(series["replication"].min())
-    note = f"; never a queue at: {', '.join(quiet)}" if quiet else ""
+    note = f"; no queue formed at any {', '.join(quiet)}" if quiet else ""
     figure.suptitle(f"Queues over time (replication {replication}){note}", fontsize=11)
     return figure
 
@@ -459,11 +459,11 @@ def loadtest_latency_chart(timeline: pd.DataFrame) -> Figure:
 
 
 def loadtest_failures_chart(failures: pd.DataFrame) -> Figure:
-    figure = Figure(figsize=(8, 3), layout="constrained")
+    by_reason = failures.groupby("reason")["occurrences"].sum().sort_values().tail(MAX_BARS)
+    figure = Figure(figsize=(8, 1.2 + 0.4 * max(len(by_reason), 2)), layout="constrained")
     if failures.empty:
         return _empty(figure, "no failures")
     ax = figure.subplots()
-    by_reason = failures.groupby("reason")["occurrences"].sum().sort_values().tail(MAX_BARS)
     ax.barh(by_reason.index, by_reason.to_numpy(), color=DENIED)
     ax.set_xlabel("occurrences")
     ax.set_title("Load-test failures by reason", fontsize=11)

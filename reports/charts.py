@@ -354,7 +354,8 @@ def comparison_chart(
     else:
         params = [c for c in table.columns if c not in _HEADLINE and c != "run"]
         labels = [
-            point_label(str(r["run"]), {p: r[p] for p in params}) for _, r in table.iterrows()
+            " ".join(filter(None, [str(r["run"]), point_label({p: r[p] for p in params})]))
+            for _, r in table.iterrows()
         ]
     rate = table["success_rate"].to_numpy() * 100
     low, high = rate_axis(np.concatenate([rate, table["ci_low"].to_numpy() * 100]))

@@ -274,7 +274,7 @@ def sweep_points(run: SimRun) -> list[SimRun]:
                 mask &= frame[column] == value
             return frame[mask]
 
-        label = ", ".join(f"{p}={parameter_text(v)}" for p, v in chosen.items())
+        label = point_label(chosen, sep=", ")
         points.append(
             SimRun(
                 path=run.path,
@@ -290,24 +290,28 @@ def sweep_points(run: SimRun) -> list[SimRun]:
     return points
 
 
-def parameter_text(value: object) -> str:
-    """A swept or overridden value as the user wrote it: 3 not 3.0, false not False."""
+def parameter_text(value: Any) -> str | None:
+    """A swept or overridden value as the user typed it on ``--set``: 3 not 3.0, true/false,
+    None when missing (NaN after joining runs of different sweeps)."""
+    if value is None:
+        return None
     if isinstance(value, bool | np.bool_):
         return "true" if value else "false"
-    if isinstance(value, float | np.floating) and float(value).is_integer():
-        return str(int(value))
+    if isinstance(value, float | np.floating):
+        if math.isnan(value):
+            return None
+        return str(int(value)) if float(value).is_integer() else str(float(value))
     return str(value)
 
 
-def point_label(run: str, parameters: Mapping[str, object]) -> str:
-    """``run name=value …`` with the parameters a row has (missing ones — NaN after joining
-    runs of different sweeps — left out)."""
-    shown = [
-        f"{name}={parameter_text(value)}"
-        for name, value in parameters.items()
-        if value is not None and not (isinstance(value, float) and math.isnan(value))
-    ]
-    return " ".join([run, *shown])
+def point_label(parameters: Mapping[str, Any], *, sep: str = " ") -> str:
+    """``key=value`` for every parameter a point has (missing ones left out)."""
+    parts = []
+    for key, value in parameters.items():
+        text = parameter_text(value)
+        if text is not None:
+            parts.append(f"{key}={text}")
+    return sep.join(parts)
 
 
 def load_run(path: str | Path, *, label: str | None = None) -> SimRun:

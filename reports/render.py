@@ -21,7 +21,13 @@ from reports.charts import to_data_uri
 __all__ = ["Page", "Section", "format_frame", "markdown_table"]
 
 _PERCENT_HINTS = ("rate", "share", "ci_low", "ci_high", "denied", "abandoned", "fail_ratio")
-_PERCENT_EXACT = {"util_mean", "util_p95", "success_within", "utilisation"}
+_PERCENT_EXACT = {
+    "util_mean",
+    "util_p95",
+    "success_within",
+    "utilisation",
+    "peak_utilisation",
+}
 _SECONDS_HINTS = ("p50", "p95", "p99", "latency", "wait", "seconds")
 _MONEY = {
     "consumption",

@@ -53,12 +53,13 @@ _HEADLINE_MAIN = ("authentications", "success_rate", "ci_low", "ci_high", "p50",
 _SENDER_COLUMNS = (
     "sender",
     "sender_kind",
-    "sends",
-    "deliveries",
-    "delivery_share",
+    "sent",
+    "delivered",
+    "delivery_rate",
     "latency_p50",
     "latency_p95",
     "utilisation",
+    "peak_utilisation",
 )
 #: Charts every load test gets.
 LOADTEST_CHARTS = ("loadtest-throughput", "loadtest-latency", "loadtest-failures")
@@ -160,14 +161,18 @@ def _labelled_points(run: SimRun) -> list[tuple[str, SimRun]]:
     overrides = overrides if isinstance(overrides, dict) else {}
     params = run.parameters
     if not params:
-        return [(point_label(run.label, overrides), run)]
+        return [(_named(run.label, overrides), run)]
     keys = run.auths.groupby(params, observed=True, sort=True).size().index
     labelled = []
     for key, point in zip(keys, sweep_points(run), strict=True):
         values = key if isinstance(key, tuple) else (key,)
         chosen = {**overrides, **dict(zip(params, values, strict=True))}
-        labelled.append((point_label(run.label, chosen), point))
+        labelled.append((_named(run.label, chosen), point))
     return labelled
+
+
+def _named(label: str, parameters: dict[str, object]) -> str:
+    return " ".join(filter(None, [label, point_label(parameters)]))
 
 
 def _comparison(

@@ -17,20 +17,21 @@ __all__ = ["SENDER_COLUMNS", "sender_table"]
 SENDER_COLUMNS = (
     "sender",
     "sender_kind",
-    "sends",
-    "deliveries",
-    "delivery_share",
+    "sent",
+    "delivered",
+    "delivery_rate",
     "latency_p50",
     "latency_p95",
     "utilisation",
-    "utilisation_peak",
+    "peak_utilisation",
 )
 
 
 def sender_table(deliveries: pd.DataFrame, resources: pd.DataFrame) -> pd.DataFrame:
     """One row per sender of texts and calls (push has no sender), pooled over replications;
-    the busiest (most sends) first. Latency = ``delivered_at - requested_at`` (seconds) of
-    the delivered messages."""
+    the busiest (most sent) first: messages sent and delivered, the delivery rate, latency
+    p50/p95, and mean and peak utilisation of the sender's samples. Latency =
+    ``delivered_at - requested_at`` (seconds) of the delivered messages."""
     sent = deliveries[deliveries["sender"].astype(str) != ""]
     if sent.empty:
         return pd.DataFrame(columns=list(SENDER_COLUMNS))
@@ -43,17 +44,17 @@ def sender_table(deliveries: pd.DataFrame, resources: pd.DataFrame) -> pd.DataFr
         }
     )
     table = frame.groupby(["sender", "sender_kind"], sort=False).agg(
-        sends=("delivered", "size"),
-        deliveries=("delivered", "sum"),
+        sent=("delivered", "size"),
+        delivered=("delivered", "sum"),
         latency_p50=("latency", lambda s: s.quantile(0.5)),
         latency_p95=("latency", lambda s: s.quantile(0.95)),
     )
     table = table.reset_index()
-    table.insert(4, "delivery_share", table["deliveries"] / table["sends"])
+    table.insert(4, "delivery_rate", table["delivered"] / table["sent"])
     busy = _utilisation(resources)
     table["utilisation"] = table["sender"].map(busy["mean"]).astype(float)
-    table["utilisation_peak"] = table["sender"].map(busy["max"]).astype(float)
-    return table.sort_values("sends", ascending=False, ignore_index=True)[list(SENDER_COLUMNS)]
+    table["peak_utilisation"] = table["sender"].map(busy["max"]).astype(float)
+    return table.sort_values("sent", ascending=False, ignore_index=True)[list(SENDER_COLUMNS)]
 
 
 def _utilisation(resources: pd.DataFrame) -> pd.DataFrame:

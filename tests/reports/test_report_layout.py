@@ -269,9 +269,9 @@ def test_per_sender_table_from_the_rows(fake_run: FakeRun) -> None:
         mine = [d for d in texts if d.sender == sender]
         delivered = [d for d in mine if not np.isnan(d.delivered_at)]
         assert row["sender_kind"] == mine[0].sender_kind
-        assert row["sends"] == len(mine)
-        assert row["deliveries"] == len(delivered)
-        assert row["delivery_share"] == pytest.approx(len(delivered) / len(mine))
+        assert row["sent"] == len(mine)
+        assert row["delivered"] == len(delivered)
+        assert row["delivery_rate"] == pytest.approx(len(delivered) / len(mine))
         latency = [d.delivered_at - d.requested_at for d in delivered]
         assert row["latency_p50"] == pytest.approx(np.quantile(latency, 0.5))
         assert row["latency_p95"] == pytest.approx(np.quantile(latency, 0.95))
@@ -280,6 +280,7 @@ def test_per_sender_table_from_the_rows(fake_run: FakeRun) -> None:
         ]
         if samples:  # the fake run samples one sender; the others show no figure, not 0
             assert row["utilisation"] == pytest.approx(np.mean(samples))
+            assert row["peak_utilisation"] == pytest.approx(max(samples))
         else:
             assert np.isnan(row["utilisation"])
     assert table["utilisation"].notna().any()
@@ -289,7 +290,7 @@ def test_the_report_has_the_per_sender_table(one_report: Path) -> None:
     summary = one_report.with_suffix(".md").read_text(encoding="utf-8")
     block = summary.split("**Per sender", 1)[1].split("\n\n", 2)[1]
     header = block.splitlines()[0]
-    for column in ("sender", "sender_kind", "sends", "deliveries", "delivery_share"):
+    for column in ("sender", "sender_kind", "sent", "delivered", "delivery_rate", "utilisation"):
         assert column in header
     assert "+447700900001" in block and "long_code" in block and "short_code" in block
 

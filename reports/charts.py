@@ -174,7 +174,7 @@ def time_to_auth_cdf_chart(auths_by_label: Mapping[str, pd.DataFrame]) -> Figure
     ax.set_xlim(left=0)
     ax.set_title(
         "Time to authenticate (CDF; levels off at the success rate)"
-        + ("\nshaded: 95 % t interval over replications" if banded else ""),
+        + ("\nshaded: 95 % t interval over replications (runs with 3 or more)" if banded else ""),
         fontsize=11,
     )
     if auths_by_label:
@@ -183,11 +183,16 @@ def time_to_auth_cdf_chart(auths_by_label: Mapping[str, pd.DataFrame]) -> Figure
     return figure
 
 
+#: Replications a CDF needs for its shaded interval.
+BAND_REPLICATIONS = 3
+
+
 def _cdf_band(auths: pd.DataFrame, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """Pointwise 95 % Student-t interval (percent) of the CDF's mean over replications, or
-    None with fewer than two replications."""
+    None with fewer than ``BAND_REPLICATIONS`` (with two, t = 12.7 makes a band that hides the
+    lines rather than showing their uncertainty; the tables still give the interval)."""
     groups = list(auths.groupby("replication", sort=True))
-    if len(groups) < 2:
+    if len(groups) < BAND_REPLICATIONS:
         return None
     shares = []
     for _, frame in groups:

@@ -180,8 +180,8 @@ def test_comparison_bars_zoom_to_close_rates() -> None:
     assert f"{low:.0f}" in figure.axes[0].get_xlabel()
 
 
-def test_replicated_runs_show_intervals_on_the_cdf_and_p95(fake_run: FakeRun) -> None:
-    run = load_run(fake_run.path)  # two replications
+def test_replicated_runs_show_intervals_on_the_cdf_and_p95(other_run: FakeRun) -> None:
+    run = load_run(other_run.path)  # three replications
     cdf = charts.time_to_auth_cdf_chart({run.label: run.auths})
     assert any(isinstance(c, PolyCollection) for c in cdf.axes[0].collections)
     table = reliability.compare([run])

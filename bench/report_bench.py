@@ -7,6 +7,8 @@ Makes five small runs of ``scenarios/us_baseline.yaml`` (``--scale`` 0.1 by defa
 replications each) that differ by one ``--set`` each — the planner's "what if" — through
 ``mfalab run --no-report``, then times ``mfalab report`` of all five in a fresh process (what a
 user waits for: interpreter start, imports, Parquet reads, charts, HTML) ``--repeat`` times.
+With ``--sweeps`` each directory is instead a two-point ``mfalab sweep`` (``servers.count=1,2``,
+seeds 1–5): ten points in all, the shape of the issue's 61 s, 5.7 MB, 100-entry report.
 Prints the wall time (best and worst), the HTML size and its parts (the charts' PNGs), and the
 number of table-of-contents entries.
 """
@@ -56,6 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--replications", type=int, default=3)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--keep", type=Path, help="write the runs and report here (kept)")
+    parser.add_argument(
+        "--sweeps", action="store_true", help="five two-point sweeps instead of five runs"
+    )
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="mfalab-report-bench-") as scratch:
@@ -64,9 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         runs = []
         for index, overrides in enumerate(VARIANTS, start=1):
             out = root / f"d{index}"
-            sets = [item for o in overrides for item in ("--set", o)]
-            _mfalab(
-                "run",
+            common = [
                 str(BASELINE),
                 "--scale",
                 f"{args.scale:g}",
@@ -74,10 +77,16 @@ def main(argv: list[str] | None = None) -> int:
                 str(args.replications),
                 "--out",
                 str(out),
-                "--no-report",
                 *(["--force"] if out.exists() and _has_force() else []),
-                *sets,
-            )
+            ]
+            if args.sweeps:
+                _mfalab(
+                    "sweep", *common, "--seed", str(index), "--set", "servers.count=1,2",
+                    "--workers", "1", *(["--no-report"] if _has_no_report("sweep") else []),
+                )  # fmt: skip
+            else:
+                sets = [item for o in overrides for item in ("--set", o)]
+                _mfalab("run", *common, "--no-report", *sets)
             runs.append(out)
         report = root / "report.html"
         times = [
@@ -86,11 +95,14 @@ def main(argv: list[str] | None = None) -> int:
         page = report.read_text(encoding="utf-8")
         images = sum(len(m) for m in re.findall(r'src="data:image/[^"]+"', page))
         toc = len(re.findall(r"<li><a href=", page.split("</nav>", 1)[0]))
+        what = (
+            "two-point sweeps (servers.count=1,2; seeds 1-5)"
+            if args.sweeps
+            else "runs (overrides: " + "; ".join(" ".join(o) or "(none)" for o in VARIANTS) + ")"
+        )
         print(
-            f"report of {len(runs)} runs (us_baseline ×{args.scale:g}, "
-            f"{args.replications} replications each; overrides: "
-            + "; ".join(" ".join(o) or "(none)" for o in VARIANTS)
-            + ")"
+            f"report of {len(runs)} {what}: us_baseline ×{args.scale:g}, "
+            f"{args.replications} replications each"
         )
         best, worst = min(times), max(times)
         print(f"  wall time: best {best:.2f} s, worst {worst:.2f} s ({args.repeat} runs)")
@@ -103,15 +115,22 @@ def main(argv: list[str] | None = None) -> int:
 
 def _has_force() -> bool:
     """``mfalab run --force`` (issue 14) when this checkout has it."""
-    help_text = subprocess.run(
-        [str(MFALAB), "run", "--help"],
+    return "--force" in _help("run")
+
+
+def _has_no_report(command: str) -> bool:
+    return "--no-report" in _help(command)
+
+
+def _help(command: str) -> str:
+    return subprocess.run(
+        [str(MFALAB), command, "--help"],
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         capture_output=True,
         text=True,
         check=False,
     ).stdout
-    return "--force" in help_text
 
 
 if __name__ == "__main__":

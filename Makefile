@@ -14,8 +14,9 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 ## Quickstart 1: run the main job (a shipped scenario) on the embedded defaults.
+## --force: a second `make run` replaces runs/quickstart (mfalab refuses a non-empty --out).
 run: $(STAMP)
-	$(BIN)/mfalab run $(SCENARIO) --out runs/quickstart
+	$(BIN)/mfalab run $(SCENARIO) --out runs/quickstart --force
 
 ## Quickstart 2: the test suite.
 test: $(STAMP)

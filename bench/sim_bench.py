@@ -143,7 +143,7 @@ def memory_child(auths: int) -> None:
                 "cpu_s": round(cpu, 1),
                 "peak_rss_mib": round(peak_kib / 1024, 1),
                 "output_mib": round(on_disk / 2**20, 1),
-                "success_rate": summary["success_rate"]["mean"],
+                "success_rate": summary["success_rate"]["estimate"],
             }
         )
     )

@@ -32,6 +32,7 @@ import pyarrow.dataset as ds
 import yaml
 
 from mfa.auth_log import LOG_FIELDS
+from sim.metrics import format_parameter
 from sim.records import AUTH_COLUMNS, DELIVERY_COLUMNS, RESOURCE_COLUMNS
 
 __all__ = [
@@ -57,6 +58,7 @@ __all__ = [
     "load_run",
     "parameter_columns",
     "parameter_text",
+    "parameter_value",
     "point_label",
     "sweep_points",
 ]
@@ -255,6 +257,34 @@ def parameter_columns(frame: pd.DataFrame) -> list[str]:
     return [c for c in frame.columns if c not in known and c not in SWEEP_INDEX_COLUMNS]
 
 
+def parameter_value(value: Any) -> Any:
+    """A swept value as the user typed it: a whole number as ``int`` (a column that also
+    holds missing values turns 3 into 3.0), a missing value (NaN) as ``None``."""
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        if math.isnan(value):
+            return None
+        return int(value) if float(value).is_integer() else float(value)
+    return value
+
+
+#: A swept value as typed (``3``, not ``3.0``; ``true``/``false``; ``None`` when missing).
+parameter_text = format_parameter
+
+
+def point_label(parameters: Mapping[str, Any], *, sep: str = " ") -> str:
+    """``key=value`` for every parameter a point has (missing ones left out)."""
+    parts = []
+    for key, value in parameters.items():
+        text = parameter_text(value)
+        if text is not None:
+            parts.append(f"{key}={text}")
+    return sep.join(parts)
+
+
 def sweep_points(run: SimRun) -> list[SimRun]:
     """A sweep split into one ``SimRun`` per point (rows filtered on every parameter; frames
     without the parameter columns are kept whole); a plain run is returned as is."""
@@ -288,30 +318,6 @@ def sweep_points(run: SimRun) -> list[SimRun]:
             )
         )
     return points
-
-
-def parameter_text(value: Any) -> str | None:
-    """A swept or overridden value as the user typed it on ``--set``: 3 not 3.0, true/false,
-    None when missing (NaN after joining runs of different sweeps)."""
-    if value is None:
-        return None
-    if isinstance(value, bool | np.bool_):
-        return "true" if value else "false"
-    if isinstance(value, float | np.floating):
-        if math.isnan(value):
-            return None
-        return str(int(value)) if float(value).is_integer() else str(float(value))
-    return str(value)
-
-
-def point_label(parameters: Mapping[str, Any], *, sep: str = " ") -> str:
-    """``key=value`` for every parameter a point has (missing ones left out)."""
-    parts = []
-    for key, value in parameters.items():
-        text = parameter_text(value)
-        if text is not None:
-            parts.append(f"{key}={text}")
-    return sep.join(parts)
 
 
 def load_run(path: str | Path, *, label: str | None = None) -> SimRun:

@@ -5,14 +5,20 @@ number), so a notebook can chain, filter and plot them. The unit is the *authent
 user's sign-in with every resend, retry and method fallback it took (``sim.records.AuthRow``);
 deliveries are individual messages (``DeliveryRow``); resources are queue samples.
 
-Definitions used throughout (stated once, so reports and notebooks agree):
+Every figure's name, unit and one-sentence definition is in the metric catalogue
+(``sim.metrics.CATALOGUE``), the same one ``mfalab run`` prints from; in short:
 
-- success rate = authentications whose outcome is ``success`` / all authentications, with a
-  95 % Wilson interval within a run and a Student-t interval across replications;
+- success rate = authentications whose outcome is ``success`` / all authentications; the
+  headline pools every replication and its 95 % interval is ``sim.metrics.POOLED_RULE``
+  (t across replications, Wilson with one), exactly as in ``summary.json``; per segment,
+  a Wilson interval over the pooled counts;
 - time to authenticate = ``finished_at - arrived_at`` of the successes; the CDF gives the share
   of *all* authentications that succeeded within t, so it levels off at the success rate;
+  ``signed_in_within_30s``/``60s`` are two points of it;
 - attempts per success = every begin (send) made / successes — for independent attempts that
   each get through with probability p this is 1/p, whatever the retry cap;
+- delivered within the code lifetime = sms/voice messages delivered within the engine's code
+  lifetime of being requested / sms/voice messages sent;
 - segments (``SEGMENTS``): the first method, sender, sender kind, provider and server of the
   authentication, the user's country and carrier, and the number of begins it took.
 """
@@ -24,8 +30,10 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from reports.loaders import SimRun
-from reports.stats import mean_interval, wilson_bounds
+from mfa.policy import Mode, Policy
+from reports.loaders import SimRun, parameter_value
+from reports.stats import mean_interval, pooled_share, wilson_bounds
+from sim.metrics import SIGNED_IN_WITHIN_S
 
 __all__ = [
     "SEGMENTS",
@@ -34,7 +42,9 @@ __all__ = [
     "attempts_distribution",
     "attempts_per_success",
     "busiest_resources",
+    "code_lifetime",
     "compare",
+    "delivered_within_code_lifetime",
     "delivery_rate",
     "denial_events",
     "denials_by_reason",
@@ -72,7 +82,12 @@ DENIAL_COUNTERS = ("wrong_server", "expired", "rate_limited")
 
 QUANTILES = (0.5, 0.95, 0.99)
 
-_RATES = frozenset({"success_rate", "denied", "abandoned"})
+_RATES = frozenset(
+    {"success_rate", "denied_share", "abandoned_share"}
+    | {f"signed_in_within_{t}s" for t in SIGNED_IN_WITHIN_S}
+)
+#: Channels whose messages carry a code (or a call) the code lifetime applies to.
+CODE_CHANNELS = ("sms", "voice")
 
 By = str | Sequence[str] | None
 
@@ -306,8 +321,9 @@ def loss_causes(deliveries: pd.DataFrame, by: By = None) -> pd.DataFrame:
 
 def resource_timeseries(resources: pd.DataFrame, replication: int | None = None) -> pd.DataFrame:
     """Queue length and utilisation over time per sender/provider/server, for one replication
-    (the first by default). Utilisation is the simulator's column when recorded (messages sent
-    in the interval over capacity for senders and providers), else ``busy / capacity``."""
+    (the first by default). Utilisation is the simulator's column when recorded (busy time in
+    the interval for senders, accepted messages over capacity for providers, busy slots for
+    servers: at most 1), else ``busy / capacity``."""
     if resources.empty:
         return resources.assign(utilisation=pd.Series(dtype=float))
     chosen = int(resources["replication"].min()) if replication is None else replication
@@ -378,34 +394,73 @@ def replication_ci(
 
 
 def headline(auths: pd.DataFrame) -> dict[str, float]:
-    """The numbers a planner reads first, for one set of authentications."""
+    """The numbers a planner reads first, for one set of authentications. The success rate
+    is pooled over the replications in ``auths`` with ``sim.estimates.pooled_share``'s
+    interval — the same number and interval as ``summary.json`` and ``mfalab run``."""
     n = len(auths)
     outcome = auths["outcome"].astype(str)
-    rate = success_rate(auths).iloc[0]
+    ok = outcome.eq("success")
     times = time_to_auth_percentiles(auths).iloc[0]
     share = (lambda count: count / n) if n else (lambda count: np.nan)
+    if n:
+        by_replication = ok.groupby(auths["replication"].to_numpy(), sort=True)
+        rate = pooled_share(by_replication.sum().to_numpy(), by_replication.size().to_numpy())
+    else:
+        rate = pooled_share([], [])
+    within = {
+        f"signed_in_within_{t}s": float(share(int((ok & (auths["time_to_auth"] <= t)).sum())))
+        for t in SIGNED_IN_WITHIN_S
+    }
     return {
         "authentications": n,
-        "success_rate": float(rate["success_rate"]),
-        "ci_low": float(rate["ci_low"]),
-        "ci_high": float(rate["ci_high"]),
+        "success_rate": rate.estimate,
+        "ci_low": rate.low,
+        "ci_high": rate.high,
         "p50": float(times["p50"]),
         "p95": float(times["p95"]),
         "p99": float(times["p99"]),
+        **within,
         "attempts_per_success": attempts_per_success(auths),
-        "denied": float(share(int(outcome.eq("denied").sum()))),
-        "abandoned": float(share(int(outcome.eq("abandoned").sum()))),
+        "denied_share": float(share(int(outcome.eq("denied").sum()))),
+        "abandoned_share": float(share(int(outcome.eq("abandoned").sum()))),
         "wrong_server_per_auth": float(share(int(auths["wrong_server"].sum()))),
         "expired_per_auth": float(share(int(auths["expired"].sum()))),
         "rate_limited_per_auth": float(share(int(auths["rate_limited"].sum()))),
     }
 
 
+def code_lifetime(scenario: Mapping[str, object]) -> float:
+    """How long a sent code stays valid in a run's resolved scenario — the engine's rule
+    (``mfa.policy.Policy.timeout_seconds``: the cloud keeps codes 180 s)."""
+    servers = scenario.get("servers")
+    servers = servers if isinstance(servers, Mapping) else {}
+    mode = Mode(str(servers.get("mode") or "server"))
+    timeout = servers.get("timeout_s")
+    policy = (
+        Policy(mode=mode)
+        if not timeout
+        else Policy(
+            mode=mode,
+            pending_timeout_seconds=float(timeout),  # type: ignore[arg-type]
+        )
+    )
+    return policy.timeout_seconds
+
+
+def delivered_within_code_lifetime(deliveries: pd.DataFrame, lifetime: float) -> float:
+    """SMS/voice messages delivered within ``lifetime`` seconds of being requested / all
+    sms/voice messages sent (NaN without any)."""
+    codes = deliveries[deliveries["channel"].astype(str).isin(CODE_CHANNELS)]
+    if codes.empty:
+        return float("nan")
+    latency = codes["delivered_at"] - codes["requested_at"]
+    return float((latency <= lifetime).mean())
+
+
 def compare(runs: Sequence[SimRun] | SimRun, by: By = None) -> pd.DataFrame:
     """Side by side: one row per run — or per sweep point when the run has swept parameters
-    (or ``by`` names columns). With several replications the success rate is their mean with
-    a Student-t interval (equal to the pooled rate when replications are the same size);
-    with one, the pooled rate with a Wilson interval."""
+    (or ``by`` names columns); the headline of each, its success rate pooled with the
+    interval of ``sim.metrics.POOLED_RULE``."""
     items = [runs] if isinstance(runs, SimRun) else list(runs)
     rows = []
     for run in items:
@@ -417,9 +472,10 @@ def compare(runs: Sequence[SimRun] | SimRun, by: By = None) -> pd.DataFrame:
             row.update(headline(frame))
             replications = frame["replication"].nunique()
             row["replications"] = replications
-            if replications > 1:
-                interval = replication_ci(frame, ["success_rate"]).iloc[0]
-                row["success_rate"] = interval["mean"]
-                row["ci_low"], row["ci_high"] = interval["ci_low"], interval["ci_high"]
             rows.append(row)
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    # swept values as typed (3, not 3.0), and None where a run has no such parameter
+    for column in {c for run in items for c in run.parameters} & set(table.columns):
+        values = [parameter_value(row.get(column)) for row in rows]
+        table[column] = pd.Series(values, index=table.index, dtype=object)
+    return table

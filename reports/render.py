@@ -1,9 +1,10 @@
 """Rendering: tables and charts into one self-contained HTML page and a Markdown summary.
 
 The page must open anywhere — attached to a ticket, offline, years later — so it carries its
-own CSS and embeds every chart as a base64 PNG; nothing is fetched. Numbers are formatted by
-column meaning (rates as percentages, times in seconds, money with two decimals) the same way in
-HTML and Markdown, so the two never disagree.
+own CSS and embeds every chart as a base64 PNG; nothing is fetched. A column is formatted by
+its entry in the metric catalogue (``sim.metrics``: shares as percentages, times in seconds,
+counts as counts, money with two decimals), the same way in HTML and Markdown, so the two never
+disagree; a column the catalogue does not name is formatted by its type only.
 """
 
 from __future__ import annotations
@@ -17,45 +18,21 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from reports.charts import to_data_uri
+from sim.metrics import CATALOGUE, Catalogue
 
 __all__ = ["Page", "Section", "format_frame", "markdown_table"]
 
-_PERCENT_HINTS = ("rate", "share", "ci_low", "ci_high", "denied", "abandoned", "fail_ratio")
-_PERCENT_EXACT = {
-    "util_mean",
-    "util_p95",
-    "success_within",
-    "utilisation",
-    "peak_utilisation",
-}
-_SECONDS_HINTS = ("p50", "p95", "p99", "latency", "wait", "seconds")
-_MONEY = {
-    "consumption",
-    "message_fees",
-    "licences",
-    "total",
-    "current_cost",
-    "target_cost",
-    "monthly_saving",
-}
 
-
-def _formatter(column: str, series: pd.Series) -> Callable[[object], str]:
-    name = column.lower()
+def _formatter(column: str, series: pd.Series, catalogue: Catalogue) -> Callable[[object], str]:
+    """A column's formatter: its catalogue entry (``sim.metrics``), else its type alone —
+    never a guess from the column's name."""
     if pd.api.types.is_bool_dtype(series):
         return lambda v: "yes" if v else "no"
     if not pd.api.types.is_numeric_dtype(series):
         return _text
-    if name in _MONEY:
-        return lambda v: _num(v, "{:,.2f}")
-    if name.endswith("_per_auth"):
-        return lambda v: _num(v, "{:,.3g}")
-    if name in _PERCENT_EXACT or any(h in name for h in _PERCENT_HINTS):
-        return lambda v: _num(v, "{:.2%}")
-    if name.endswith("_ms") or name in {"median_ms"}:
-        return lambda v: _num(v, "{:,.0f}")
-    if any(h in name for h in _SECONDS_HINTS) or name.endswith("_s"):
-        return lambda v: _num(v, "{:,.1f}")
+    if column in catalogue:
+        metric = catalogue[column]
+        return metric.format
     if pd.api.types.is_integer_dtype(series):
         return lambda v: _num(v, "{:,}")
     return _plain
@@ -86,19 +63,21 @@ def _num(value: object, spec: str) -> str:
     return spec.format(int(number) if spec == "{:,}" else number)
 
 
-def format_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """Every cell as display text; column names kept."""
+def format_frame(frame: pd.DataFrame, catalogue: Catalogue = CATALOGUE) -> pd.DataFrame:
+    """Every cell as display text (by the column's catalogue entry); column names kept."""
     out = pd.DataFrame(index=frame.index)
     for column in frame.columns:
-        render = _formatter(str(column), frame[column])
+        render = _formatter(str(column), frame[column], catalogue)
         out[column] = [render(v) for v in frame[column]]
     return out
 
 
-def markdown_table(frame: pd.DataFrame, *, max_rows: int = 40) -> str:
+def markdown_table(
+    frame: pd.DataFrame, *, max_rows: int = 40, catalogue: Catalogue = CATALOGUE
+) -> str:
     if frame.empty:
         return "_(none)_\n"
-    shown = format_frame(frame.head(max_rows))
+    shown = format_frame(frame.head(max_rows), catalogue)
     header = "| " + " | ".join(str(c) for c in shown.columns) + " |"
     rule = "| " + " | ".join("---" for _ in shown.columns) + " |"
     lines = [header, rule]
@@ -110,14 +89,17 @@ def markdown_table(frame: pd.DataFrame, *, max_rows: int = 40) -> str:
     return "\n".join(lines) + "\n"
 
 
-def html_table(frame: pd.DataFrame, *, max_rows: int = 30) -> str:
+def html_table(frame: pd.DataFrame, *, max_rows: int = 30, catalogue: Catalogue = CATALOGUE) -> str:
     if frame.empty:
         return '<p class="none">(none)</p>'
-    shown = format_frame(frame.head(max_rows))
-    # text columns read left to right, numbers line up on the right
+    shown = format_frame(frame.head(max_rows), catalogue)
+    # text columns read left to right, numbers line up on the right; only long texts (a
+    # definition, a unit) wrap, so "95.99 %" never breaks before its "%"
     kinds = [
         ""
         if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
+        else ' class="t wrap"'
+        if shown[c].str.len().max() > _WRAP_FROM
         else ' class="t"'
         for c in frame.columns
     ]
@@ -141,6 +123,10 @@ def html_table(frame: pd.DataFrame, *, max_rows: int = 30) -> str:
     )
 
 
+#: Text cells longer than this may wrap; shorter ones (a figure with its unit) stay whole.
+_WRAP_FROM = 24
+
+
 def _breakable(name: str) -> str:
     """A column name that may wrap after its underscores and dots (``wrong_server_per_auth``
     would otherwise set the column's width), so a wide table still fits its card."""
@@ -162,11 +148,20 @@ class Section:
             self.markdown.append(paragraph + "\n")
 
     def table(
-        self, caption: str, frame: pd.DataFrame, *, markdown: bool = False, max_rows: int = 30
+        self,
+        caption: str,
+        frame: pd.DataFrame,
+        *,
+        markdown: bool = False,
+        max_rows: int = 30,
+        catalogue: Catalogue = CATALOGUE,
     ) -> None:
-        self.parts.append(f"<h3>{html.escape(caption)}</h3>{html_table(frame, max_rows=max_rows)}")
+        """A table whose cells are formatted by ``catalogue`` (the simulator's by default;
+        ``sim.metrics.LOADTEST`` for Locust's millisecond latencies)."""
+        table = html_table(frame, max_rows=max_rows, catalogue=catalogue)
+        self.parts.append(f"<h3>{html.escape(caption)}</h3>{table}")
         if markdown:
-            self.markdown.append(f"**{caption}**\n\n{markdown_table(frame)}")
+            self.markdown.append(f"**{caption}**\n\n{markdown_table(frame, catalogue=catalogue)}")
 
     def chart(self, kind: str, chart_id: str, figure: Figure, caption: str) -> None:
         self.parts.append(
@@ -243,6 +238,7 @@ th,td{border:1px solid #d9dede;padding:.2rem .45rem;text-align:right}
 th{background:#eef3f2;vertical-align:bottom;font-weight:600;min-width:3.5rem}
 td{white-space:nowrap}
 td:first-child{white-space:normal;overflow-wrap:anywhere;min-width:8rem}
+td.wrap{white-space:normal}
 td:first-child,th:first-child,th.t,td.t{text-align:left}
 .scroll{overflow-x:auto}
 figure{margin:.6rem 0}

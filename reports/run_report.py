@@ -31,8 +31,16 @@ from reports.loaders import (
 )
 from reports.render import Page, Section
 from reports.senders import sender_table
+from sim.metrics import CATALOGUE, LOADTEST
 
-__all__ = ["LOADTEST_CHARTS", "SIM_CHARTS", "Report", "build_report", "write_run_report"]
+__all__ = [
+    "LOADTEST_CHARTS",
+    "SIM_CHARTS",
+    "Report",
+    "build_report",
+    "run_prices",
+    "write_run_report",
+]
 
 #: Charts every simulator run gets, by ``data-chart`` kind.
 SIM_CHARTS = (
@@ -46,8 +54,8 @@ SIM_CHARTS = (
 )
 #: Charts of a comparison of several runs/sweep points (which has no per-run sections).
 COMPARISON_CHARTS = ("comparison", "time-to-auth-cdf-compare")
-#: The headline's first table; its other figures (retries, denials) go in a second one so
-#: that each fits a 1280 px window.
+#: The comparison's first table; its other figures (in-time shares, retries, denials) go in a
+#: second one so that each fits a 1280 px window.
 _HEADLINE_MAIN = ("authentications", "success_rate", "ci_low", "ci_high", "p50", "p95", "p99")
 #: The per-sender table's columns in the report (``reports.senders.sender_table``).
 _SENDER_COLUMNS = (
@@ -127,14 +135,14 @@ def build_report(
         _comparison(page, points, pricing, signins_per_user_month)
     elif points:
         run = points[0][1]
-        prices = pricing if isinstance(pricing, billing.Pricing) else _prices(run, pricing)
+        prices = pricing if isinstance(pricing, billing.Pricing) else run_prices(run, pricing)
         _sim_sections(page, run, 0, prices, signins_per_user_month)
     for index, results in enumerate(tests):
         _loadtest_section(page, results, index)
     return Report(html=page.to_html(), markdown=page.to_markdown(), charts=tuple(page.charts))
 
 
-def _prices(run: SimRun, pricing_file: str | Path | None) -> billing.Pricing:
+def run_prices(run: SimRun, pricing_file: str | Path | None = None) -> billing.Pricing:
     """Shipped defaults < the scenario's billing.prices < --pricing FILE."""
     scenario_prices = run.scenario.get("billing", {})
     scenario_prices = scenario_prices.get("prices") if isinstance(scenario_prices, dict) else None
@@ -190,10 +198,11 @@ def _comparison(
         rows.append({"label": label, **row})
     table = pd.DataFrame(rows)
     section.text(
-        f"{len(points)} runs or sweep points, one row each. The success-rate interval is "
-        "Student's t across replications when there are several, Wilson otherwise. Each "
-        "run's own report (mfalab report DIR) has its charts by segment, attempts, flows, "
-        "denials and queues."
+        f"{len(points)} runs or sweep points, one row each. The success rate is pooled over "
+        "replications; its 95 % interval is Student's t on the ratio estimator across "
+        "replications when there are several, Wilson otherwise (the same as mfalab run and "
+        "summary.json). Each run's own report (mfalab report DIR) has its charts by segment, "
+        "attempts, flows, denials and queues."
     )
     main = ["label", *(c for c in _HEADLINE_MAIN if c in table), "replications"]
     section.table("Success and time to authenticate", table[main], markdown=True, max_rows=60)
@@ -267,7 +276,7 @@ def _comparison(
     currencies = set()
     frames = []
     for label, run in points:
-        prices = pricing if isinstance(pricing, billing.Pricing) else _prices(run, pricing)
+        prices = pricing if isinstance(pricing, billing.Pricing) else run_prices(run, pricing)
         currencies.add(prices.currency)
         estimate = billing.usage_from_run(run, signins_per_user_month=signins_per_user_month)
         cost = billing.monthly_costs(estimate.usage, prices, messages=estimate.messages)
@@ -354,18 +363,18 @@ def _sim_sections(
     if name:
         summary.text(f"Scenario {name!r}, run directory {run.path}.")
     replications = int(auths["replication"].nunique()) if len(auths) else 0
-    if replications > 1:  # the honest interval: Student's t over replications
-        across = reliability.replication_ci(auths, ["success_rate"]).iloc[0]
-        head.update(success_rate=across["mean"], ci_low=across["ci_low"], ci_high=across["ci_high"])
-    summary.text(_headline_sentence(head, replications))
-    frame = pd.DataFrame([head])
-    main = [c for c in _HEADLINE_MAIN if c in frame]
-    summary.table("Headline", frame[main], markdown=True)
-    summary.table("Retries and denials", frame.drop(columns=main), markdown=True)
+    lifetime = reliability.code_lifetime(run.scenario)
+    head["delivered_within_code_lifetime"] = reliability.delivered_within_code_lifetime(
+        run.deliveries, lifetime
+    )
+    summary.text(_headline_sentence(head, replications, lifetime))
+    summary.table("Headline", _headline_table(head), markdown=True)
     if replications > 1:
         summary.table(
             "Across replications (mean and 95 % t interval)",
-            _interval_table(reliability.replication_ci(auths)),
+            _interval_table(
+                reliability.replication_ci(auths, ("p50", "p95", "p99", "attempts_per_success"))
+            ),
             markdown=True,
         )
 
@@ -400,8 +409,9 @@ def _sim_sections(
 
     attempts = page.section(prefix + "attempts", f"attempts-{tag}")
     attempts.text(
-        f"Attempts per success: {reliability.attempts_per_success(auths):.3f} begins "
-        "(every send made / successes; 1/p for independent attempts)."
+        "Attempts per success: "
+        f"{CATALOGUE.format('attempts_per_success', reliability.attempts_per_success(auths))} "
+        f"— {CATALOGUE['attempts_per_success'].definition}"
     )
     attempts.chart(
         "attempts",
@@ -465,43 +475,60 @@ def _sim_sections(
     _billing_section(page, run, tag, prefix, prices, signins_per_user_month)
 
 
-def _interval_table(table: pd.DataFrame) -> pd.DataFrame:
-    """Rates as percentages, times in seconds: one display string per metric."""
+def _headline_table(head: dict[str, float]) -> pd.DataFrame:
+    """One row per headline figure: its catalogue label, value and definition (a table a
+    reader can read down, rather than one row of sixteen columns)."""
     rows = []
-    for item in table.itertuples(index=False):
-        spec = "{:.2%}" if item.metric == "success_rate" else "{:.2f}"
-        unit = " s" if item.metric in ("p50", "p95", "p99") else ""
-        low, high = (
-            ("–", "–")
-            if math.isnan(item.ci_low)
-            else (spec.format(item.ci_low), spec.format(item.ci_high))
-        )
+    for name, value in head.items():
+        metric = CATALOGUE.get(name)
         rows.append(
             {
-                "metric": item.metric,
-                "mean": spec.format(item.mean) + unit,
-                "95 % interval": f"{low} – {high}{unit}",
+                "figure": metric.label if metric else name,
+                "value": CATALOGUE.format(name, value),
+                "definition": metric.definition if metric else "",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _interval_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Means over replications with their t interval, formatted by the catalogue."""
+    rows = []
+    for item in table.itertuples(index=False):
+        rows.append(
+            {
+                "metric": CATALOGUE[item.metric].label if item.metric in CATALOGUE else item.metric,
+                "mean": CATALOGUE.format(item.metric, item.mean),
+                "95 % interval": f"{CATALOGUE.format(item.metric, item.ci_low)} – "
+                f"{CATALOGUE.format(item.metric, item.ci_high)}",
                 "replications": item.replications,
             }
         )
     return pd.DataFrame(rows)
 
 
-def _headline_sentence(head: dict[str, float], replications: int) -> str:
+def _headline_sentence(head: dict[str, float], replications: int, lifetime: float) -> str:
+    """The headline in words; every figure formatted by its catalogue entry."""
     if not head["authentications"]:
         return "The run holds no authentications."
+
+    def fmt(name: str) -> str:
+        return CATALOGUE.format(name, head[name])
+
     return (
-        f"{head['success_rate']:.2%} of {head['authentications']:,} authentications succeeded "
-        f"(95 % interval {head['ci_low']:.2%}–{head['ci_high']:.2%}, "
+        f"{fmt('success_rate')} of {head['authentications']:,} authentications succeeded "
+        f"(pooled; 95 % interval {fmt('ci_low')} – {fmt('ci_high')}, "
         + (
             f"Student t over {replications} replications"
             if replications > 1
             else "Wilson, one replication"
         )
-        + "); time to authenticate p50 "
-        f"{head['p50']:.1f} s, p95 {head['p95']:.1f} s, p99 {head['p99']:.1f} s; "
-        f"{head['attempts_per_success']:.2f} begins per success; {head['denied']:.2%} denied, "
-        f"{head['abandoned']:.2%} abandoned."
+        + f"); {fmt('signed_in_within_30s')} signed in within 30 s and "
+        f"{fmt('signed_in_within_60s')} within 60 s; time to authenticate p50 {fmt('p50')}, "
+        f"p95 {fmt('p95')}, p99 {fmt('p99')}; {fmt('delivered_within_code_lifetime')} of sms "
+        f"and voice messages delivered within the code lifetime ({lifetime:g} s); "
+        f"{fmt('attempts_per_success')} attempts (begins) per success; "
+        f"{fmt('denied_share')} denied, {fmt('abandoned_share')} abandoned."
     )
 
 
@@ -596,8 +623,10 @@ def _loadtest_section(page: Page, results: LocustResults, index: int) -> None:
         "Latency percentiles over time (ms)",
     )
     if not results.logins.empty:
-        section.table("Sign-ins (begin to verdict)", results.logins, markdown=True)
-    section.table("Requests", loadtest.latency_table(results), markdown=True)
+        section.table(
+            "Sign-ins (begin to verdict)", results.logins, markdown=True, catalogue=LOADTEST
+        )
+    section.table("Requests", loadtest.latency_table(results), markdown=True, catalogue=LOADTEST)
     failures = loadtest.failures_by_reason(results)
     section.chart(
         "loadtest-failures",
@@ -605,5 +634,7 @@ def _loadtest_section(page: Page, results: LocustResults, index: int) -> None:
         charts.loadtest_failures_chart(failures),
         "Failures by reason",
     )
-    section.table("Failures by reason", failures, markdown=True)
-    section.table("Thresholds", loadtest.threshold_results(results), markdown=True)
+    section.table("Failures by reason", failures, markdown=True, catalogue=LOADTEST)
+    section.table(
+        "Thresholds", loadtest.threshold_results(results), markdown=True, catalogue=LOADTEST
+    )

@@ -89,6 +89,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     sweep.add_argument(
         "--workers", type=_positive_int, default=2, help="local worker processes (default 2)"
     )
+    sweep.add_argument(
+        "--no-report",
+        action="store_true",
+        help="do not write the side-by-side report.html of the points",
+    )
     sweep.set_defaults(handler=_sweep)
 
     schema = subparsers.add_parser("schema", help="print the scenario JSON Schema")
@@ -100,7 +105,18 @@ def _common(parser: argparse.ArgumentParser) -> None:
         "--replications", type=_positive_int, help="replications (default: the scenario's)"
     )
     parser.add_argument("--seed", type=_seed, help="seed (default: the scenario's)")
-    parser.add_argument("--out", metavar="DIR", help="output directory (default runs/<name>)")
+    parser.add_argument(
+        "--out",
+        metavar="DIR",
+        help="output directory (default: a new runs/<scenario>-<UTC timestamp>); an "
+        "existing non-empty directory is refused unless --force",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="write into an existing non-empty --out (the previous run's files there are "
+        "replaced; other files are kept)",
+    )
     parser.add_argument(
         "--scale",
         type=_scale,
@@ -140,6 +156,7 @@ def _context(args: argparse.Namespace, overrides: dict[str, Any]) -> dict[str, A
 def _run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
+    from sim.output import write_json
     from sim.runner import expected_authentications, run_scenario
     from sim.summary import render_summary
 
@@ -147,7 +164,7 @@ def _run(args: argparse.Namespace) -> int:
     scenario = _load(args, overrides)
     replications = args.replications or scenario.replications
     seed = scenario.seed if args.seed is None else args.seed
-    out = Path(args.out) if args.out else Path("runs") / Path(args.scenario).stem
+    out = _output_dir(args)
     console = Console()
     long_run = expected_authentications(scenario) * replications >= _LONG_RUN
     summary = run_scenario(
@@ -159,11 +176,71 @@ def _run(args: argparse.Namespace) -> int:
         show_progress=long_run,
         console=Console(stderr=True),
     )
+    cost = _monthly_cost(out)
+    if cost is not None:
+        summary["monthly_cost"] = cost
+        write_json(out / "summary.json", summary)
     render_summary(summary, console)
     console.print(f"run directory: {out}")
     if not args.no_report:
         return _report(out, console)
     return 0
+
+
+def _output_dir(args: argparse.Namespace) -> Path:
+    """``--out``, refused when it holds anything and ``--force`` is not given; without it a
+    new ``runs/<scenario>-<UTC timestamp>`` (a suffix when that exists: never reused)."""
+    if args.out:
+        out = Path(args.out)
+        if out.exists() and not out.is_dir():
+            raise UsageError(f"--out {out}: exists and is not a directory")
+        if out.is_dir() and any(out.iterdir()) and not args.force:
+            raise UsageError(
+                f"--out {out}: the directory exists and is not empty; choose another "
+                "directory, or add --force to replace the run's files in it"
+            )
+        return out
+    from datetime import UTC, datetime
+
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    base = Path("runs") / f"{Path(args.scenario).stem}-{stamp}"
+    out, n = base, 2
+    while out.exists():
+        out, n = base.with_name(f"{base.name}-{n}"), n + 1
+    return out
+
+
+def _monthly_cost(out: Path) -> dict[str, Any] | None:
+    """The month's cost under each billing model, priced by ``reports.billing`` (the report's
+    own figures: the scenario's prices over the shipped ones, the month scaled by the rule
+    it states); ``None`` when the reports package is not installed or cannot price it."""
+    try:
+        from reports import billing
+        from reports.loaders import ReportInputError, load_run
+        from reports.run_report import run_prices
+    except ImportError:
+        return None
+    try:
+        run = load_run(out)
+        prices = run_prices(run, None)
+        estimate = billing.usage_from_run(run)
+        costs = billing.monthly_costs(estimate.usage, prices, messages=estimate.messages)
+    except ReportInputError as exc:
+        print(f"mfalab: no cost per billing model: {exc}", file=sys.stderr)
+        return None
+    except Exception as exc:  # the run is written: a pricing failure must not lose it
+        print(
+            f"mfalab: no cost per billing model ({exc.__class__.__name__}: {exc})",
+            file=sys.stderr,
+        )
+        return None
+    return {
+        "currency": prices.currency,
+        "models": {str(row.model): round(float(row.total), 2) for row in costs.itertuples()},
+        "current_model": estimate.usage.model.value if estimate.usage.model else None,
+        "rule": estimate.rule,
+        "prices": prices.source,
+    }
 
 
 def _report(out: Path, console: Any) -> int:
@@ -175,7 +252,7 @@ def _report(out: Path, console: Any) -> int:
         path = write_run_report([out])
     except Exception as exc:
         print(
-            f"mfalab run: the run is in {out}, but the report failed "
+            f"mfalab: the results are in {out}, but the report failed "
             f"({exc.__class__.__name__}: {exc})",
             file=sys.stderr,
         )
@@ -186,15 +263,13 @@ def _report(out: Path, console: Any) -> int:
 
 def _sweep(args: argparse.Namespace) -> int:
     from rich.console import Console
-    from rich.table import Table
 
     from sim.scenario_file import ScenarioError
     from sim.sweep import run_sweep
 
     assignments = _assignments(args.set, single=False)
     scenario = _load(args, {})
-    if args.out is None:
-        raise UsageError("--out DIR is required for a sweep")
+    out = _output_dir(args)
     replications = args.replications or scenario.replications
     seed = scenario.seed if args.seed is None else args.seed
     console = Console()
@@ -203,7 +278,7 @@ def _sweep(args: argparse.Namespace) -> int:
             scenario,
             assignments,
             source=str(args.scenario),
-            out=Path(args.out),
+            out=out,
             seed=seed,
             replications=replications,
             scheduler=args.scheduler,
@@ -216,29 +291,53 @@ def _sweep(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     except OSError as exc:
-        raise UsageError(f"cannot reach the dask scheduler or write {args.out}: {exc}") from None
-    table = Table(title=f"{scenario.name}: sweep of {', '.join(result['parameters'])}")
+        raise UsageError(f"cannot reach the dask scheduler or write {out}: {exc}") from None
+    console.print(_sweep_table(scenario.name, result))
+    console.print(f"dataset: {out} (auths/, deliveries/, resources.parquet)")
+    if not args.no_report:
+        return _report(out, console)
+    return 0
+
+
+def _sweep_table(name: str, result: dict[str, Any]) -> Any:
+    """One row per grid point; values as typed, figures formatted by the catalogue."""
+    from rich.table import Table
+
+    from sim.metrics import CATALOGUE, format_parameter
+
+    table = Table(title=f"{name}: sweep of {', '.join(result['parameters'])}")
     for key in result["parameters"]:
         table.add_column(key)
-    for column in ("success", "95 % CI", "p95 time", "denials (engine)", "busiest sender"):
+    for column in (
+        "success",
+        "95 % CI",
+        "in 60 s",
+        "p95 time",
+        "codes in time",
+        "denials (engine)",
+        "busiest sender",
+    ):
         table.add_column(column)
     for point in result["points"]:
         summary = point["summary"]
         rate = summary["success_rate"]
-        p95 = summary["time_to_auth_s"]["p95"]
         busiest = summary["busiest"]["sender"]
-        denials = ", ".join(f"{k} {v}" for k, v in summary["engine_denials"].items()) or "—"
+        denials = ", ".join(f"{k} {v:,}" for k, v in summary["engine_denials"].items()) or "—"
         table.add_row(
-            *(json.dumps(point["parameters"][k]) for k in result["parameters"]),
-            f"{100 * rate['mean']:.2f} %",
-            f"{100 * rate['ci95'][0]:.2f}–{100 * rate['ci95'][1]:.2f} %",
-            "—" if p95 is None else f"{p95:.1f} s",
+            *(format_parameter(point["parameters"][k]) or "—" for k in result["parameters"]),
+            CATALOGUE.format("success_rate", rate["estimate"]),
+            f"{CATALOGUE.format('ci_low', rate['low'])} – "
+            f"{CATALOGUE.format('ci_high', rate['high'])}",
+            CATALOGUE.format("signed_in_within_60s", summary["signed_in_within_60s"]["estimate"]),
+            CATALOGUE.format("p95", summary["time_to_auth_s"]["p95"]),
+            CATALOGUE.format(
+                "delivered_within_code_lifetime",
+                summary["delivered_within_code_lifetime"]["estimate"],
+            ),
             denials,
             busiest["name"] if busiest else "—",
         )
-    console.print(table)
-    console.print(f"dataset: {args.out} (auths/, deliveries/, resources.parquet)")
-    return 0
+    return table
 
 
 def _schema(args: argparse.Namespace) -> int:

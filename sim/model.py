@@ -132,7 +132,7 @@ class Replication:
         streams = dict(zip(STREAMS, seed.spawn(len(STREAMS)), strict=True))
         generators = {name: np.random.default_rng(s) for name, s in streams.items()}
         self.env = env = simpy.Environment()
-        self.tally = Tally(index)
+        self.tally = Tally(index, code_lifetime=engine_policy(scenario).timeout_seconds)
         self.epoch = scenario.epoch_seconds
         clock = SimClock(env, self.epoch)
         self._arrival_rng = generators["arrivals"]
@@ -204,6 +204,7 @@ class Replication:
         self._cycle_pos = 0
         self._last_counts: dict[tuple[str, str], int] = {}
         self._peaks: dict[tuple[str, str], float] = {}
+        self._last_busy: dict[tuple[str, str], float] = {}
         start(env, self._arrivals())
         env.process(self._sampler())
         for change in scenario.routing.changes:
@@ -313,6 +314,10 @@ class Replication:
         for line in self.network.senders.values():
             q = line.queue
             started = self._count("sender", line.address, q.started(t))
+            busy = q.busy_time_until(t)
+            key = ("sender", line.address)
+            busy_before = self._last_busy.get(key, 0.0)
+            self._last_busy[key] = busy
             self._emit(
                 t,
                 "sender",
@@ -320,7 +325,7 @@ class Replication:
                 q.queue_length(t),
                 started,
                 line.throughput,
-                started / (line.throughput * interval),
+                min(1.0, (busy - busy_before) / (q.slots * interval)),  # 1.0000000001
             )
         for provider in self.network.providers:
             accepted = self._count("provider", provider.name, provider.accepted)
@@ -331,7 +336,8 @@ class Replication:
                 0,
                 accepted,
                 provider.capacity,
-                accepted / (provider.capacity * interval),
+                # the one-second burst can let an interval pass the rate: at most 100 %
+                min(1.0, accepted / (provider.capacity * interval)),
             )
         for server in self.servers:
             q = server.queue
@@ -373,7 +379,7 @@ class Replication:
                 "mean_wait_s": q.mean_wait,
                 "max_wait_s": q.max_wait,
                 "peak_queue": q.peak_queue,
-                "utilisation": q.busy_time / span,
+                "utilisation": q.busy_time_until(span) / (q.slots * span),
                 "peak_utilisation": self._peaks.get(("sender", line.address), 0.0),
             }
         providers = {
@@ -381,7 +387,7 @@ class Replication:
                 "accepted": p.accepted,
                 "errors": p.errors,
                 "throttled": p.throttled,
-                "utilisation": p.accepted / (p.capacity * span),
+                "utilisation": min(1.0, p.accepted / (p.capacity * span)),
                 "peak_utilisation": self._peaks.get(("provider", p.name), 0.0),
             }
             for p in self.network.providers
@@ -395,7 +401,7 @@ class Replication:
                 "mean_wait_s": q.mean_wait if q else 0.0,
                 "max_wait_s": q.max_wait if q else 0.0,
                 "peak_queue": q.peak_queue if q else 0,
-                "utilisation": q.busy_time / (server.concurrency * span) if q else 0.0,
+                "utilisation": q.busy_time_until(span) / (server.concurrency * span) if q else 0.0,
                 "peak_utilisation": self._peaks.get(("server", server.name), 0.0),
             }
         tally.resources = {"sender": senders, "provider": providers, "server": servers}

@@ -93,6 +93,17 @@ class FifoQueue:
         """Requests that have left the line by ``t`` (admitted minus still waiting)."""
         return self.admitted - self.queue_length(t)
 
+    def busy_time_until(self, t: float) -> float:
+        """Slot-seconds of service inside [0, t], for a ``t`` no earlier than the last
+        arrival (the sampler's and the end of the run's). Past the last arrival a slot that
+        is still busy stays busy, back to back, until it frees (a request only starts late
+        by waiting for the slot), so the service beyond ``t`` is each slot's overhang: the
+        rest is inside the horizon. Messages still queued at the end count only the part
+        of their service done by then — utilisation can no longer pass 100 %."""
+        overhang = sum(f - t for f in self._free if f > t)
+        # kept inside [0, slots × t] against float rounding of the running sums
+        return min(max(self.busy_time - overhang, 0.0), self.slots * t)
+
     @property
     def mean_wait(self) -> float:
         return self.total_wait / self.admitted if self.admitted else 0.0

@@ -97,8 +97,9 @@ class ResourceSample:
     busy: int
     capacity: float  # messages/s for senders and providers, slots for servers
     # --- added by the simulator (after the agreed columns) ---
-    utilisation: float = 0.0  # senders/providers: messages in the preceding interval over
-    # capacity x interval; servers: busy / slots at the sample time
+    utilisation: float = 0.0  # senders: busy time in the preceding interval over
+    # interval (at most 1); providers: messages accepted in it over capacity x interval,
+    # at most 1 (the one-second burst may pass the rate); servers: busy / slots at the time
 
 
 AUTH_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(AuthRow))

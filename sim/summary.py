@@ -1,11 +1,12 @@
 """What a run tells a planner at a glance, and how sure we are of it.
 
-Each replication keeps a ``Tally`` while it runs (counts, and the time to authenticate of
-every success). ``summarize`` pools them: the success rate with a 95 % confidence interval
-over replications (Student t; with one replication, a Wilson interval over the
-authentications, which ignores correlation and is labelled so), the p50/p95/p99 time to
-authenticate, attempts per success, denials by reason, message losses by cause and the
-busiest sender, provider and server. ``render_summary`` prints it as a rich table.
+Each replication keeps a ``Tally`` while it runs (counts, the time to authenticate of every
+success, the sms/voice messages delivered within the code lifetime). ``summarize`` pools
+them: every share is the pooled share with one 95 % interval (``sim.metrics.POOLED_RULE``,
+computed by ``sim.estimates.pooled_share``), the p50/p95/p99 time to authenticate, the
+shares signed in within 30 s and 60 s, attempts per success, denials by reason, message
+losses by cause and the busiest sender, provider and server. Names, units and definitions
+are those of ``sim.metrics.CATALOGUE``; ``render_summary`` prints it as a rich table.
 """
 
 from __future__ import annotations
@@ -20,17 +21,11 @@ from typing import Any
 
 import numpy as np
 
+from sim.estimates import Interval, pooled_share, student_t975, wilson_interval
+from sim.metrics import CATALOGUE, SIGNED_IN_WITHIN_S
 from sim.records import AUTH_COLUMNS, DELIVERY_COLUMNS
 
 __all__ = ["Tally", "render_summary", "student_t975", "summarize", "wilson_interval"]
-
-# Student t 97.5 % quantiles by degrees of freedom (two-sided 95 % intervals)
-_T975 = (
-    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
-    2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
-    2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
-)  # fmt: skip
-
 
 _OUTCOME = AUTH_COLUMNS.index("outcome")
 _REASON = AUTH_COLUMNS.index("reason")
@@ -40,37 +35,18 @@ _TIME_TO_AUTH = AUTH_COLUMNS.index("time_to_auth")
 _METHOD_FIRST = AUTH_COLUMNS.index("method_first")
 _CHANNEL = DELIVERY_COLUMNS.index("channel")
 _LOSS_CAUSE = DELIVERY_COLUMNS.index("loss_cause")
-
-
-def student_t975(df: int) -> float:
-    if df < 1:
-        raise ValueError("at least one degree of freedom")
-    if df <= len(_T975):
-        return _T975[df - 1]
-    if df <= 40:
-        return 2.021
-    if df <= 60:
-        return 2.000
-    if df <= 120:
-        return 1.980
-    return 1.960
-
-
-def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:
-    if n == 0:
-        return (0.0, 1.0)
-    p = successes / n
-    denominator = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denominator
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
-    return (max(0.0, centre - half), min(1.0, centre + half))
+_REQUESTED_AT = DELIVERY_COLUMNS.index("requested_at")
+_DELIVERED_AT = DELIVERY_COLUMNS.index("delivered_at")
+#: Channels that carry a code (or a call) the code lifetime applies to.
+CODE_CHANNELS = ("sms", "voice")
 
 
 class Tally:
     """Counters of one replication; plain data so a dask worker can send it back."""
 
-    def __init__(self, replication: int) -> None:
+    def __init__(self, replication: int, code_lifetime: float = math.inf) -> None:
         self.replication = replication
+        self.code_lifetime = code_lifetime
         self.auths = 0
         self.outcomes: Counter[str] = Counter()
         self.final_reasons: dict[str, Counter[str]] = {"denied": Counter(), "abandoned": Counter()}
@@ -83,6 +59,8 @@ class Tally:
         self.deliveries: Counter[str] = Counter()
         self.delivered: Counter[str] = Counter()
         self.losses: Counter[str] = Counter()
+        self.code_messages = 0  # sms and voice messages sent
+        self.code_in_time = 0  # … delivered within the code lifetime of being requested
         self.resources: dict[str, dict[str, dict[str, Any]]] = {}
         self.end_time = 0.0
 
@@ -117,6 +95,14 @@ class Tally:
         self.deliveries.update(channel)
         self.losses.update(filter(None, loss_cause))
         self.delivered.update(compress(channel, map(not_, loss_cause)))
+        carries_code = [c in CODE_CHANNELS for c in channel]
+        self.code_messages += sum(carries_code)
+        lifetime = self.code_lifetime
+        latency = np.asarray(columns[_DELIVERED_AT], dtype=np.float64) - np.asarray(
+            columns[_REQUESTED_AT], dtype=np.float64
+        )
+        # NaN (lost) compares false: only delivered messages count
+        self.code_in_time += int(np.count_nonzero((latency <= lifetime) & np.array(carries_code)))
 
     def as_dict(self) -> dict[str, Any]:
         out = dict(self.__dict__)
@@ -185,23 +171,31 @@ def _busiest(by_name: Mapping[str, Mapping[str, Any]]) -> dict[str, Any] | None:
     return {"name": name, **by_name[name]}
 
 
+def _share(interval: Interval) -> dict[str, Any]:
+    """A pooled share in ``summary.json``: the estimate is the pooled share itself."""
+
+    def clean(value: float) -> float | None:
+        return None if math.isnan(value) else round(value, 6)
+
+    low, high = clean(interval.low), clean(interval.high)
+    return {
+        "estimate": clean(interval.estimate),
+        "low": low,
+        "high": high,
+        "ci95": [low, high],
+        "interval": interval.method,
+    }
+
+
 def summarize(tallies: Sequence[Tally], *, context: Mapping[str, Any]) -> dict[str, Any]:
-    """The run's summary (``summary.json``): JSON-ready, no NaN."""
+    """The run's summary (``summary.json``): JSON-ready, no NaN; names as in the catalogue."""
     auths = sum(t.auths for t in tallies)
     successes = sum(t.outcomes["success"] for t in tallies)
+    per_auths = [t.auths for t in tallies]
     rates = [t.outcomes["success"] / t.auths if t.auths else 0.0 for t in tallies]
-    mean_rate = successes / auths if auths else 0.0
-    if len(tallies) >= 2:
-        centre = float(np.mean(rates))
-        half = student_t975(len(rates) - 1) * float(np.std(rates, ddof=1)) / math.sqrt(len(rates))
-        interval = (max(0.0, centre - half), min(1.0, centre + half))
-        interval_kind = f"t over {len(rates)} replications"
-    else:
-        interval = wilson_interval(successes, auths)
-        interval_kind = "Wilson over authentications (1 replication: correlation ignored)"
-    times = np.concatenate(
-        [np.frombuffer(t.times, dtype=np.float64) for t in tallies] or [np.zeros(0)]
-    )
+    success_rate = pooled_share([t.outcomes["success"] for t in tallies], per_auths)
+    per_times = [np.frombuffer(t.times, dtype=np.float64) for t in tallies]
+    times = np.concatenate(per_times or [np.zeros(0)])
     outcomes: Counter[str] = Counter()
     engine_denials: Counter[str] = Counter()
     losses: Counter[str] = Counter()
@@ -223,21 +217,37 @@ def summarize(tallies: Sequence[Tally], *, context: Mapping[str, Any]) -> dict[s
             pair[1] += ok
     begins = sum(t.begins for t in tallies)
     resources = _merge_resources(tallies)
+    within = {
+        f"signed_in_within_{limit}s": _share(
+            pooled_share([int((x <= limit).sum()) for x in per_times], per_auths)
+        )
+        for limit in SIGNED_IN_WITHIN_S
+    }
+    lifetimes = sorted({t.code_lifetime for t in tallies})
+    in_time = {
+        **_share(
+            pooled_share([t.code_in_time for t in tallies], [t.code_messages for t in tallies])
+        ),
+        "messages": sum(t.code_messages for t in tallies),
+        "code_lifetime_s": lifetimes[0]
+        if len(lifetimes) == 1 and lifetimes[0] < math.inf
+        else None,
+    }
     return {
         **context,
         "authentications": auths,
         "outcomes": {k: outcomes[k] for k in ("success", "denied", "abandoned")},
         "success_rate": {
-            "mean": round(mean_rate, 6),
-            "ci95": [round(interval[0], 6), round(interval[1], 6)],
-            "interval": interval_kind,
+            **_share(success_rate),
             "per_replication": [round(r, 6) for r in rates],
         },
         "time_to_auth_s": _quantiles(times),
-        "attempts_per_success": round(sum(t.success_begins for t in tallies) / successes, 4)
+        **within,
+        "delivered_within_code_lifetime": in_time,
+        "attempts_per_success": round(begins / successes, 4) if successes else None,
+        "begins_per_successful_signin": round(sum(t.success_begins for t in tallies) / successes, 4)
         if successes
         else None,
-        "begins_per_success": round(begins / successes, 4) if successes else None,
         "begins": begins,
         "begins_per_auth": round(begins / auths, 4) if auths else None,
         "verifies": sum(t.verifies for t in tallies),
@@ -259,16 +269,24 @@ def summarize(tallies: Sequence[Tally], *, context: Mapping[str, Any]) -> dict[s
 RESOURCE_KINDS = ("sender", "provider", "server")
 
 
+def _fmt(name: str, value: Any) -> str:
+    return CATALOGUE.format(name, value)
+
+
 def _pct(x: float | None) -> str:
-    return "—" if x is None else f"{100 * x:.2f} %"
+    return _fmt("success_rate", x)
 
 
-def _secs(x: float | None) -> str:
-    return "—" if x is None else f"{x:.1f} s"
+def _interval_text(share: Mapping[str, Any]) -> str:
+    return (
+        f"{_pct(share['estimate'])}  (95 % CI {_pct(share['low'])} – {_pct(share['high'])}; "
+        f"{share['interval']})"
+    )
 
 
 def render_summary(summary: Mapping[str, Any], console: Any) -> None:
-    """Print the summary tables on a ``rich.console.Console``."""
+    """Print the summary tables on a ``rich.console.Console``; every figure is formatted by
+    its catalogue entry (``sim.metrics``)."""
     from rich.table import Table
 
     rate = summary["success_rate"]
@@ -277,22 +295,35 @@ def render_summary(summary: Mapping[str, Any], console: Any) -> None:
     table = Table(title=title, show_header=False, title_justify="left")
     table.add_column("metric", style="bold")
     table.add_column("value")
-    table.add_row(
-        "success rate",
-        f"{_pct(rate['mean'])}  (95 % CI {_pct(rate['ci95'][0])} – {_pct(rate['ci95'][1])}; "
-        f"{rate['interval']})",
-    )
+    table.add_row(CATALOGUE["success_rate"].label, _interval_text(rate))
+    for limit in SIGNED_IN_WITHIN_S:
+        name = f"signed_in_within_{limit}s"
+        if name in summary:
+            table.add_row(CATALOGUE[name].label, _interval_text(summary[name]))
+    in_time = summary.get("delivered_within_code_lifetime")
+    if in_time and in_time["messages"]:
+        lifetime = in_time.get("code_lifetime_s")
+        within = f"within {lifetime:g} s" if lifetime else "within the code lifetime"
+        table.add_row(
+            CATALOGUE["delivered_within_code_lifetime"].label,
+            f"{_interval_text(in_time)}; of {in_time['messages']:,} sms/voice messages, "
+            f"delivered {within} of being requested (a lost message is not in time)",
+        )
     outcomes = summary["outcomes"]
-    table.add_row("outcomes", ", ".join(f"{k} {v:,}" for k, v in outcomes.items()))
+    table.add_row("outcomes", ", ".join(f"{k} {_fmt(k, v)}" for k, v in outcomes.items()))
     table.add_row(
         "time to authenticate",
-        f"p50 {_secs(times['p50'])}, p95 {_secs(times['p95'])}, p99 {_secs(times['p99'])}",
+        f"p50 {_fmt('p50', times['p50'])}, p95 {_fmt('p95', times['p95'])}, "
+        f"p99 {_fmt('p99', times['p99'])}",
     )
     aps = summary["attempts_per_success"]
-    bps = summary["begins_per_success"]
+    took = _fmt("begins_per_successful_signin", summary["begins_per_successful_signin"])
     table.add_row(
-        "attempts per success",
-        "—" if aps is None else f"{aps:.3f} (all begins per success {bps:.3f})",
+        CATALOGUE["attempts_per_success"].label,
+        "—"
+        if aps is None
+        else f"{_fmt('attempts_per_success', aps)} (every begin / successes; a successful "
+        f"sign-in took {took} begins)",
     )
     for outcome, reasons in summary["denials_by_reason"].items():
         if reasons:
@@ -311,6 +342,17 @@ def render_summary(summary: Mapping[str, Any], console: Any) -> None:
     for kind, busiest in summary["busiest"].items():
         if busiest:
             table.add_row(f"busiest {kind}", _describe(kind, busiest))
+    cost = summary.get("monthly_cost")
+    if cost:
+        models = ", ".join(
+            f"{model} {CATALOGUE.format('monthly_cost', value, currency=cost['currency'])}"
+            for model, value in cost["models"].items()
+        )
+        current = (
+            f" (the scenario bills {cost['current_model']})" if cost.get("current_model") else ""
+        )
+        table.add_row(CATALOGUE["monthly_cost"].label + ", by billing model", models + current)
+        table.add_row("month scaled as", cost["rule"])
     console.print(table)
 
 
@@ -320,19 +362,20 @@ def _by_count(item: tuple[str, int]) -> tuple[int, str]:
 
 def _describe(kind: str, figures: Mapping[str, Any]) -> str:
     parts = [str(figures["name"])]
-    parts.append(f"peak {_pct(figures.get('peak_utilisation'))}")
-    parts.append(f"mean {_pct(figures.get('utilisation'))}")
+    parts.append(f"peak {_fmt('peak_utilisation', figures.get('peak_utilisation'))}")
+    parts.append(f"mean {_fmt('utilisation', figures.get('utilisation'))}")
     if kind == "sender":
-        parts.append(f"{figures.get('messages', 0):,} messages")
-        parts.append(f"max wait {figures.get('max_wait_s', 0):.1f} s")
-        parts.append(f"peak queue {figures.get('peak_queue', 0):,}")
+        parts.append(f"{_fmt('messages', figures.get('messages', 0))} messages")
+        parts.append(f"max wait {_fmt('max_wait_s', figures.get('max_wait_s', 0))}")
+        parts.append(f"peak queue {_fmt('peak_queue', figures.get('peak_queue', 0))}")
     elif kind == "provider":
-        parts.append(f"{figures.get('accepted', 0):,} accepted")
+        parts.append(f"{_fmt('accepted', figures.get('accepted', 0))} accepted")
         parts.append(
-            f"{figures.get('errors', 0):,} errors, {figures.get('throttled', 0):,} throttled"
+            f"{_fmt('errors', figures.get('errors', 0))} errors, "
+            f"{_fmt('throttled', figures.get('throttled', 0))} throttled"
         )
     else:
-        parts.append(f"{figures.get('calls', 0):,} calls")
-        parts.append(f"waited {_pct(figures.get('wait_probability'))}")
-        parts.append(f"mean wait {figures.get('mean_wait_s', 0):.3f} s")
+        parts.append(f"{_fmt('calls', figures.get('calls', 0))} calls")
+        parts.append(f"waited {_fmt('wait_probability', figures.get('wait_probability'))}")
+        parts.append(f"mean wait {_fmt('mean_wait_s', figures.get('mean_wait_s', 0))}")
     return ", ".join(parts)

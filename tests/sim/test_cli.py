@@ -175,3 +175,81 @@ def test_sweep_runs_the_grid_on_dask_into_one_dataset(small, tmp_path, capsys):
     # the same replication seeds at every point: the same people arrive at the same times
     arrivals = auths.groupby("grid_point")["arrived_at"].apply(lambda s: sorted(s.round(9)))
     assert all(a == arrivals.iloc[0] for a in arrivals)
+
+
+# ---------------------------------------------------------------- issue 14: answers where
+# the planner looks (cost per model, in-time shares, output directories, sweep report)
+
+
+def test_run_prints_cost_per_model_and_in_time_shares(small, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["run", str(small), "--seed", "2", "--out", str(out), "--no-report"]) == 0
+    printed = capsys.readouterr().out
+    for row in ("signed in within 30 s", "signed in within 60 s", "codes delivered in time"):
+        assert row in printed
+    summary = json.loads((out / "summary.json").read_text())
+    cost = summary["monthly_cost"]
+    assert set(cost["models"]) == {"per_user", "per_auth", "licences"}
+    assert cost["currency"] and cost["rule"]  # the scaling rule is stated
+    for model, value in cost["models"].items():
+        assert value >= 0
+        assert f"{model} {value:,.2f} {cost['currency']}" in printed
+    assert "month scaled as" in printed
+
+
+def test_an_existing_output_directory_is_refused_unless_force(small, tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine", encoding="utf-8")
+    assert main(["run", str(small), "--out", str(out), "--no-report"]) == 2
+    err = capsys.readouterr().err
+    assert str(out) in err and "--force" in err
+    assert not (out / "auths").exists()
+    assert main(["run", str(small), "--out", str(out), "--no-report", "--force"]) == 0
+    assert (out / "auths").is_dir() and (out / "notes.txt").read_text() == "mine"
+    capsys.readouterr()
+
+
+def test_out_defaults_to_a_new_timestamped_directory(small, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", str(small), "--no-report"]) == 0
+    assert main(["run", str(small), "--no-report"]) == 0
+    made = sorted(p.name for p in (tmp_path / "runs").iterdir())
+    assert len(made) == 2 and all(name.startswith("small-") for name in made)
+    printed = capsys.readouterr().out
+    assert all(name in printed for name in made)
+
+
+def test_a_sweep_needs_no_out_and_writes_its_report(small, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    code = main(["sweep", str(small), "--set", "servers.count=1,3", "--replications", "1"])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    (out,) = (tmp_path / "runs").iterdir()
+    assert out.name.startswith("small-")
+    report = out / "report.html"
+    assert report.is_file() and (out / "report.md").is_file()
+    page = report.read_text(encoding="utf-8")
+    assert "servers.count=3" in page and "servers.count=3.0" not in page
+    assert "nan" not in printed.lower()
+    assert "servers.count=3.0" not in printed
+
+
+def test_a_sweep_with_no_report_writes_none(small, tmp_path, capsys):
+    out = tmp_path / "sweep"
+    code = main(
+        [
+            "sweep",
+            str(small),
+            "--set",
+            "servers.count=1,3",
+            "--replications",
+            "1",
+            "--out",
+            str(out),
+            "--no-report",
+        ]
+    )
+    assert code == 0
+    assert not (out / "report.html").exists()
+    capsys.readouterr()

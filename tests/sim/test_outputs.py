@@ -87,7 +87,7 @@ def test_run_directory_files(simulate):
     summary = json.loads((run.path / "summary.json").read_text())
     assert summary == run.summary
     rate = summary["success_rate"]
-    assert rate["ci95"][0] <= rate["mean"] <= rate["ci95"][1]
+    assert rate["ci95"] == [rate["low"], rate["high"]]
     assert len(rate["per_replication"]) == 2
     assert summary["outcomes"]["success"] == len(run.auths[run.auths["outcome"] == "success"])
 
@@ -124,7 +124,10 @@ def _tally_agrees_with_the_rows(summary, auths, deliveries):
     assert summary["verifies"] == auths["verifies"].sum()
     ok = auths["outcome"] == "success"
     assert summary["outcomes"]["success"] == ok.sum()
-    assert summary["attempts_per_success"] == round(auths.loc[ok, "begins"].sum() / ok.sum(), 4)
+    assert summary["attempts_per_success"] == round(auths["begins"].sum() / ok.sum(), 4)
+    assert summary["begins_per_successful_signin"] == round(
+        auths.loc[ok, "begins"].sum() / ok.sum(), 4
+    )
     for outcome in ("denied", "abandoned"):
         reasons = auths.loc[auths["outcome"] == outcome, "reason"].value_counts()
         assert summary["denials_by_reason"][outcome] == reasons.sort_index().to_dict()
@@ -139,3 +142,37 @@ def _tally_agrees_with_the_rows(summary, auths, deliveries):
     for channel, group in deliveries.groupby("channel"):
         counted = summary["deliveries"][channel]
         assert counted == {"sent": len(group), "delivered": int((group["loss_cause"] == "").sum())}
+
+
+def test_the_pooled_success_rate_is_the_centre_of_its_interval(simulate):
+    """summary.json's estimate is the pooled share (successes / authentications over every
+    replication) and the centre of its 95 % interval (issue 14, point 4)."""
+    run = simulate(SMALL, replications=3, seed=11)
+    rate = run.summary["success_rate"]
+    auths = run.auths
+    pooled = (auths["outcome"] == "success").mean()
+    assert rate["estimate"] == round(pooled, 6)
+    assert rate["low"] < rate["estimate"] < rate["high"]
+    assert rate["estimate"] - rate["low"] == pytest.approx(
+        rate["high"] - rate["estimate"], abs=2e-6
+    )
+    assert rate["interval"] == "t over 3 replications"
+
+
+def test_in_time_shares_agree_with_the_rows(simulate):
+    """Signed in within 30 s / 60 s, and codes delivered within the code lifetime, are the
+    pooled shares of the rows (issue 14: "code arrived in time")."""
+    tree = merged(SMALL, {"servers": {"timeout_s": 40}})
+    run = simulate(tree, replications=2, seed=6)
+    auths, deliveries, summary = run.auths, run.deliveries, run.summary
+    ok = auths["outcome"] == "success"
+    for limit in (30, 60):
+        share = (ok & (auths["time_to_auth"] <= limit)).mean()
+        assert summary[f"signed_in_within_{limit}s"]["estimate"] == round(share, 6)
+    codes = deliveries[deliveries["channel"].isin(["sms", "voice"])]
+    in_time = (codes["delivered_at"] - codes["requested_at"]) <= 40
+    figure = summary["delivered_within_code_lifetime"]
+    assert figure["messages"] == len(codes) > 0
+    assert figure["code_lifetime_s"] == 40
+    assert figure["estimate"] == round(in_time.mean(), 6)
+    assert 0 < figure["estimate"] < 1

@@ -33,6 +33,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from hashlib import sha256
 from pathlib import Path
 from types import SimpleNamespace
@@ -60,6 +61,7 @@ from mfa.cli.loadtest import ROUTING_POLICIES, parse_duration
 from mfa.delivery.message import extract_code
 from mfa.engine import parse_auth_id
 from mfa.policy import Policy
+from mfa.push_proof import PushDevice
 from mfa.reasons import AuthResult, AuthStatus
 from mfa.users import parse_phone
 
@@ -788,11 +790,26 @@ _MAX_AUTO_POOL = 20_000
 
 @dataclass(frozen=True, slots=True)
 class Account:
-    """A pre-created account with an sms (default) and a push method."""
+    """A pre-created account with an sms (default) and a push method.
+
+    ``device_seed`` is the private key of the account's authenticator app (Ed25519, 32
+    bytes), derived from the run id like everything else here so that the master registers
+    the public key and every worker signs with the same key, without exchanging anything.
+    Anyone who knows the run id can derive it: load-test accounts only."""
 
     user_id: str
     phone: str
     device_token: str
+    device_seed: bytes
+
+    @property
+    def device(self) -> PushDevice:
+        return _device(self.device_seed)
+
+
+@lru_cache(maxsize=_MAX_AUTO_POOL)
+def _device(seed: bytes) -> PushDevice:
+    return PushDevice.from_seed(seed)
 
 
 def account_for(run_id: str, index: int) -> Account:
@@ -801,7 +818,8 @@ def account_for(run_id: str, index: int) -> Account:
     offset = int.from_bytes(sha256(run_id.encode()).digest()[:8], "big") % _PHONE_SPACE
     n = (offset + index) % _PHONE_SPACE
     phone = parse_phone(f"+1646{200 + n // 10_000:03d}{n % 10_000:04d}").e164
-    return Account(f"lt-{run_id}-{index:06d}", phone, f"device-{run_id}-{index:06d}")
+    seed = sha256(f"mfalab-loadtest-device:{run_id}:{index}".encode()).digest()
+    return Account(f"lt-{run_id}-{index:06d}", phone, f"device-{run_id}-{index:06d}", seed)
 
 
 class AccountPool:
@@ -858,7 +876,12 @@ def create_accounts(
             path = f"/v1/users/{quote(account.user_id)}/methods"
             post(path, {"type": "sms", "phone": account.phone, "default": True})
             if push:
-                post(path, {"type": "push", "device_token": account.device_token})
+                push_method = {
+                    "type": "push",
+                    "device_token": account.device_token,
+                    "public_key": account.device.public_key,
+                }
+                post(path, push_method)
 
     Pool(concurrency).map(create, accounts)
     if failures:
@@ -1363,8 +1386,9 @@ class TotpFlow(Flow):
 
 
 class PushFlow(Flow):
-    """begin → the device approves (``POST /v1/push/{auth_id}/respond``) → the login page
-    polls ``GET /v1/auth/{auth_id}`` until it is no longer pending."""
+    """begin → the device approves (``POST /v1/push/{auth_id}/respond``, signed with the
+    account's key, with the number the login page shows) → the login page polls
+    ``GET /v1/auth/{auth_id}`` until it is no longer pending."""
 
     name = "push"
 
@@ -1378,12 +1402,18 @@ class PushFlow(Flow):
             if not reply.ok:
                 return reply.reason
             auth_id = str(reply.get("auth_id"))
+            # the person types the number the login page shows into the app (number
+            # matching; absent when the servers run without it), the app signs its approval
+            number = reply.get("number")
+            typed = number if isinstance(number, int) else None
+            body: dict[str, Any] = {
+                "approve": True,
+                "signature": account.device.answer(auth_id, True, typed),
+            }
+            if typed is not None:
+                body["number"] = typed
             answer = self.user.call(
-                "POST",
-                f"/v1/push/{auth_id}/respond",
-                N_RESPOND,
-                {"device_token": account.device_token, "approve": True},
-                auth_id=auth_id,
+                "POST", f"/v1/push/{auth_id}/respond", N_RESPOND, body, auth_id=auth_id
             )
             if not answer.ok:
                 return answer.reason

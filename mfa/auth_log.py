@@ -1,9 +1,10 @@
 """The authentication log: one record per authentication, with the seed's fields.
 
 Unique ID, first/last name and email (optional, configurable), phone (voice/SMS), device
-token (push), authentication mode, result and denial reason, server name and IP, client IP —
-plus timing, attempts and routing for reliability analysis. A record never holds a code, a
-secret or a password: the type has no field where one could go.
+token (push: only its fingerprint, the first 8 hex characters of its SHA-256 — see
+``mfa.push_proof.fingerprint``), authentication mode, result and denial reason, server name
+and IP, client IP — plus timing, attempts and routing for reliability analysis. A record
+never holds a code, a secret or a password: the type has no field where one could go.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class AuthLogRecord:
     last_name: str | None = None
     email: str | None = None
     phone: str | None = None
+    #: push: the device token's fingerprint, never the token
     device_token: str | None = None
     reason: DenialReason | None = None
     client_ip: str | None = None

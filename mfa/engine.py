@@ -10,8 +10,12 @@ The rules (from the seed document and the RFCs):
   configurable) or 180 s in cloud mode; only the issuing server can validate them unless the
   pending store is shared;
 - at most ``max_verify_attempts`` checks per authentication; ``lockout_threshold``
-  consecutive failures lock the user for ``lockout_seconds``; at most ``max_sends`` sms/voice
-  sends per user in any ``send_window_seconds`` ("up to five times in 5 minutes");
+  consecutive failures lock the user for ``lockout_seconds``; at most ``max_sends`` sms, voice
+  and push sends per user in any ``send_window_seconds`` ("up to five times in 5 minutes";
+  push too, against push bombing);
+- a push answer is proven by the activated device's Ed25519 signature, never by its device
+  token (a delivery address, sealed at rest and logged as a fingerprint); with number
+  matching the approval carries the two digits the sign-in page showed (``mfa.push_proof``);
 - TOTP accepts ±``totp_window_steps`` and each step once;
 - every authentication leaves one log record with the seed's fields, never a code or secret.
 
@@ -54,6 +58,7 @@ from mfa.otp import match_totp, otpauth_uri
 from mfa.outcomes import Challenge, Denial, Verdict
 from mfa.pending import PendingAuth, PendingStore
 from mfa.policy import Policy
+from mfa.push_proof import checked_public_key, fingerprint, push_message, signature_ok
 from mfa.reasons import AuthStatus, DenialReason, RegistrationReason
 from mfa.repository import Repository
 from mfa.security_state import (
@@ -72,6 +77,8 @@ _B = TypeVar("_B")
 _SERVER_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _USER_ID = re.compile(r"^[^\s/?#]{1,128}$")
 _AUTH_TOKEN_LENGTH = 22  # 64**22 = 2**132
+#: Push number matching's range: always two digits to type.
+_PUSH_NUMBERS = (10, 99)
 _TOTP_SECRET_CHARS = 32  # 32 base32 characters = 160 bits, as RFC 4226 §4 recommends
 _PURGE_EVERY = 512
 _COUNTRY_CACHE = 4096
@@ -257,13 +264,15 @@ class Engine:
         serial: str | None = None,
         device_token: str | None = None,
         default: bool = False,
+        public_key: str | None = None,
     ) -> RegisteredMethod:
-        """Register a method. A push method registered with its device token is activated at
-        once (the app did the activation step); without one it waits for ``activate_push``."""
+        """Register a method. A push method registered with its device token and the
+        device's public key is activated at once (the app did the activation step); without
+        them it waits for ``activate_push``."""
         user = self.get_user(user_id)
         kind = _method_type(method)
         raw = phone if phone is not None else user.phone
-        token = self._checked_method(user_id, kind, raw, serial, device_token)
+        token = self._checked_method(user_id, kind, raw, serial, device_token, public_key)
         number = None
         if kind in DELIVERED_METHODS:
             if raw is user.phone:
@@ -284,6 +293,7 @@ class Engine:
             default,
             self.repository.list_methods(user_id),
             self.clock.now(),
+            public_key,
         )
 
     def enrol(
@@ -298,12 +308,22 @@ class Engine:
         last_name: str | None = None,
         email: str | None = None,
         licensed: bool = False,
+        public_key: str | None = None,
     ) -> RegisteredMethod:
         """Create a user together with their first (default) method, as an admin enrolling
         someone does: everything is checked before anything is stored, so a refused
         enrolment leaves no user behind. sms/voice use ``phone``, the user's number."""
         entry = Enrolment(
-            user_id, method, phone, serial, device_token, first_name, last_name, email, licensed
+            user_id,
+            method,
+            phone,
+            serial,
+            device_token,
+            first_name,
+            last_name,
+            email,
+            licensed,
+            public_key,
         )
         user, registered, token = self._enrolment_records(entry, self.clock.now())
         self.repository.add_users((user,), (registered,), () if token is None else (token,))
@@ -359,7 +379,9 @@ class Engine:
         ``ConflictError`` if it cannot be enrolled)."""
         user_id = entry.user_id
         kind = _method_type(entry.method)
-        token = self._checked_method(user_id, kind, entry.phone, entry.serial, entry.device_token)
+        token = self._checked_method(
+            user_id, kind, entry.phone, entry.serial, entry.device_token, entry.public_key
+        )
         user = self._user_record(
             user_id,
             entry.first_name,
@@ -370,7 +392,7 @@ class Engine:
             now,
         )
         registered = self._method_record(
-            user_id, kind, user.phone, entry.device_token, token, True, now
+            user_id, kind, user.phone, entry.device_token, token, True, now, entry.public_key
         )
         return user, registered, None if token is None else replace(token, user_id=user_id)
 
@@ -381,6 +403,7 @@ class Engine:
         phone: str | None,
         serial: str | None,
         device_token: str | None,
+        public_key: str | None = None,
     ) -> HardwareToken | None:
         """Refuse a registration that cannot succeed, before anything is written; the
         hardware token it names, for that kind."""
@@ -388,8 +411,10 @@ class Engine:
             if phone is None:
                 raise InvalidInput("phone", f"a phone number is required for {kind.value}")
         elif kind is _PUSH:
-            if device_token is not None:
+            if device_token is not None or public_key is not None:
+                # the activation step: a delivery address and the key that proves answers
                 _check_device_token(device_token)
+                checked_public_key(public_key)
         elif kind is _HARDWARE_TOKEN:
             if not serial:
                 raise InvalidInput("serial", "the serial number of an imported token is required")
@@ -411,6 +436,7 @@ class Engine:
         default: bool,
         existing: Sequence[RegisteredMethod],
         now: float,
+        public_key: str | None = None,
     ) -> RegisteredMethod:
         """Store a checked registration (``number`` in E.164 for sms/voice) made at ``now``."""
         user_id = user.user_id
@@ -423,7 +449,7 @@ class Engine:
                 if other.is_default:
                     self.repository.save_method(replace(other, is_default=False))
         registered = self._method_record(
-            user_id, kind, number, device_token, token, make_default, now
+            user_id, kind, number, device_token, token, make_default, now, public_key
         )
         self.repository.add_method(registered)
         # registering answers an admin reset or a registration policy
@@ -440,11 +466,12 @@ class Engine:
         token: HardwareToken | None,
         is_default: bool,
         now: float,
+        public_key: str | None = None,
     ) -> RegisteredMethod:
         """A checked registration, not yet stored: a fresh method id, and for totp a fresh
-        secret from the entropy port. A push method that comes with its device token is
-        active at once (the app did the activation step)."""
-        push = kind is _PUSH and device_token is not None
+        secret from the entropy port. A push method that comes with its device token and
+        public key is active at once (the app did the activation step)."""
+        push = kind is _PUSH and device_token is not None and public_key is not None
         return _new_method(
             "m-" + self.entropy.token(12),  # method_id
             user_id,
@@ -456,14 +483,23 @@ class Engine:
             token.serial if token is not None else None,  # serial
             is_default,
             now,  # created_at
+            public_key if push else None,
         )
 
-    def activate_push(self, user_id: str, method_id: str, device_token: str) -> RegisteredMethod:
+    def activate_push(
+        self, user_id: str, method_id: str, device_token: str, public_key: str
+    ) -> RegisteredMethod:
+        """The app's activation: where notifications go (``device_token``) and the Ed25519
+        public key its answers are signed with (base64url of the 32 raw bytes). A new
+        activation replaces the old device: its answers are no longer accepted."""
         _check_device_token(device_token)
+        checked_public_key(public_key)
         method = self._method_by_id(user_id, method_id)
         if method.type is not _PUSH:
             raise InvalidInput("method_id", f"{method_id!r} is not a push method")
-        activated = replace(method, device_token=device_token, activated=True)
+        activated = replace(
+            method, device_token=device_token, public_key=public_key, activated=True
+        )
         self.repository.save_method(activated)
         return activated
 
@@ -610,6 +646,7 @@ class Engine:
 
         auth_id = self._auth_prefix + self.entropy.token(_AUTH_TOKEN_LENGTH)
         digest: bytes | None = None
+        number: int | None = None
         sender: str | None = None
         provider: str | None = None
         if kind in DELIVERED_METHODS:
@@ -645,6 +682,25 @@ class Engine:
                 )
             ).provider
         elif kind is _PUSH:
+            # push bombing: a notification counts toward the send limit like a text
+            window, max_sends = policy.send_window_seconds, policy.max_sends
+            wait = repository.update_state(
+                user_id, lambda state: record_send(state, now, window, max_sends)
+            )
+            if wait is not None:
+                return self._refuse(
+                    user,
+                    user_id,
+                    kind,
+                    DenialReason.RATE_LIMITED,
+                    now,
+                    client_ip,
+                    retry_after=wait,
+                )
+            if policy.push_number_matching:
+                # shown on the sign-in page, typed into the app; kept only as a digest
+                number = self.entropy.between(*_PUSH_NUMBERS)
+                digest = self._digest(auth_id, str(number))
             provider = self.gateway.send(
                 _new_message(
                     Channel.PUSH,
@@ -690,7 +746,9 @@ class Engine:
         begun[auth_id] = user
         if getattr(repository, "keep_logs", True):
             repository.save_log(self._log_record(user, pending, chosen))
-        return _new_challenge(auth_id, user_id, kind, server.name, timeout, sender, provider)
+        return _new_challenge(
+            auth_id, user_id, kind, server.name, timeout, sender, provider, number
+        )
 
     def verify(self, auth_id: str, code: str) -> Verdict:
         """Check the code the user typed for an sms, voice, totp or hardware-token auth."""
@@ -817,12 +875,30 @@ class Engine:
             self._count_failure(pending.user_id, now)
         return Verdict.denied(failure, auth_id, None, kind)
 
-    def respond_push(self, auth_id: str, device_token: str, approve: bool) -> Verdict:
-        """The authenticator app answers a push notification."""
-        return self._answer(auth_id, self._respond_push, device_token, approve)
+    def respond_push(
+        self,
+        auth_id: str,
+        approve: bool,
+        *,
+        signature: str | None,
+        number: int | None = None,
+    ) -> Verdict:
+        """The authenticator app answers a push notification: ``signature`` is the activated
+        device's Ed25519 signature of its answer (``mfa.push_proof.push_message``) and
+        ``number`` what the person typed from the sign-in page (number matching).
+
+        A missing or wrong signature is ``bad_signature`` and counts as no one's failure
+        (whoever sent it does not hold the key, so it must not lock the user out); a wrong
+        number is ``wrong_number`` and counts toward the lockout. Either ends the
+        authentication."""
+        return self._answer(auth_id, self._respond_push, (approve, number), signature)
 
     def _respond_push(
-        self, pending: PendingAuth, now: float, device_token: str, approve: bool
+        self,
+        pending: PendingAuth,
+        now: float,
+        answer: tuple[bool, int | None],
+        signature: str | None,
     ) -> Verdict | None:
         auth_id = pending.auth_id
         kind = pending.method
@@ -834,19 +910,37 @@ class Engine:
         user = self._user_of(pending)
         method = self._method_of(pending)
         attempts = pending.attempts + 1
-        expected = (method.device_token or "") if method and method.activated else ""
-        given = device_token if isinstance(device_token, str) else ""
-        if not expected or not hmac.compare_digest(expected.encode(), given.encode()):
+        approve, number = answer
+        approve = approve is True
+        # number matching was on when the page showed a number: its digest is pending
+        matching = pending.code_digest is not None
+        typed = number if matching and isinstance(number, int) else None
+        wrong_number = False
+        if method is None or not method.activated or not method.public_key:
             # the seed: "Authentication request is not for an activated account"
             reason = DenialReason.NOT_ACTIVATED
-        elif approve:
+        elif not signature_ok(method.public_key, push_message(auth_id, approve, typed), signature):
+            reason = DenialReason.BAD_SIGNATURE
+        elif not approve:
+            reason = DenialReason.USER_DENIED
+        elif matching and (
+            typed is None
+            or not hmac.compare_digest(
+                pending.code_digest or b"", self._digest(auth_id, str(typed))
+            )
+        ):
+            reason = DenialReason.WRONG_NUMBER
+            wrong_number = True
+        else:
             if not self._finish(user, pending, method, now, _SUCCESS, None, attempts, True):
                 return None
+            if state.consecutive_failures:
+                self.repository.update_state(pending.user_id, clear_failures)
             return Verdict.success(auth_id, kind)
-        else:
-            reason = DenialReason.USER_DENIED
         if not self._finish(user, pending, method, now, AuthStatus.DENIED, reason, attempts, True):
             return None
+        if wrong_number:
+            self._count_failure(pending.user_id, now)
         return Verdict.denied(reason, auth_id, None, kind)
 
     def status(self, auth_id: str) -> AuthView:
@@ -1189,7 +1283,8 @@ class Engine:
             user.last_name if names else None,  # type: ignore[union-attr]
             user.email if user is not None and policy.log_email else None,
             method.phone if method is not None and kind in DELIVERED_METHODS else None,
-            method.device_token if method is not None and kind is _PUSH else None,
+            # a delivery address, shown only as a fingerprint (it must not help an attacker)
+            fingerprint(method.device_token) if method is not None and kind is _PUSH else None,
             pending.reason,
             pending.client_ip,
             pending.completed_at,
@@ -1240,6 +1335,6 @@ def _method_type(method: MethodType | str) -> MethodType:
         raise InvalidInput("type", f"{method!r} is not one of {choices}") from None
 
 
-def _check_device_token(device_token: str) -> None:
+def _check_device_token(device_token: str | None) -> None:
     if not isinstance(device_token, str) or not 8 <= len(device_token) <= 512:
         raise InvalidInput("device_token", "a device token of 8 to 512 characters is required")

@@ -17,8 +17,9 @@ __all__ = ["Enrolment"]
 @dataclass(frozen=True, slots=True)
 class Enrolment:
     """A user and their first (default) method. sms/voice need ``phone`` (the user's number,
-    in international form), push may carry the app's ``device_token`` (then it is active at
-    once), a hardware token needs the ``serial`` of an imported, unassigned token."""
+    in international form), push may carry the app's ``device_token`` and ``public_key``
+    (then it is active at once), a hardware token needs the ``serial`` of an imported,
+    unassigned token."""
 
     user_id: str
     method: MethodType | str
@@ -29,3 +30,4 @@ class Enrolment:
     last_name: str | None = None
     email: str | None = None
     licensed: bool = False
+    public_key: str | None = None

@@ -46,6 +46,11 @@ class Entropy(Protocol):
 
     def choice(self, options: Sequence[T]) -> T: ...
 
+    def between(self, low: int, high: int) -> int:
+        """A whole number from ``low`` to ``high``, both included, each equally likely
+        (push number matching's two digits)."""
+        ...
+
 
 class SecretsEntropy:
     """Cryptographically strong randomness for real deployments."""
@@ -63,6 +68,9 @@ class SecretsEntropy:
 
     def choice(self, options: Sequence[T]) -> T:
         return options[secrets.randbelow(len(options))]
+
+    def between(self, low: int, high: int) -> int:
+        return low + secrets.randbelow(high - low + 1)
 
 
 class SeededEntropy:
@@ -102,6 +110,9 @@ class SeededEntropy:
 
     def choice(self, options: Sequence[T]) -> T:
         return options[int(self._random.random() * len(options))]
+
+    def between(self, low: int, high: int) -> int:
+        return low + int(self._random.random() * (high - low + 1))
 
 
 _TOKEN_BLOCK = 4096

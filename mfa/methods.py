@@ -16,7 +16,8 @@ class MethodType(StrEnum):
     HARDWARE_TOKEN = "hardware_token"
 
 
-#: Methods whose code travels through the delivery gateway (and count toward the send limit).
+#: Methods whose code travels through the delivery gateway (they, and push notifications,
+#: count toward the send limit).
 DELIVERED_METHODS = frozenset({MethodType.SMS, MethodType.VOICE})
 
 
@@ -26,7 +27,9 @@ class RegisteredMethod:
 
     ``secret`` is the base32 TOTP secret for software tokens (hardware tokens keep theirs in
     the token record, found by ``serial``). ``activated`` matters for push only: the app must
-    be activated with its device token before notifications are accepted.
+    be activated with its device token (where notifications go) and the public key of its
+    Ed25519 key pair (what proves an answer, see ``mfa.push_proof``) before notifications are
+    accepted. ``public_key`` is base64url of the key's 32 raw bytes.
     """
 
     method_id: str
@@ -39,3 +42,4 @@ class RegisteredMethod:
     serial: str | None = None
     is_default: bool = False
     created_at: float = 0.0
+    public_key: str | None = None

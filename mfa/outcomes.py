@@ -20,7 +20,10 @@ _SUCCESS, _DENIED = AuthResult.SUCCESS, AuthResult.DENIED
 
 @dataclass(frozen=True, slots=True)
 class Challenge:
-    """An authentication that has begun and waits for the user's answer."""
+    """An authentication that has begun and waits for the user's answer.
+
+    ``number`` is push number matching's two digits: the sign-in page shows them, the
+    person types them into the app (``None`` for other methods or with matching off)."""
 
     auth_id: str
     user_id: str
@@ -29,6 +32,7 @@ class Challenge:
     expires_in: float
     sender: str | None = None
     provider: str | None = None
+    number: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

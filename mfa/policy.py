@@ -40,6 +40,8 @@ class Policy:
     max_verify_attempts: int = 5
     lockout_threshold: int = 10
     lockout_seconds: float = 15 * 60.0
+    #: sms, voice and push sends per user in ``send_window_seconds`` (push bombing is a
+    #: flood of notifications, so push counts like a text).
     max_sends: int = 5
     send_window_seconds: float = 5 * 60.0
     totp_window_steps: int = 1
@@ -52,6 +54,10 @@ class Policy:
     #: How long a finished transaction stays queryable by ``status`` (seconds).
     retention_seconds: float = 3600.0
     sms_template: str = "Your verification code is {code}"
+    #: Push number matching: the sign-in page shows two digits (10–99) that the person
+    #: types into the app, so an approval given blindly to a notification that the person
+    #: did not ask for (push bombing) fails.
+    push_number_matching: bool = True
 
     def __post_init__(self) -> None:
         if self.pending_timeout_seconds <= 0:

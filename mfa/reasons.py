@@ -32,6 +32,12 @@ class DenialReason(StrEnum):
     #: Extension: the user pressed "Deny" in the authenticator app (a fraud signal,
     #: not a typing error, so it is kept apart from ``wrong_code``).
     USER_DENIED = "user_denied"
+    #: A push answer whose Ed25519 signature is missing or is not the activated device's
+    #: (see ``mfa.push_proof``): whoever sent it does not hold the app's key.
+    BAD_SIGNATURE = "bad_signature"
+    #: A push approval with another number than the sign-in page showed (number matching);
+    #: counts as a failure toward the user's lockout.
+    WRONG_NUMBER = "wrong_number"
 
 
 class AuthStatus(StrEnum):

@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     #: Other servers of the cluster (comma-separated base URLs). ``GET /v1/sink/messages``
     #: asks them too, because a phone receives a code whichever server sent it.
     sink_peers: str = ""
+    #: Push number matching (``Policy.push_number_matching``): the sign-in page shows two
+    #: digits that the person types into the app. On unless turned off.
+    push_number_matching: bool = True
 
     @field_validator("pending")
     @classmethod

@@ -109,6 +109,7 @@ def engine_policy(scenario: Scenario) -> Policy:
         lockout_seconds=spec.lockout_s,
         max_sends=spec.max_sends,
         send_window_seconds=spec.send_window_s,
+        push_number_matching=spec.push_number_matching,
     )
     return security_defaults(policy) if spec.security_defaults else policy
 

@@ -8,8 +8,10 @@ decides that a code is expired, from the wrong server or over a limit, it only r
 what the engine answered:
 
 - sms, voice, push: ask for a code (begin); wait up to ``resend_after_s`` for something to
-  arrive; read and type it (a typo now and then, retyped once noticed); on a denial other
-  than a wrong code, or when nothing came, ask again — at most ``max_attempts`` times within
+  arrive; read and type it (a typo now and then, retyped once noticed) — for push, approve
+  in the app, typing the number the sign-in page shows (with the same typo rate; the app
+  signs the answer with its key); on a denial other than a wrong code, or when nothing
+  came, ask again — at most ``max_attempts`` times within
   ``window_s``, each time with ``retry_probability`` of bothering;
 - totp and hardware tokens: open the app or token, type the code; a code already used in
   this time step is refused by the engine, so the person waits for the next one;
@@ -34,6 +36,7 @@ from mfa.errors import DeliveryError
 from mfa.methods import MethodType
 from mfa.otp import match_totp, totp_at
 from mfa.outcomes import Challenge, Denial, Verdict
+from mfa.push_proof import sign_answer
 from mfa.reasons import DenialReason
 from sim.distributions import Lognormal, RandomStream
 from sim.network import CarrierModel
@@ -42,6 +45,7 @@ from sim.scenario import UserBehaviour
 from sim.summary import Tally
 
 if TYPE_CHECKING:
+    from mfa.engine import Engine
     from sim.model import Server
 
 __all__ = ["LoadBalancer", "People", "Session"]
@@ -318,9 +322,10 @@ class People:
         return result
 
     def _verify(
-        self, s: Session, auth_id: str, code: str | None
+        self, s: Session, auth_id: str, code: str | None, shown: int | None = None
     ) -> Generator[float, None, Verdict]:
-        """Check a code (``code``) or approve a push (``code is None``)."""
+        """Check a code (``code``) or answer a push (``code is None``; ``shown`` is the
+        number the sign-in page shows, with number matching)."""
         server = self.servers[self.balancer.verify(s, auth_id)]
         if s.lag:
             yield self._pause(s, 0.0)  # the last answer reaches the person first
@@ -331,8 +336,7 @@ class People:
         s.verifies += 1
         engine = server.engine
         if code is None:
-            approve = not (self.deny and self.stream.uniform() < self.deny)
-            verdict = engine.respond_push(auth_id, self.population.device_token(s.index), approve)
+            verdict = self._answer_push(s, engine, auth_id, shown)
         else:
             verdict = engine.verify(auth_id, code)
         if not verdict.ok:
@@ -344,6 +348,19 @@ class People:
             elif reason == "expired":
                 s.expired += 1
         return verdict
+
+    def _answer_push(self, s: Session, engine: Engine, auth_id: str, shown: int | None) -> Verdict:
+        """The person approves (typing the page's number into the app, a typo now and then)
+        or denies; the app signs the answer with its key, and the engine checks it."""
+        key = self.population.device_key(s.index)
+        if self.deny and self.stream.uniform() < self.deny:
+            signature = sign_answer(key, auth_id, False)
+            return engine.respond_push(auth_id, False, signature=signature)
+        typed = shown
+        if shown is not None and self.typo and self.stream.uniform() < self.typo:
+            typed = int(_mistyped(str(shown)))  # still two digits: 19 → 10
+        signature = sign_answer(key, auth_id, True, typed)
+        return engine.respond_push(auth_id, True, signature=signature, number=typed)
 
     def _denied(self, s: Session, reason: str) -> None:
         self.tally.engine_denials[reason] += 1
@@ -416,7 +433,7 @@ class People:
                 wait = (arrives if arrives > ready else ready) - env._now
                 if push:
                     yield wait + self.respond.sample(self.stream)
-                    verdict = yield from self._verify(s, auth_id, None)
+                    verdict = yield from self._verify(s, auth_id, None, begun.number)
                 else:
                     yield wait + self.read.sample(self.stream)
                     verdict = yield from self._type(s, begun.auth_id, code)

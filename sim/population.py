@@ -7,6 +7,10 @@ a chunk of arrivals who is not there yet — before their first sign-in, with th
 method, and a backup method the first time they fall back to it: only people who
 authenticate, and only methods they use, cost engine memory and registration time.
 
+Each push user's authenticator app holds an Ed25519 key pair derived from the run's
+population stream (one 32-byte draw after every attribute, then a hash per user), so keys
+are the same from the same seed and cost nothing until the app is registered.
+
 Phone numbers are valid numbers of the user's country (libphonenumber's example mobile
 number with the last four digits varied), because the engine derives the country, and so
 the sender pool, from the number.
@@ -19,11 +23,13 @@ import hashlib
 
 import numpy as np
 import phonenumbers
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from mfa.engine import Engine
 from mfa.enrolment import Enrolment
 from mfa.fastrecords import builder
 from mfa.methods import MethodType, RegisteredMethod
+from mfa.push_proof import public_key_of
 from mfa.tokens.model import HardwareToken
 from sim.network import CarrierModel, CarrierTable
 from sim.scenario import METHODS, Scenario
@@ -94,6 +100,11 @@ class Population:
         #: base32 secrets of each user's authenticator app and hardware token
         self.totp_secret: dict[int, str] = {}
         self.token_secret: dict[int, str] = {}
+        #: each push user's authenticator app: its private key, made when first registered
+        #: (the key objects hold no Python references, so a run still makes no cycles)
+        self.device_keys: dict[int, Ed25519PrivateKey] = {}
+        # drawn last, so that every attribute above is what it was before keys existed
+        self._device_seed = rng.bytes(32)
 
     # ------------------------------------------------------------------ attributes
 
@@ -104,6 +115,14 @@ class Population:
     @staticmethod
     def device_token(index: int) -> str:
         return f"device-{index:07d}"
+
+    def device_key(self, index: int) -> Ed25519PrivateKey:
+        """User ``index``'s authenticator app's private key, from the run's seed."""
+        found = self.device_keys.get(index)
+        if found is None:
+            seed = hashlib.sha256(self._device_seed + index.to_bytes(8, "little")).digest()
+            found = self.device_keys[index] = Ed25519PrivateKey.from_private_bytes(seed)
+        return found
 
     def country_of(self, index: int) -> str:
         return self.countries[self.country[index]]
@@ -147,7 +166,7 @@ class Population:
                 continue
             m = self.default[index]
             enrolled[index] = 1 << m
-            device_token, token = self._credentials(index, _KINDS[m])
+            device_token, public_key, token = self._credentials(index, _KINDS[m])
             if token is not None:
                 tokens.append(token)
             phone = self.phone(index) if self.registered[index] & _PHONE_METHODS else None
@@ -162,6 +181,7 @@ class Population:
                     None,  # last_name
                     None,  # email
                     self.licensed(index),
+                    public_key,
                 )
             )
             enrolling.append(index)
@@ -182,7 +202,7 @@ class Population:
         if self._enrolled[index] >> bit & 1:
             return
         self._enrolled[index] |= 1 << bit
-        device_token, token = self._credentials(index, _KINDS[bit])
+        device_token, public_key, token = self._credentials(index, _KINDS[bit])
         if token is not None:
             engine.import_tokens([token])
         registered = engine.register_method(
@@ -190,19 +210,22 @@ class Population:
             _KINDS[bit],
             device_token=device_token,
             serial=token.serial if token is not None else None,
+            public_key=public_key,
         )
         self._keep_secret(index, registered)
 
-    def _credentials(self, index: int, kind: MethodType) -> tuple[str | None, HardwareToken | None]:
-        """The push app's device token, or the hardware token to import first, for a
-        registration of ``kind``."""
+    def _credentials(
+        self, index: int, kind: MethodType
+    ) -> tuple[str | None, str | None, HardwareToken | None]:
+        """The push app's device token and public key, or the hardware token to import
+        first, for a registration of ``kind``."""
         if kind is _PUSH:
-            return self.device_token(index), None
+            return self.device_token(index), public_key_of(self.device_key(index)), None
         if kind is _HARDWARE_TOKEN:
             serial = f"HT{index:08d}"
             secret = self.token_secret[index] = _token_secret(serial)
-            return None, HardwareToken(serial=serial, secret=secret)
-        return None, None
+            return None, None, HardwareToken(serial=serial, secret=secret)
+        return None, None, None
 
     def _keep_secret(self, index: int, method: RegisteredMethod) -> None:
         """The authenticator app holds the secret the engine issued (totp)."""

@@ -542,13 +542,18 @@ class PolicySpec(_Model):
     )
     lockout_s: float = Field(_ENGINE.lockout_seconds, ge=0, description="lockout, seconds")
     max_sends: int = Field(
-        _ENGINE.max_sends, ge=1, description="sms/voice sends per user per send_window_s"
+        _ENGINE.max_sends, ge=1, description="sms, voice and push sends per user per send_window_s"
     )
     send_window_s: float = Field(
         _ENGINE.send_window_seconds, gt=0, description="sliding window of max_sends, seconds"
     )
     security_defaults: bool = Field(
         False, description="the free tier: only the authenticator app (push, totp) is allowed"
+    )
+    push_number_matching: bool = Field(
+        _ENGINE.push_number_matching,
+        description="push number matching: the sign-in page shows two digits the person "
+        "types into the app (with typo_probability); off: a tap approves",
     )
 
 

@@ -110,7 +110,11 @@ def build_runtime(settings: Settings, *, engine: Engine | None = None) -> Runtim
             except (OSError, ValueError) as exc:  # sim.scenario_file.ScenarioError is one
                 raise ServerConfigError(f"MFALAB_GATEWAY: {scenario}: {exc}") from None
             closers.append(gateway.close)
-        policy = Policy(mode=Mode(settings.mode), pending_timeout_seconds=settings.otp_timeout)
+        policy = Policy(
+            mode=Mode(settings.mode),
+            pending_timeout_seconds=settings.otp_timeout,
+            push_number_matching=settings.push_number_matching,
+        )
         built = Engine(
             server=server,
             clock=clock,

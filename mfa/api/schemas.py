@@ -58,6 +58,12 @@ class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+_PUBLIC_KEY = (
+    "push: the app's Ed25519 public key, its 32 raw bytes in base64url without padding "
+    "(43 characters); answers must be signed with its private key"
+)
+
+
 def from_timestamp(seconds: float | None) -> datetime | None:
     return None if seconds is None else datetime.fromtimestamp(seconds, UTC)
 
@@ -85,7 +91,10 @@ class MethodCreate(_Request):
     type: MethodType
     phone: str | None = Field(None, description="sms/voice; defaults to the user's phone")
     serial: str | None = Field(None, description="hardware_token: serial of an imported token")
-    device_token: str | None = Field(None, description="push: given here, activates at once")
+    device_token: str | None = Field(
+        None, description="push: where notifications go; with public_key, activates at once"
+    )
+    public_key: str | None = Field(None, description=_PUBLIC_KEY)
     default: bool = False
 
 
@@ -103,11 +112,14 @@ class Enrollee(_Request):
     method: MethodType
     phone: str | None = Field(None, description="sms/voice: the user's number, E.164")
     serial: str | None = Field(None, description="hardware_token: serial of an imported token")
-    device_token: str | None = Field(None, description="push: given here, activates at once")
+    device_token: str | None = Field(
+        None, description="push: where notifications go; with public_key, activates at once"
+    )
     first_name: str | None = None
     last_name: str | None = None
     email: str | None = None
     licensed: bool = False
+    public_key: str | None = Field(None, description=_PUBLIC_KEY)
 
 
 class UsersSync(_Request):
@@ -124,7 +136,8 @@ class UsersSynced(BaseModel):
 
 
 class MethodActivate(_Request):
-    device_token: str
+    device_token: str = Field(description="where notifications go (shown only as a fingerprint)")
+    public_key: str = Field(description=_PUBLIC_KEY)
 
 
 class MethodActivated(BaseModel):
@@ -171,6 +184,11 @@ class AuthPublic(BaseModel):
     server: str
     expires_in: float
     sender: str | None = Field(None, description="sms/voice: the short or long code used")
+    number: int | None = Field(
+        None,
+        description="push with number matching: the two digits (10-99) the sign-in page "
+        "shows and the person types into the app",
+    )
 
 
 class VerifyCreate(_Request):
@@ -188,8 +206,20 @@ class AuthStatusPublic(BaseModel):
 
 
 class PushRespond(_Request):
-    device_token: str
     approve: bool
+    number: int | None = Field(
+        None,
+        ge=10,
+        le=99,
+        description="the number the person typed (number matching; leave out when it is off)",
+    )
+    signature: str | None = Field(
+        None,
+        max_length=128,
+        description="Ed25519 signature, base64url without padding, by the activated device over "
+        "the UTF-8 bytes of '<auth_id>.approve.<number>' ('<auth_id>.approve' without number "
+        "matching) or '<auth_id>.deny'; missing or wrong: denied bad_signature",
+    )
 
 
 class AppPasswordCheck(_Request):
@@ -236,7 +266,10 @@ class LogRecordPublic(BaseModel):
     last_name: str | None
     email: str | None
     phone: str | None
-    device_token: str | None
+    device_token: str | None = Field(
+        description="push: the device token's fingerprint (first 8 hex characters of its "
+        "SHA-256), never the token"
+    )
     mode: MethodType | None
     result: Literal["success", "denied", "pending"]
     status: AuthStatus

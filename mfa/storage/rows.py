@@ -81,13 +81,25 @@ def user_from_row(row: Row) -> User:
 
 
 def method_row(method: RegisteredMethod, seal: Cipher) -> dict[str, object]:
+    """The TOTP secret and the push device token are sealed (the token is a delivery
+    address, not a proof, but whoever holds it can send the user notifications)."""
     sealed = None if method.secret is None else seal(method.secret)
-    return _to_row(method, skip=("secret",), type=_value(method.type), secret_sealed=sealed)
+    token = None if method.device_token is None else seal(method.device_token)
+    return _to_row(
+        method,
+        skip=("secret", "device_token"),
+        type=_value(method.type),
+        secret_sealed=sealed,
+        device_token_sealed=token,
+    )
 
 
 def method_from_row(row: Row, open_: Cipher) -> RegisteredMethod:
     secret = None if row.secret_sealed is None else open_(row.secret_sealed)
-    return _from_row(RegisteredMethod, row, type=MethodType(row.type), secret=secret)
+    token = None if row.device_token_sealed is None else open_(row.device_token_sealed)
+    return _from_row(
+        RegisteredMethod, row, type=MethodType(row.type), secret=secret, device_token=token
+    )
 
 
 def token_row(token: HardwareToken, seal: Cipher) -> dict[str, object]:

@@ -55,12 +55,15 @@ methods = sa.Table(
     sa.Column("user_id", sa.String(128), nullable=False, index=True),
     sa.Column("type", sa.String(16), nullable=False),
     sa.Column("phone", sa.String(20)),
-    sa.Column("device_token", sa.Text),
+    #: The push app's device token: a delivery address, sealed like a secret.
+    sa.Column("device_token_sealed", sa.Text),
     sa.Column("activated", sa.Boolean, nullable=False),
     sa.Column("secret_sealed", sa.Text),
     sa.Column("serial", sa.String(128)),
     sa.Column("is_default", sa.Boolean, nullable=False),
     sa.Column("created_at", sa.Double, nullable=False),
+    #: The push app's Ed25519 public key, base64url of its 32 raw bytes (43 characters).
+    sa.Column("public_key", sa.String(64)),
 )
 
 tokens = sa.Table(
@@ -112,7 +115,8 @@ auth_log = sa.Table(
     sa.Column("last_name", sa.Text),
     sa.Column("email", sa.Text),
     sa.Column("phone", sa.String(20)),
-    sa.Column("device_token", sa.Text),
+    #: The push device token's fingerprint (``mfa.push_proof.fingerprint``), never the token.
+    sa.Column("device_token", sa.String(16)),
     sa.Column("reason", sa.String(32)),
     sa.Column("client_ip", sa.String(64)),
     sa.Column("completed_at", sa.Double),

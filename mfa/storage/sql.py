@@ -11,8 +11,9 @@ throughput. Statements are built once with SQLAlchemy Core, compiled once for th
 database's dialect and then run on the pool's DB-API connections directly, which skips
 SQLAlchemy's per-execution machinery (about 3x faster on SQLite).
 
-TOTP and hardware-token secrets are sealed with ``SecretBox`` before they reach a row; app
-passwords arrive as argon2 hashes already; the log holds no secret by construction.
+TOTP and hardware-token secrets and push device tokens are sealed with ``SecretBox`` before
+they reach a row; app passwords arrive as argon2 hashes already; the log holds no secret by
+construction (a push device token only as its fingerprint).
 
 Security counters change only through ``update_state``, one transaction that locks the
 user's row while the engine's rule runs: ``SELECT … FOR UPDATE`` on PostgreSQL (after
@@ -222,6 +223,14 @@ class SqlRepository:
                     if conn.dialect.name == "postgresql":
                         conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_SCHEMA_LOCK_ID)))
                     metadata.create_all(conn, checkfirst=True)
+                    missing = _missing_columns(conn)
+                if missing:
+                    self._engine.dispose()
+                    raise StorageUnavailable(
+                        f"database {shown(self.url)} was created by an older mfalab: "
+                        f"{'; '.join(missing)}. Use a new database (there are no migrations "
+                        "yet)"
+                    )
                 return
             except sa.exc.OperationalError as exc:
                 # another SQLite process created a table between our check and our CREATE
@@ -527,6 +536,19 @@ class SqlRepository:
 
     def save_account(self, account: ProviderAccount) -> None:
         self._run("save_account", rows.account_row(account))
+
+
+def _missing_columns(conn: sa.Connection) -> list[str]:
+    """Tables that exist without some of this schema's columns (``create_all`` adds missing
+    tables, never missing columns), as ``"table lacks a, b"``."""
+    inspector = sa.inspect(conn)
+    missing: list[str] = []
+    for table in metadata.sorted_tables:
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        lacking = [c.name for c in table.columns if c.name not in present]
+        if lacking:
+            missing.append(f"table {table.name} lacks {', '.join(lacking)}")
+    return missing
 
 
 def _insert(conn: sa.Connection, table: sa.Table, batch: list[dict[str, object]]) -> None:

@@ -299,6 +299,23 @@ def test_accounts_are_the_same_everywhere_and_have_valid_phones() -> None:
     assert account_for("run2", 0).user_id != first[0].user_id
 
 
+def test_each_account_holds_its_own_push_key_the_same_on_every_worker() -> None:
+    """The master registers the public key, the workers sign with the private one: both
+    derive it from the run id and the account's index."""
+    from mfa.push_proof import push_message, signature_ok
+
+    accounts = [account_for("run1", i) for i in range(20)]
+    keys = {a.device.public_key for a in accounts}
+    assert len(keys) == 20
+    assert account_for("run1", 3).device.public_key == accounts[3].device.public_key
+    assert account_for("run2", 3).device.public_key != accounts[3].device.public_key
+    signature = accounts[3].device.answer("mfa1.x", True, 42)
+    assert signature_ok(accounts[3].device.public_key, push_message("mfa1.x", True, 42), signature)
+    assert not signature_ok(
+        accounts[4].device.public_key, push_message("mfa1.x", True, 42), signature
+    )
+
+
 def test_the_default_pool_keeps_every_account_under_the_send_limit() -> None:
     policy = Policy()
     options = LoadOptions.of(_default_environment())

@@ -23,6 +23,8 @@ from mfa import (
 )
 from mfa.app_passwords import AppPasswordHasher
 from mfa.delivery import SinkGateway
+from mfa.outcomes import Verdict
+from mfa.push_proof import PushDevice
 
 #: 1,700,000,000 s is 2023-11-14T22:13:20Z; far from a month boundary and a 30 s step start.
 START = 1_700_000_010.0
@@ -32,6 +34,29 @@ CA_PHONE = "+16135550123"
 FR_PHONE = "+33612345678"
 
 EngineFactory = Callable[..., Engine]
+
+#: The tests' authenticator app: one fixed key, registered as ``PUSH_KEY``.
+PHONE_APP = PushDevice.from_seed(bytes(range(32)))
+PUSH_KEY = PHONE_APP.public_key
+
+
+def answer_push(
+    engine: Engine,
+    challenge: Challenge | str,
+    approve: bool = True,
+    *,
+    number: int | None = None,
+    device: PushDevice = PHONE_APP,
+) -> Verdict:
+    """The app's signed answer to a push; by default the person types the number the
+    challenge (the sign-in page) shows."""
+    if isinstance(challenge, Challenge):
+        auth_id = challenge.auth_id
+        typed = challenge.number if number is None else number
+    else:
+        auth_id, typed = challenge, number
+    signature = device.answer(auth_id, approve, typed if approve else None)
+    return engine.respond_push(auth_id, approve, signature=signature, number=typed)
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import re
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from mfa import (
 from mfa.auth_log import LOG_FIELDS
 from mfa.delivery import SinkGateway
 from mfa.otp import new_totp_secret, totp_at
+from tests.mfa.conftest import PUSH_KEY, answer_push
 
 US = "+14255550100"
 
@@ -108,16 +110,17 @@ def test_an_sms_record(
     assert set(row) == set(LOG_FIELDS)
 
 
-def test_a_push_record_has_the_device_token_and_no_phone(engine: Engine) -> None:
+def test_a_push_record_has_the_device_token_fingerprint_and_no_phone(engine: Engine) -> None:
     engine.create_user("bob", phone=US)
-    engine.register_method("bob", "push", device_token="device-token-bob")
+    engine.register_method("bob", "push", device_token="device-token-bob", public_key=PUSH_KEY)
     c = engine.begin("bob")
     assert isinstance(c, Challenge)
-    engine.respond_push(c.auth_id, "device-token-bob", False)
+    answer_push(engine, c, False)
     record = record_of(engine, c.auth_id)
+    # the seed's "device token", shown as the first 8 hex characters of its SHA-256
     assert (record.mode, record.device_token, record.phone) == (
         MethodType.PUSH,
-        "device-token-bob",
+        hashlib.sha256(b"device-token-bob").hexdigest()[:8],
         None,
     )
     assert (record.result, record.reason) == ("denied", DenialReason.USER_DENIED)
@@ -217,7 +220,8 @@ def test_no_code_secret_or_password_appears_in_any_record(
     secrets.add(token_secret)
     engine.import_tokens([HardwareToken("HW-0001", token_secret, period=60, digits=8)])
     engine.register_method("alice", "hardware_token", serial="HW-0001")
-    engine.register_method("alice", "push", device_token="device-token-alice")
+    engine.register_method("alice", "push", device_token="device-token-alice", public_key=PUSH_KEY)
+    secrets.add("device-token-alice")  # a delivery address, not to be read from the log
 
     for method in ("sms", "voice"):
         for outcome in ("wrong", "right", "replay"):
@@ -244,7 +248,7 @@ def test_no_code_secret_or_password_appears_in_any_record(
     assert engine.verify(c.auth_id, typed).ok
     c = engine.begin("alice", "push")
     assert isinstance(c, Challenge)
-    engine.respond_push(c.auth_id, "device-token-alice", True)
+    answer_push(engine, c)
     password = engine.create_app_password("alice")
     secrets.add(password)
     engine.verify_app_password("alice", password)

@@ -17,6 +17,7 @@ from mfa import (
     NotFound,
 )
 from mfa.billing import month_bounds
+from tests.mfa.conftest import PUSH_KEY
 
 
 def at(year: int, month: int, day: int, hour: int = 12) -> float:
@@ -64,7 +65,7 @@ def test_usage_counts_enabled_users_licences_and_every_authentication(
     engine.create_user("carol")  # enabled, never authenticates
     engine.register_method("alice", "sms")
     engine.register_method("alice", "voice")
-    engine.register_method("bob", "push", device_token="device-token-bob")
+    engine.register_method("bob", "push", device_token="device-token-bob", public_key=PUSH_KEY)
     engine.register_method("bob", "totp")
     clock.set(at(2024, 3, 10))
     sign_in_by(engine, "alice", "sms")

@@ -27,6 +27,8 @@ from mfa import (
 )
 from mfa.delivery import Channel, SinkGateway
 from mfa.otp import totp_at
+from mfa.push_proof import PushDevice
+from tests.mfa.conftest import PUSH_KEY, answer_push
 
 US = "+14255550100"
 
@@ -138,7 +140,7 @@ def test_unknown_auth(expect: Any, engine: Engine, auth_id: object) -> None:
     expect.challenge(engine.begin("alice"))
     verdict = engine.verify(auth_id, "123456")  # type: ignore[arg-type]
     assert verdict.reason is DenialReason.UNKNOWN_AUTH
-    assert engine.respond_push(auth_id, "device-token-1", True).reason is (  # type: ignore[arg-type]
+    assert answer_push(engine, auth_id, True).reason is (  # type: ignore[arg-type]
         DenialReason.UNKNOWN_AUTH
     )
 
@@ -232,15 +234,15 @@ def test_method_not_allowed(expect: Any, engine: Engine, code_to: Callable[[str]
     # a method the user has not registered
     assert expect.denial(engine.begin("alice", "voice")).reason is DenialReason.METHOD_NOT_ALLOWED
     # a code for a push authentication, and a push answer for an sms one
-    engine.register_method("alice", "push", device_token="device-token-alice")
+    engine.register_method("alice", "push", device_token="device-token-alice", public_key=PUSH_KEY)
     push = expect.challenge(engine.begin("alice", "push"))
     assert engine.verify(push.auth_id, "123456").reason is DenialReason.METHOD_NOT_ALLOWED
     sms = expect.challenge(engine.begin("alice", "sms"))
-    verdict = engine.respond_push(sms.auth_id, "device-token-alice", True)
+    verdict = answer_push(engine, sms)
     assert verdict.reason is DenialReason.METHOD_NOT_ALLOWED
     # neither wrong call used up the authentication
     assert engine.verify(sms.auth_id, code_to(US)).ok
-    assert engine.respond_push(push.auth_id, "device-token-alice", True).ok
+    assert answer_push(engine, push).ok
 
 
 def test_method_not_allowed_by_security_defaults(
@@ -249,7 +251,9 @@ def test_method_not_allowed_by_security_defaults(
 ) -> None:
     engine = make_engine(policy=security_defaults())
     engine.create_user("erin", phone=US)
-    engine.register_method("erin", "push", device_token="device-token-erin", default=True)
+    engine.register_method(
+        "erin", "push", device_token="device-token-erin", default=True, public_key=PUSH_KEY
+    )
     engine.register_method("erin", "sms")
     for method in ("sms", "voice"):
         assert expect.denial(engine.begin("erin", method)).reason is DenialReason.METHOD_NOT_ALLOWED
@@ -260,10 +264,11 @@ def test_not_activated(expect: Any, engine: Engine) -> None:
     engine.create_user("frank")
     method = engine.register_method("frank", "push")
     assert expect.denial(engine.begin("frank")).reason is DenialReason.NOT_ACTIVATED
-    engine.activate_push("frank", method.method_id, "device-token-frank")
+    engine.activate_push("frank", method.method_id, "device-token-frank", PUSH_KEY)
     c = expect.challenge(engine.begin("frank"))
-    verdict = engine.respond_push(c.auth_id, "some-other-device", True)
-    assert verdict.reason is DenialReason.NOT_ACTIVATED
+    # another device's answer: its signature is not the activated key's
+    verdict = answer_push(engine, c, device=PushDevice.generate())
+    assert verdict.reason is DenialReason.BAD_SIGNATURE
 
 
 def test_registration_required(expect: Any, engine: Engine) -> None:
@@ -274,17 +279,13 @@ def test_registration_required(expect: Any, engine: Engine) -> None:
 
 def test_user_denied(expect: Any, engine: Engine) -> None:
     engine.create_user("hank")
-    engine.register_method("hank", "push", device_token="device-token-hank")
+    engine.register_method("hank", "push", device_token="device-token-hank", public_key=PUSH_KEY)
     c = expect.challenge(engine.begin("hank"))
-    assert engine.respond_push(c.auth_id, "device-token-hank", False).reason is (
-        DenialReason.USER_DENIED
-    )
+    assert answer_push(engine, c, False).reason is (DenialReason.USER_DENIED)
     view = engine.status(c.auth_id)
     assert (view.status, view.reason) == (AuthStatus.DENIED, DenialReason.USER_DENIED)
     # the answer is final
-    assert engine.respond_push(c.auth_id, "device-token-hank", True).reason is (
-        DenialReason.USER_DENIED
-    )
+    assert answer_push(engine, c).reason is (DenialReason.USER_DENIED)
 
 
 def test_every_denial_reason_is_reachable(
@@ -308,7 +309,6 @@ def test_every_denial_reason_is_reachable(
     mfa1.register_method("u", "sms")
     mfa1.register_method("u", "totp")
     pending_push = mfa1.register_method("u", "push")
-    note(mfa1.begin("u", "push"))  # not_activated
     note(mfa1.begin("u", "voice"))  # method_not_allowed
     c = expect.challenge(mfa1.begin("u", "sms"))
     note(mfa2.verify(c.auth_id, "1"))  # wrong_server
@@ -320,17 +320,21 @@ def test_every_denial_reason_is_reachable(
     totp_code = totp_at(mfa1.repository.list_methods("u")[1].secret or "", mfa1.clock.now())
     note(mfa1.verify(expect.challenge(mfa1.begin("u", "totp")).auth_id, totp_code))
     note(mfa1.verify(expect.challenge(mfa1.begin("u", "totp")).auth_id, totp_code))  # replayed
-    mfa1.activate_push("u", pending_push.method_id, "device-token-u")
-    note(
-        mfa1.respond_push(
-            expect.challenge(mfa1.begin("u", "push")).auth_id, "device-token-u", False
-        )
-    )
+    clock.advance(300)  # type: ignore[attr-defined]  # the send window is past
+    note(mfa1.begin("u", "push"))  # not_activated
+    mfa1.activate_push("u", pending_push.method_id, "device-token-u", PUSH_KEY)
+    note(answer_push(mfa1, expect.challenge(mfa1.begin("u", "push")), False))  # user_denied
+    push = expect.challenge(mfa1.begin("u", "push"))
+    assert push.number is not None
+    note(answer_push(mfa1, push, number=10 + (push.number - 10 + 1) % 90))  # wrong_number
+    thief = PushDevice.generate()
+    note(answer_push(mfa1, expect.challenge(mfa1.begin("u", "push")), device=thief))
     late = expect.challenge(mfa1.begin("u", "totp"))
     clock.advance(301)  # type: ignore[attr-defined]
     note(mfa1.verify(late.auth_id, "1"))  # expired
-    # the totp success reset the failure count; the replay and these make ten in a row
-    for _ in range(9):
+    # the totp success reset the failure count; the replay, the wrong number and these make
+    # ten in a row
+    for _ in range(8):
         note(mfa1.verify(expect.challenge(mfa1.begin("u", "totp")).auth_id, "1"))
     note(mfa1.begin("u", "totp"))  # locked_out
     assert seen == set(DenialReason)

@@ -28,6 +28,7 @@ from mfa import (
     parse_auth_id,
 )
 from mfa.delivery import SinkGateway
+from tests.mfa.conftest import PUSH_KEY, answer_push
 
 US = "+14255550100"
 EngineFactory = Callable[..., Engine]
@@ -73,13 +74,11 @@ def test_server_mode_only_the_issuing_server_validates(
 def test_server_mode_push_answer_on_the_wrong_server(make_engine: EngineFactory) -> None:
     mfa1, mfa2 = two_servers(make_engine, cloud=False)
     mfa1.create_user("bob")
-    mfa1.register_method("bob", "push", device_token="device-token-bob")
+    mfa1.register_method("bob", "push", device_token="device-token-bob", public_key=PUSH_KEY)
     c = mfa2.begin("bob")
     assert isinstance(c, Challenge)
-    assert mfa1.respond_push(c.auth_id, "device-token-bob", True).reason is (
-        DenialReason.WRONG_SERVER
-    )
-    assert mfa2.respond_push(c.auth_id, "device-token-bob", True).ok
+    assert answer_push(mfa1, c).reason is (DenialReason.WRONG_SERVER)
+    assert answer_push(mfa2, c).ok
 
 
 def test_cloud_mode_any_server_validates(

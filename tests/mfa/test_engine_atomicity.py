@@ -39,6 +39,7 @@ from mfa.security_state import (
     record_failure,
     record_send,
 )
+from tests.mfa.conftest import PUSH_KEY, answer_push
 
 PHONE = "+14255550100"
 EngineFactory = Callable[..., Engine]
@@ -187,11 +188,11 @@ def test_a_push_answered_meanwhile_on_another_server_keeps_that_answer(
 ) -> None:
     store, mfa1, mfa2 = cluster.store, cluster.mfa1, cluster.mfa2
     mfa1.create_user("carol")
-    mfa1.register_method("carol", "push", device_token="device-token-carol")
+    mfa1.register_method("carol", "push", device_token="device-token-carol", public_key=PUSH_KEY)
     auth = begun(mfa1, "carol")
-    store.meanwhile.append(lambda: mfa2.respond_push(auth, "device-token-carol", False))
+    store.meanwhile.append(lambda: answer_push(mfa2, auth, False))
 
-    verdict = mfa1.respond_push(auth, "device-token-carol", True)
+    verdict = answer_push(mfa1, auth, True)
 
     assert verdict.reason is DenialReason.USER_DENIED
     stored = store.get(auth)

@@ -20,6 +20,7 @@ from mfa import (
     SharedPendingStore,
 )
 from mfa.otp import totp_at
+from tests.mfa.conftest import PUSH_KEY, answer_push
 
 US = "+14255550100"
 EngineFactory = Callable[..., Engine]
@@ -74,13 +75,11 @@ def test_push_and_totp_transactions_expire_too(
 ) -> None:
     engine.create_user("bob")
     totp = engine.register_method("bob", "totp")
-    engine.register_method("bob", "push", device_token="device-token-bob")
+    engine.register_method("bob", "push", device_token="device-token-bob", public_key=PUSH_KEY)
     push = expect.challenge(engine.begin("bob", "push"))
     otp = expect.challenge(engine.begin("bob", "totp"))
     clock.advance(300)
-    assert engine.respond_push(push.auth_id, "device-token-bob", True).reason is (
-        DenialReason.EXPIRED
-    )
+    assert answer_push(engine, push).reason is (DenialReason.EXPIRED)
     code = totp_at(totp.secret or "", clock.now())
     assert engine.verify(otp.auth_id, code).reason is DenialReason.EXPIRED
 

@@ -21,6 +21,7 @@ from mfa import (
 )
 from mfa.otp import new_totp_secret
 from mfa.tokens.model import HardwareToken
+from tests.mfa.conftest import PUSH_KEY
 
 R = RegistrationReason
 
@@ -100,7 +101,7 @@ def test_enrol_creates_a_user_with_a_default_method_ready_to_sign_in(engine: Eng
     assert engine.registration_required("hana") == []
     totp = engine.enrol("ivan", MethodType.TOTP, licensed=True)
     assert totp.secret and len(totp.secret) == 32 and engine.get_user("ivan").licensed
-    push = engine.enrol("jane", "push", device_token="device-0001")
+    push = engine.enrol("jane", "push", device_token="device-0001", public_key=PUSH_KEY)
     assert push.activated and push.device_token == "device-0001"
     token = HardwareToken("HT-1", new_totp_secret())
     engine.import_tokens([token])
@@ -138,7 +139,7 @@ def test_enrol_many_enrols_a_directory_batch_at_one_moment(engine: Engine) -> No
     batch = [
         Enrolment("u1", "sms", phone="+1 425 555 0101", first_name="Una"),
         Enrolment("u2", MethodType.TOTP, licensed=True),
-        Enrolment("u3", "push", device_token="device-0003"),
+        Enrolment("u3", "push", device_token="device-0003", public_key=PUSH_KEY),
         Enrolment("u4", "hardware_token", serial="HT-5"),
         Enrolment("u5", "voice", phone="+44 20 7946 0958"),
     ]
@@ -220,7 +221,7 @@ def test_reasons_registration_policy(engine: Engine) -> None:
     assert engine.registration_required("hank") == [R.REGISTRATION_POLICY]
     denial = engine.begin("hank")
     assert isinstance(denial, Denial) and denial.reason is DenialReason.REGISTRATION_REQUIRED
-    engine.register_method("hank", "push", device_token="device-token-hank")
+    engine.register_method("hank", "push", device_token="device-token-hank", public_key=PUSH_KEY)
     assert engine.registration_required("hank") == []
     assert isinstance(engine.begin("hank"), Challenge)
 
@@ -249,7 +250,7 @@ def test_reasons_default_method_disabled_by_an_admin(make_engine) -> None:  # ty
 def test_reasons_admin_reset(engine: Engine) -> None:
     engine.create_user("jo", phone="+14255550100")
     engine.register_method("jo", "sms")
-    engine.register_method("jo", "push", device_token="device-token-jo")
+    engine.register_method("jo", "push", device_token="device-token-jo", public_key=PUSH_KEY)
     engine.reset_user("jo")
     assert list(engine.repository.list_methods("jo")) == []
     assert engine.registration_required("jo") == [R.NO_METHOD_REGISTERED, R.ADMIN_RESET]
@@ -287,6 +288,6 @@ def test_security_defaults_allow_only_push_and_totp(make_engine) -> None:  # typ
         denial = engine.begin("lee", method)
         assert isinstance(denial, Denial) and denial.reason is DenialReason.METHOD_NOT_ALLOWED
     assert isinstance(engine.begin("lee", "totp"), Challenge)
-    engine.register_method("lee", "push", device_token="device-token-lee")
+    engine.register_method("lee", "push", device_token="device-token-lee", public_key=PUSH_KEY)
     assert isinstance(engine.begin("lee", "push"), Challenge)
     assert security_defaults().allowed_methods == {MethodType.PUSH, MethodType.TOTP}

@@ -20,6 +20,7 @@ from mfa import Engine, InMemoryRepository, ManualClock, MemoryPendingStore, Ser
 from mfa.billing import BillingModel, BillingUsage
 from mfa.delivery import SinkGateway
 from mfa.errors import BillingModelLocked
+from mfa.push_proof import PushDevice
 from reports import billing
 from reports.loaders import ReportInputError, load_engine_logs, load_run
 from tests.reports import fakeruns
@@ -63,11 +64,17 @@ def prices() -> billing.Pricing:
     return billing.load_pricing()
 
 
+#: every push user's authenticator app (one key will do: billing does not look at it)
+APP = PushDevice.generate()
+
+
 def enrol(engine: Engine, user_id: str, method: str, *, licensed: bool = False) -> None:
     phone = next(PHONES)
     engine.create_user(user_id, phone=phone, licensed=licensed)
     if method == "push":
-        engine.register_method(user_id, "push", device_token=f"device-{user_id}-token")
+        engine.register_method(
+            user_id, "push", device_token=f"device-{user_id}-token", public_key=APP.public_key
+        )
     else:
         engine.register_method(user_id, method)
 
@@ -82,7 +89,9 @@ def sign_in(engine: Engine, sink: SinkGateway, clock: ManualClock, user_id: str)
         code = sink.messages_to(phone)[0].code
         assert engine.verify(challenge.auth_id, code).ok
     elif method == "push":
-        assert engine.respond_push(challenge.auth_id, f"device-{user_id}-token", True).ok
+        number = challenge.number
+        signature = APP.answer(challenge.auth_id, True, number)
+        assert engine.respond_push(challenge.auth_id, True, signature=signature, number=number).ok
     else:
         secret = next(m.secret for m in engine.repository.list_methods(user_id))
         assert engine.verify(challenge.auth_id, pyotp.TOTP(secret).at(clock.now())).ok

@@ -130,3 +130,40 @@ def test_the_engine_rate_limits_users_who_ask_more_than_five_times(simulate):
     assert (auths["rate_limited"] == 1).all()
     assert (auths["reason"] == "rate_limited").all()
     assert run.summary["engine_denials"] == {"rate_limited": len(auths)}
+
+
+def _push_only(typo: float, matching: bool) -> dict:
+    return merged(
+        QUIET,
+        {
+            "population": {
+                "users": 2000,
+                "methods": {"push": 1.0},
+                "connectivity": {"wifi_and_cellular": 1.0},
+            },
+            "push": {"loss_probability": 0.0},
+            "arrivals": {"duration_s": 600, "profile": [{"start_s": 0, "rate_per_s": 3.0}]},
+            "user": {"typo_probability": typo, "max_attempts": 1},
+            "policy": {"push_number_matching": matching},
+        },
+    )
+
+
+def test_push_people_type_the_number_with_the_scenarios_typo_rate(simulate):
+    """Each push approval is signed by the person's app and checked by the engine; with
+    number matching a typo in the number is the engine's ``wrong_number`` (one try here,
+    so the sign-in ends denied). 2 % of ~1,800 approvals: 36 expected, and the binomial
+    sd is 6, so 15..60 is over 3.5 sd either side (fixed seed)."""
+    run = simulate(_push_only(0.02, True), seed=11)
+    auths = run.auths
+    wrong = run.summary["engine_denials"].get("wrong_number", 0)
+    assert 15 <= wrong <= 60, run.summary["engine_denials"]
+    assert (auths["reason"] == "wrong_number").sum() == wrong
+    assert set(run.summary["engine_denials"]) <= {"wrong_number"}  # no bad_signature
+    assert (auths["outcome"] == "success").sum() == len(auths) - wrong
+
+
+def test_without_number_matching_push_typos_do_not_exist(simulate):
+    run = simulate(_push_only(0.5, False), seed=11)
+    assert run.summary["engine_denials"] == {}
+    assert (run.auths["outcome"] == "success").all()

@@ -85,7 +85,8 @@ def _verdict_method(verdict: Verdict) -> str:
     openapi_extra=documented(AuthCreate),
 )
 async def begin(request: Request) -> JSONResponse:
-    """Start an authentication; sms/voice send a fresh code, push notifies the app."""
+    """Start an authentication; sms/voice send a fresh code, push notifies the app (and,
+    with number matching, answers the ``number`` the sign-in page shows)."""
     body = await read_body(request, AuthCreate)
     runtime = runtime_of(request)
     outcome = runtime.engine.begin(body.user_id, body.method, body.client_ip)
@@ -100,6 +101,8 @@ async def begin(request: Request) -> JSONResponse:
     }
     if outcome.sender is not None:  # response_model_exclude_none, done by hand
         answer["sender"] = outcome.sender
+    if outcome.number is not None:
+        answer["number"] = outcome.number
     return JSONResponse(answer, status_code=201)
 
 

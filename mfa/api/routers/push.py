@@ -18,8 +18,12 @@ router = APIRouter(prefix="/v1/push", tags=["push"], responses=problems(422))
 
 @router.post("/{auth_id}/respond", response_model=VerdictPublic)
 async def respond(auth_id: str, body: PushRespond, runtime: RuntimeDep) -> dict[str, Any]:
-    """``not_activated`` when the device token is not the activated one; ``user_denied``
-    when the person pressed Deny."""
-    verdict = runtime.engine.respond_push(auth_id, body.device_token, body.approve)
+    """The app's answer, signed with the activated device's key: ``bad_signature`` when the
+    signature is missing or not that device's, ``wrong_number`` when the typed number is not
+    the one the sign-in page showed, ``user_denied`` when the person pressed Deny,
+    ``not_activated`` when the method is no longer activated."""
+    verdict = runtime.engine.respond_push(
+        auth_id, body.approve, signature=body.signature, number=body.number
+    )
     runtime.metrics.record_verdict("push", verdict)
     return verdict_body(verdict)

@@ -80,6 +80,7 @@ async def register_method(user_id: str, body: MethodCreate, engine: EngineDep) -
         serial=body.serial,
         device_token=body.device_token,
         default=body.default,
+        public_key=body.public_key,
     )
     return _method_public(engine, method)
 
@@ -96,8 +97,9 @@ def _method_public(engine: Engine, method: RegisteredMethod) -> dict[str, Any]:
 async def activate_push(
     user_id: str, method_id: str, body: MethodActivate, engine: EngineDep
 ) -> dict[str, Any]:
-    """Extension: the authenticator app activates a push method with its device token."""
-    method = engine.activate_push(user_id, method_id, body.device_token)
+    """Extension: the authenticator app activates a push method with its device token (where
+    notifications go) and its Ed25519 public key (what its answers are signed with)."""
+    method = engine.activate_push(user_id, method_id, body.device_token, body.public_key)
     return {"method_id": method.method_id, "type": method.type, "activated": method.activated}
 
 

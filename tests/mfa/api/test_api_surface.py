@@ -12,6 +12,7 @@ import pyotp
 import pytest
 from fastapi.testclient import TestClient
 
+from mfa.push_proof import PushDevice, fingerprint
 from tests.mfa.api.support import API_KEY, DEVICE_TOKEN, US_PHONE
 
 PROBLEM = "application/problem+json"
@@ -277,31 +278,76 @@ def test_totp_flow_refuses_a_reused_code(client: TestClient, clock: Any) -> None
 
 
 def test_push_activate_approve_deny(client: TestClient) -> None:
+    device = PushDevice.generate()
     method = _enrol(client, method="push")
     refused = _problem(client.post("/v1/auth", json={"user_id": "alice"}), 403)
     assert refused["reason"] == "not_activated"
     url = f"/v1/users/alice/methods/{method['method_id']}/activate"
-    _problem(client.post(url, json={"device_token": "short"}), 422)
-    activated = client.post(url, json={"device_token": DEVICE_TOKEN})
+    key = device.public_key
+    short = _problem(client.post(url, json={"device_token": "short", "public_key": key}), 422)
+    assert short["errors"][0]["field"] == "device_token"
+    for bad_key in ("not-a-key", key + "A", None):
+        answer = client.post(url, json={"device_token": DEVICE_TOKEN, "public_key": bad_key})
+        assert "public_key" in str(_problem(answer, 422)), bad_key
+    _problem(client.post(url, json={"device_token": DEVICE_TOKEN}), 422)  # the key is required
+    activated = client.post(url, json={"device_token": DEVICE_TOKEN, "public_key": key})
     assert activated.json() == {
         "method_id": method["method_id"],
         "type": "push",
         "activated": True,
     }
-    approve = client.post("/v1/auth", json={"user_id": "alice"}).json()["auth_id"]
+    begun = client.post("/v1/auth", json={"user_id": "alice"}).json()
+    approve, number = begun["auth_id"], begun["number"]
+    assert isinstance(number, int) and 10 <= number <= 99
     assert client.get(f"/v1/auth/{approve}").json()["status"] == "pending"
-    answer = {"device_token": DEVICE_TOKEN, "approve": True}
+    answer = {"approve": True, "number": number, "signature": device.answer(approve, True, number)}
     ok = client.post(f"/v1/push/{approve}/respond", json=answer).json()
     assert ok == {"result": "success", "reason": None}
     assert client.get(f"/v1/auth/{approve}").json() == {"status": "success", "reason": None}
     deny = client.post("/v1/auth", json={"user_id": "alice"}).json()["auth_id"]
-    denied = client.post(f"/v1/push/{deny}/respond", json={**answer, "approve": False}).json()
+    signed_deny = {"approve": False, "signature": device.answer(deny, False)}
+    denied = client.post(f"/v1/push/{deny}/respond", json=signed_deny).json()
     assert denied == {"result": "denied", "reason": "user_denied"}
-    stranger = client.post("/v1/auth", json={"user_id": "alice"}).json()["auth_id"]
-    spoofed = {"device_token": "someone-elses-token", "approve": True}
-    verdict = client.post(f"/v1/push/{stranger}/respond", json=spoofed).json()
-    assert verdict == {"result": "denied", "reason": "not_activated"}
-    _problem(client.post(f"/v1/push/{stranger}/respond", json={"approve": True}), 422)
+    stranger = client.post("/v1/auth", json={"user_id": "alice"}).json()
+    forged = {"approve": True, "number": stranger["number"], "signature": "A" * 86}
+    verdict = client.post(f"/v1/push/{stranger['auth_id']}/respond", json=forged).json()
+    assert verdict == {"result": "denied", "reason": "bad_signature"}
+    unsigned = client.post("/v1/auth", json={"user_id": "alice"}).json()["auth_id"]
+    verdict = client.post(f"/v1/push/{unsigned}/respond", json={"approve": True}).json()
+    assert verdict == {"result": "denied", "reason": "bad_signature"}
+    # the old proof is gone from the contract: a device token is refused, naming the field
+    old = {"device_token": DEVICE_TOKEN, "approve": True}
+    assert "device_token" in str(
+        _problem(client.post(f"/v1/push/{unsigned}/respond", json=old), 422)
+    )
+    _problem(client.post(f"/v1/push/{unsigned}/respond", json={"signature": "x"}), 422)
+
+
+def test_push_wrong_number_and_the_log_shows_only_a_fingerprint(client: TestClient) -> None:
+    device = PushDevice.generate()
+    _enrol(client, method="push", device_token=DEVICE_TOKEN, public_key=device.public_key)
+    begun = client.post("/v1/auth", json={"user_id": "alice"}).json()
+    auth_id, number = begun["auth_id"], begun["number"]
+    wrong = 10 + (number - 10 + 1) % 90
+    answer = {"approve": True, "number": wrong, "signature": device.answer(auth_id, True, wrong)}
+    verdict = client.post(f"/v1/push/{auth_id}/respond", json=answer).json()
+    assert verdict == {"result": "denied", "reason": "wrong_number"}
+    for out_of_range in (9, 100):
+        body = {**answer, "number": out_of_range}
+        assert "number" in str(_problem(client.post(f"/v1/push/{auth_id}/respond", json=body), 422))
+    logs = client.get("/v1/logs").text
+    assert DEVICE_TOKEN not in logs
+    assert fingerprint(DEVICE_TOKEN) in logs
+    assert DEVICE_TOKEN not in client.get("/metrics").text
+
+
+def test_push_begins_count_toward_the_send_limit(client: TestClient) -> None:
+    device = PushDevice.generate()
+    _enrol(client, method="push", device_token=DEVICE_TOKEN, public_key=device.public_key)
+    answers = [client.post("/v1/auth", json={"user_id": "alice"}) for _ in range(20)]
+    assert [a.status_code for a in answers] == [201] * 5 + [429] * 15
+    assert _problem(answers[-1], 429)["reason"] == "rate_limited"
+    assert "Retry-After" in answers[-1].headers
 
 
 # ---------------------------------------------------------------------------- app passwords
@@ -439,10 +485,12 @@ def test_a_bad_token_file_lists_every_problem_and_imports_nothing(client: TestCl
 
 
 def test_directory_sync_enrols_everyone_who_can_then_sign_in(client: TestClient) -> None:
+    cat = PushDevice.generate()
+    KEY = cat.public_key
     users = [
         {"user_id": "ann", "method": "sms", "phone": US_PHONE, "first_name": "Ann"},
         {"user_id": "ben", "method": "totp", "licensed": True},
-        {"user_id": "cat", "method": "push", "device_token": DEVICE_TOKEN},
+        {"user_id": "cat", "method": "push", "device_token": DEVICE_TOKEN, "public_key": KEY},
     ]
     synced = client.post("/v1/users/sync", json={"users": users})
     assert synced.status_code == 200, synced.text
@@ -461,6 +509,11 @@ def test_directory_sync_enrols_everyone_who_can_then_sign_in(client: TestClient)
     auth_id = client.post("/v1/auth", json={"user_id": "ann"}).json()["auth_id"]
     verdict = client.post(f"/v1/auth/{auth_id}/verify", json={"code": _code(client)}).json()
     assert verdict == {"result": "success", "reason": None}
+    push = client.post("/v1/auth", json={"user_id": "cat"}).json()
+    signed = cat.answer(push["auth_id"], True, push["number"])
+    answer = {"approve": True, "number": push["number"], "signature": signed}
+    verdict = client.post(f"/v1/push/{push['auth_id']}/respond", json=answer).json()
+    assert verdict == {"result": "success", "reason": None}
     again = client.post(
         "/v1/users/sync", json={"users": [users[0], {"user_id": "dan", "method": "totp"}]}
     )
@@ -474,6 +527,7 @@ def test_a_bad_directory_sync_lists_every_problem_and_enrols_nobody(client: Test
         {"user_id": "no-phone", "method": "sms"},
         {"user_id": "ok", "method": "voice", "phone": US_PHONE},
         {"user_id": "bad-mail", "method": "totp", "email": "nope"},
+        {"user_id": "bad-key", "method": "push", "device_token": DEVICE_TOKEN, "public_key": "k"},
     ]
     problem = _problem(client.post("/v1/users/sync", json={"users": users}), 422)
     assert problem["type"].endswith("enrolment")
@@ -481,7 +535,9 @@ def test_a_bad_directory_sync_lists_every_problem_and_enrols_nobody(client: Test
         "enrolment 2 ('no-phone')",
         "enrolment 3 ('ok')",
         "enrolment 4 ('bad-mail')",
+        "enrolment 5 ('bad-key')",
     ]
+    assert "public_key" in str(problem["problems"][-1])
     assert "nobody enrolled" in problem["detail"]
     assert _problem(client.get("/v1/users/ok/registration"), 404)  # not even the good ones
     fields = _problem(client.post("/v1/users/sync", json={"users": [{"user_id": "x"}]}), 422)

@@ -13,6 +13,7 @@ import pyotp
 import pytest
 
 from mfa.api import Cluster, ClusterSpec
+from mfa.push_proof import PushDevice, fingerprint
 from tests.mfa.api.support import API_KEY, DEVICE_TOKEN, Api, phone
 
 pytestmark = pytest.mark.slow
@@ -69,24 +70,37 @@ def test_totp_flow(mfa1: Api) -> None:
     assert mfa1.verify(again, code) == {"result": "denied", "reason": "replayed"}
 
 
-def test_push_approve_deny_and_not_activated(mfa1: Api) -> None:
+def test_push_approve_deny_bad_signature_and_not_activated(
+    cluster: Cluster, mfa1: Api, mfa2: Api
+) -> None:
+    device, thief = PushDevice.generate(), PushDevice.generate()
     method = mfa1.user("push-user", phone(3), method="push")
     refused = mfa1.begin("push-user")
     assert refused.status_code == 403 and refused.json()["reason"] == "not_activated"
     activate = f"/v1/users/push-user/methods/{method['method_id']}/activate"
-    assert mfa1.http.post(activate, json={"device_token": DEVICE_TOKEN}).status_code == 200
+    body = {"device_token": DEVICE_TOKEN, "public_key": device.public_key}
+    assert mfa1.http.post(activate, json=body).status_code == 200
     outcomes = []
-    for token, approve in ((DEVICE_TOKEN, True), (DEVICE_TOKEN, False), ("other-device", True)):
-        auth_id = mfa1.begin("push-user").json()["auth_id"]
-        answer = mfa1.http.post(
-            f"/v1/push/{auth_id}/respond", json={"device_token": token, "approve": approve}
-        ).json()
-        outcomes.append((answer["result"], answer["reason"]))
+    for signer, approve in ((device, True), (device, False), (thief, True)):
+        begun = mfa1.begin("push-user").json()
+        auth_id, number = begun["auth_id"], begun["number"]
+        typed = number if approve else None
+        answer = {"approve": approve, "signature": signer.answer(auth_id, approve, typed)}
+        if approve:
+            answer["number"] = number
+        verdict = mfa1.http.post(f"/v1/push/{auth_id}/respond", json=answer).json()
+        outcomes.append((verdict["result"], verdict["reason"]))
     assert outcomes == [
         ("success", None),
         ("denied", "user_denied"),
-        ("denied", "not_activated"),
+        ("denied", "bad_signature"),
     ]
+    # the device token is a delivery address: never in clear in the log, nor in any server's
+    # log lines
+    logs = mfa2.http.get("/v1/logs").text
+    assert fingerprint(DEVICE_TOKEN) in logs and DEVICE_TOKEN not in logs
+    for index in range(len(cluster.urls)):
+        assert DEVICE_TOKEN not in cluster.log_tail(index, lines=100_000)
 
 
 def test_app_passwords(mfa1: Api, mfa2: Api) -> None:

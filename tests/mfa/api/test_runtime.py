@@ -118,3 +118,36 @@ def test_a_bad_scenario_file_names_the_gateway_setting(tmp_path: Path) -> None:
     )
     with pytest.raises(ServerConfigError, match=r"MFALAB_GATEWAY: nowhere\.yaml"):
         create_app(settings)
+
+
+def test_push_number_matching_is_on_by_default_and_can_be_turned_off(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from mfa.push_proof import PushDevice
+
+    device = PushDevice.generate()
+    headers = {"Authorization": f"Bearer {API_KEY}"}
+    for env, numbered in ((None, True), ("false", False), ("1", True)):
+        if env is None:
+            monkeypatch.delenv("MFALAB_PUSH_NUMBER_MATCHING", raising=False)
+        else:
+            monkeypatch.setenv("MFALAB_PUSH_NUMBER_MATCHING", env)
+        settings = Settings(api_key=API_KEY, secret_key=SECRET, db_url="memory")
+        assert settings.push_number_matching is numbered
+        with TestClient(create_app(settings), headers=headers) as client:
+            client.post("/v1/users", json={"user_id": "ann"})
+            body = {"type": "push", "device_token": "device-ann-1", "public_key": device.public_key}
+            assert client.post("/v1/users/ann/methods", json=body).status_code == 201
+            begun = client.post("/v1/auth", json={"user_id": "ann"}).json()
+            assert ("number" in begun) is numbered
+            number = begun.get("number")
+            answer = {
+                "approve": True,
+                "number": number,
+                "signature": device.answer(begun["auth_id"], True, number),
+            }
+            verdict = client.post(f"/v1/push/{begun['auth_id']}/respond", json=answer).json()
+            assert verdict == {"result": "success", "reason": None}
+    monkeypatch.setenv("MFALAB_PUSH_NUMBER_MATCHING", "sometimes")
+    with pytest.raises(ValidationError, match=r"MFALAB_PUSH_NUMBER_MATCHING|push_number_matching"):
+        Settings()

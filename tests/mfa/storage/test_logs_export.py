@@ -118,3 +118,28 @@ def test_an_unreachable_database_exits_1_with_a_message(
     err = capsys.readouterr().err
     assert "not reachable" in err and "pw@" not in err
     assert not out.exists()
+
+
+def test_a_push_device_token_is_exported_only_as_its_fingerprint(
+    cli: Callable[..., int], tmp_path: Path, make_engine: Callable[..., Engine]
+) -> None:
+    from mfa.push_proof import PushDevice, fingerprint
+
+    token = "fcm-device-token-0123456789"
+    device = PushDevice.generate()
+    url = f"sqlite:///{tmp_path / 'mfalab.db'}"
+    repo = SqlRepository(url, secret_key=derive_key("logs-export test passphrase"))
+    engine = make_engine(repository=repo)
+    engine.create_user("pat")
+    engine.register_method("pat", "push", device_token=token, public_key=device.public_key)
+    c = engine.begin("pat")
+    assert isinstance(c, Challenge)
+    engine.respond_push(c.auth_id, False, signature=device.answer(c.auth_id, False))
+    repo.close()
+    out = tmp_path / "logs.parquet"
+    assert cli("logs", "export", "--db", url, "--out", str(out)) == 0
+    frame = pd.read_parquet(out)
+    assert frame["device_token"].tolist() == [fingerprint(token)]
+    assert len(fingerprint(token) or "") == 8
+    assert token.encode() not in out.read_bytes()
+    assert token not in frame.to_csv()

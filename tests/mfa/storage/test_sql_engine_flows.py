@@ -6,6 +6,7 @@ Uses the engine fixtures of tests/mfa/conftest.py (manual clock, sink outbox).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pyotp
 import pytest
@@ -138,3 +139,57 @@ def test_two_servers_on_one_postgresql_count_failures_together(
     finally:
         for repo in repos:
             repo.close()
+
+
+DEVICE_TOKEN = "apns-device-token-0123456789abcdef"
+
+
+def test_push_device_token_is_sealed_at_rest_and_fingerprinted_in_the_log(
+    open_repo: Callable[[], SqlRepository],
+    make_engine: Callable[..., Engine],
+    db_url: str,
+) -> None:
+    """Defect 4: the device token was stored and logged in clear. Read past mfalab: the
+    SQLite file's bytes (WAL included) and PostgreSQL's rows hold no trace of it."""
+    from mfa.push_proof import PushDevice, fingerprint
+
+    device = PushDevice.generate()
+    repo = open_repo()
+    engine = make_engine(repository=repo)
+    engine.create_user("pat")
+    method = engine.register_method(
+        "pat", "push", device_token=DEVICE_TOKEN, public_key=device.public_key
+    )
+    c = _challenge(engine.begin("pat"))
+    verdict = engine.respond_push(
+        c.auth_id, True, number=c.number, signature=device.answer(c.auth_id, True, c.number)
+    )
+    assert verdict.ok
+    # a restart reads the method back: the token decrypts, the key is kept
+    again = open_repo().list_methods("pat")[0]
+    assert (again.device_token, again.public_key) == (DEVICE_TOKEN, device.public_key)
+    assert again.method_id == method.method_id
+    assert [r.device_token for r in repo.logs()] == [fingerprint(DEVICE_TOKEN)]
+    repo.close()
+    if db_url.startswith("sqlite"):
+        path = Path(db_url.removeprefix("sqlite:///"))
+        raw = b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
+        assert b"pat" in raw  # the bytes do hold the tables
+        assert DEVICE_TOKEN.encode() not in raw
+        assert DEVICE_TOKEN.encode("utf-16-le") not in raw
+    else:
+        import sqlalchemy as sa
+
+        engine_ = sa.create_engine(db_url.replace("postgresql://", "postgresql+psycopg://", 1))
+        try:
+            with engine_.connect() as conn:
+                tables = sa.inspect(conn).get_table_names()
+                dump = "\n".join(
+                    repr(row)
+                    for t in tables
+                    for row in conn.execute(sa.text(f'SELECT * FROM "{t}"'))
+                )
+        finally:
+            engine_.dispose()
+        assert "pat" in dump
+        assert DEVICE_TOKEN not in dump

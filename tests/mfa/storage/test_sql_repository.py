@@ -212,3 +212,22 @@ def test_many_threads_and_two_repositories_write_without_losing_a_record(
     assert len(first.logs()) == len(threads) * per_thread
     assert len(second.logs()) == len(threads) * per_thread
     assert second.get_state("w0-0").consecutive_failures == per_thread
+
+
+def test_a_database_from_before_sealed_device_tokens_is_a_clear_error(tmp_path: Path) -> None:
+    """The methods table once held push device tokens in clear (``device_token``) and no
+    public key: such a database is named at start, not a 500 on the first sign-in."""
+    path = tmp_path / "old.db"
+    old = sa.create_engine(f"sqlite:///{path}")
+    with old.begin() as conn:
+        conn.execute(
+            sa.text(
+                "CREATE TABLE methods (id INTEGER PRIMARY KEY, method_id VARCHAR(64), "
+                "user_id VARCHAR(128), type VARCHAR(16), phone VARCHAR(20), device_token TEXT, "
+                "activated BOOLEAN, secret_sealed TEXT, serial VARCHAR(128), "
+                "is_default BOOLEAN, created_at FLOAT)"
+            )
+        )
+    old.dispose()
+    with pytest.raises(StorageUnavailable, match=r"old\.db.*methods.*device_token_sealed"):
+        SqlRepository(f"sqlite:///{path}", secret_key=KEY)

@@ -207,7 +207,7 @@ def _comparison(
     main = ["label", *(c for c in _HEADLINE_MAIN if c in table), "replications"]
     section.table("Success and time to authenticate", table[main], markdown=True, max_rows=60)
     rest = ["label", *(c for c in table.columns if c not in main)]
-    section.table("Retries and denials", table[rest], markdown=True, max_rows=60)
+    section.table("In time, retries and denials", table[rest], markdown=True, max_rows=60)
     groups = {label: run.auths for label, run in points}
     percentiles = [_percentile_row(label, run.auths) for label, run in points]
     bounds = pd.DataFrame(

@@ -18,6 +18,7 @@ from mfa.errors import (
     InvalidInput,
     MfaError,
     NotFound,
+    ServiceUnavailable,
     TokenImportError,
 )
 from mfa.methods import MethodType, RegisteredMethod
@@ -76,6 +77,7 @@ __all__ = [
     "SecretsEntropy",
     "SeededEntropy",
     "ServerIdentity",
+    "ServiceUnavailable",
     "SharedPendingStore",
     "SystemClock",
     "TokenImportError",

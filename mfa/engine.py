@@ -24,10 +24,17 @@ read, decided and saved in separate steps: a pending record moves on only by a
 compare-and-set (``PendingStore.transition``) and the user's counters only by an atomic
 rule (``Repository.update_state``). A request that loses a race reads again and decides
 afresh; see ``Engine._answer``.
+
+Every limit is taken before the work it limits: a verify reserves the code's attempt and
+the user's guess before it checks anything (``Engine._verify``), an app-password check
+reserves the guess before argon2 runs, and a begin counts the send and stores the code and
+its log record before it sends (``Engine.begin``). However many requests race, no more
+guesses are checked and no more messages sent than the limits allow.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import re
@@ -46,10 +53,12 @@ from mfa.entropy import Entropy, SecretsEntropy
 from mfa.errors import (
     BillingModelLocked,
     ConflictError,
+    DeliveryError,
     EnrolmentError,
     InvalidInput,
     NotFound,
     ProblemItem,
+    ServiceUnavailable,
     TokenImportError,
 )
 from mfa.fastrecords import builder
@@ -62,10 +71,14 @@ from mfa.push_proof import checked_public_key, fingerprint, push_message, signat
 from mfa.reasons import AuthStatus, DenialReason, RegistrationReason
 from mfa.repository import Repository
 from mfa.security_state import (
+    UNCOUNTED,
+    Guess,
+    SecurityState,
     accept_totp_step,
-    clear_failures,
-    record_failure,
     record_send,
+    release_send,
+    reserve_guess,
+    settle_success,
 )
 from mfa.tokens.model import HardwareToken, token_problems
 from mfa.users import User, parse_phone
@@ -87,11 +100,15 @@ _BEGUN_CACHE = 4096
 #: Method names and members to members, without the cost of an enum call on the hot path.
 _METHOD_TYPES: dict[str, MethodType] = {m.value: m for m in MethodType}
 _CHANNELS = {MethodType.SMS: Channel.SMS, MethodType.VOICE: Channel.VOICE}
+#: Methods whose begin sends a message, counted toward the user's send limit.
+_SENT_METHODS = DELIVERED_METHODS | {MethodType.PUSH}
 # Enum members the hot path compares with, bound once: on Python 3.11 ``EnumType`` has a
 # ``__getattr__``, which sends every ``MethodType.PUSH``-style lookup down a slow path
 # (about 70 ns each; gone in 3.12), and a simulated sign-in makes a dozen and more.
 _PUSH, _TOTP, _HARDWARE_TOKEN = MethodType.PUSH, MethodType.TOTP, MethodType.HARDWARE_TOKEN
 _PENDING, _SUCCESS = AuthStatus.PENDING, AuthStatus.SUCCESS
+#: Answers that use up a code's attempts (a right answer is not one of them).
+_GUESS_FAILURES = frozenset({DenialReason.WRONG_CODE, DenialReason.REPLAYED})
 # positional constructors for the records built on every authentication (mfa.fastrecords)
 _new_pending = builder(PendingAuth)
 _new_log = builder(AuthLogRecord)
@@ -175,6 +192,7 @@ class Engine:
         self.entropy = entropy or SecretsEntropy()
         self.issuer = issuer
         self._hasher = app_password_hasher or AppPasswordHasher()
+        self._dummy: str | None = None
         self._puts = 0
         # BLAKE2b takes keys up to 64 bytes; longer secrets are hashed down first
         mac_key = secret_key if len(secret_key) <= 64 else hashlib.sha256(secret_key).digest()
@@ -407,6 +425,8 @@ class Engine:
     ) -> HardwareToken | None:
         """Refuse a registration that cannot succeed, before anything is written; the
         hardware token it names, for that kind."""
+        if kind is MethodType.APP_PASSWORD:
+            raise InvalidInput("type", "app passwords are created, not registered as a method")
         if kind in DELIVERED_METHODS:
             if phone is None:
                 raise InvalidInput("phone", f"a phone number is required for {kind.value}")
@@ -593,10 +613,15 @@ class Engine:
     def begin(
         self, user_id: str, method: MethodType | str | None = None, client_ip: str | None = None
     ) -> Challenge | Denial:
-        """Start an authentication; for sms/voice a fresh code is sent through the gateway.
+        """Start an authentication; for sms/voice a fresh code is sent through the gateway,
+        for push a notification.
 
-        Raises ``mfa.errors.DeliveryError`` when no provider took the message (the send still
-        counts toward the user's send limit, as the attempt was made).
+        All or nothing: the send is counted (sms, voice and push: the user's send limit),
+        the pending record stored and the log record written, and only then is the message
+        sent. If storing fails, nothing is sent, the send is given back and
+        ``mfa.errors.ServiceUnavailable`` is raised. If no provider takes the message, the
+        log record says ``delivery_failed``, the send still counts (the attempt was made)
+        and ``mfa.errors.DeliveryError`` is raised.
         """
         kind: MethodType | None = None
         if method is not None:
@@ -612,6 +637,8 @@ class Engine:
             return self._refuse(
                 None, user_id, kind, DenialReason.REGISTRATION_REQUIRED, now, client_ip
             )
+        if user.disabled_at is not None:
+            return self._refuse(user, user_id, kind, DenialReason.USER_DISABLED, now, client_ip)
         state = repository.get_state(user_id)
         if state.locked_until > now:
             return self._refuse(
@@ -645,15 +672,9 @@ class Engine:
             return self._refuse(user, user_id, kind, DenialReason.NOT_ACTIVATED, now, client_ip)
 
         auth_id = self._auth_prefix + self.entropy.token(_AUTH_TOKEN_LENGTH)
-        digest: bytes | None = None
-        number: int | None = None
-        sender: str | None = None
-        provider: str | None = None
-        if kind in DELIVERED_METHODS:
-            window, max_sends = policy.send_window_seconds, policy.max_sends
-            wait = repository.update_state(
-                user_id, lambda state: record_send(state, now, window, max_sends)
-            )
+        sent = kind in _SENT_METHODS
+        if sent:
+            wait = self._reserve_send(user_id, now)
             if wait is not None:
                 return self._refuse(
                     user,
@@ -664,55 +685,41 @@ class Engine:
                     client_ip,
                     retry_after=wait,
                 )
+        digest: bytes | None = None
+        number: int | None = None  # push number matching: the two digits the page shows
+        sender: str | None = None
+        message: Message | None = None
+        if kind in DELIVERED_METHODS:
             code = self.entropy.code(policy.code_digits)
             digest = self._digest(auth_id, code)
             phone = chosen.phone or ""
             country = user.country if phone == user.phone else self._country_of(phone)
             sender = self._choose_sender(country)
-            provider = self.gateway.send(
-                _new_message(
-                    _CHANNELS[kind],  # channel
-                    phone,  # to
-                    self._message_text(code),  # text
-                    auth_id,
-                    user_id,
-                    now,  # sent_at
-                    country,
-                    sender,
-                )
-            ).provider
-        elif kind is _PUSH:
-            # push bombing: a notification counts toward the send limit like a text
-            window, max_sends = policy.send_window_seconds, policy.max_sends
-            wait = repository.update_state(
-                user_id, lambda state: record_send(state, now, window, max_sends)
+            message = _new_message(
+                _CHANNELS[kind],  # channel
+                phone,  # to
+                self._message_text(code),  # text
+                auth_id,
+                user_id,
+                now,  # sent_at
+                country,
+                sender,
             )
-            if wait is not None:
-                return self._refuse(
-                    user,
-                    user_id,
-                    kind,
-                    DenialReason.RATE_LIMITED,
-                    now,
-                    client_ip,
-                    retry_after=wait,
-                )
+        elif kind is _PUSH:
             if policy.push_number_matching:
                 # shown on the sign-in page, typed into the app; kept only as a digest
                 number = self.entropy.between(*_PUSH_NUMBERS)
                 digest = self._digest(auth_id, str(number))
-            provider = self.gateway.send(
-                _new_message(
-                    Channel.PUSH,
-                    chosen.device_token or "",
-                    f"Approve sign-in for {user_id}?",
-                    auth_id,
-                    user_id,
-                    now,
-                    None,
-                    None,
-                )
-            ).provider
+            message = _new_message(
+                Channel.PUSH,
+                chosen.device_token or "",
+                f"Approve sign-in for {user_id}?",
+                auth_id,
+                user_id,
+                now,
+                None,
+                None,
+            )
 
         timeout = policy.timeout_seconds
         server = self.server
@@ -731,31 +738,106 @@ class Engine:
             None,  # device_token
             None,  # completed_at
             sender,
-            provider,
+            None,  # provider: known once the message is sent
             client_ip,
             server.ip,  # server_ip
             0,  # version
         )
-        self.pending.put(pending, keep_until=now + timeout + policy.retention_seconds)
-        self._puts += 1
-        if self._puts % _PURGE_EVERY == 0:
-            self.pending.purge(now)
-        begun = self._begun
-        if len(begun) >= _BEGUN_CACHE:
-            begun.clear()
-        begun[auth_id] = user
-        if getattr(repository, "keep_logs", True):
-            repository.save_log(self._log_record(user, pending, chosen))
+        self._store_begun(user, pending, chosen, now, given_back=sent)
+        if message is not None:
+            try:
+                provider = self.gateway.send(message).provider
+            except DeliveryError:
+                reason = DenialReason.DELIVERY_FAILED
+                self._finish(user, pending, chosen, now, AuthStatus.DENIED, reason, 0, True)
+                raise
+            self._delivered(user, pending, chosen, provider)
+        else:
+            provider = None
         return _new_challenge(
             auth_id, user_id, kind, server.name, timeout, sender, provider, number
         )
+
+    def _reserve_send(self, user_id: str, now: float) -> float | None:
+        """Count one send toward the user's limit (``record_send``): ``None``, or the
+        seconds to wait when the limit is reached."""
+        window, max_sends = self.policy.send_window_seconds, self.policy.max_sends
+        try:
+            return self.repository.update_state(
+                user_id, lambda state: record_send(state, now, window, max_sends)
+            )
+        except Exception as exc:
+            raise ServiceUnavailable(_backend(self.repository, "database")) from exc
+
+    def _store_begun(
+        self,
+        user: User,
+        pending: PendingAuth,
+        method: RegisteredMethod,
+        now: float,
+        *,
+        given_back: bool,
+    ) -> None:
+        """Store a new authentication and its log record before anything is sent; if
+        either fails, give back the send counted for it (``given_back``) and raise
+        ``ServiceUnavailable`` naming the store: nothing was sent."""
+        policy = self.policy
+        repository = self.repository
+        store = self.pending
+        try:
+            failing = _backend(store, "pending store")
+            store.put(pending, keep_until=now + policy.timeout_seconds + policy.retention_seconds)
+            if getattr(repository, "keep_logs", True):
+                failing = _backend(repository, "database")
+                repository.save_log(self._log_record(user, pending, method))
+        except Exception as exc:
+            if given_back:
+                self._give_back_send(pending.user_id, now)
+            raise ServiceUnavailable(failing) from exc
+        self._puts += 1
+        if self._puts % _PURGE_EVERY == 0:
+            store.purge(now)
+        begun = self._begun
+        if len(begun) >= _BEGUN_CACHE:
+            begun.clear()
+        begun[pending.auth_id] = user
+
+    def _give_back_send(self, user_id: str, at: float) -> None:
+        # if the repository is failing too, the send stays counted: that errs on the side
+        # of the limit (nothing was sent either way)
+        with contextlib.suppress(Exception):
+            self.repository.update_state(user_id, lambda state: release_send(state, at))
+
+    def _delivered(
+        self, user: User, pending: PendingAuth, method: RegisteredMethod, provider: str | None
+    ) -> None:
+        """Note which provider took the message, in the pending and the log record. A
+        verify that came first (an instant delivery) moved the record on: the provider
+        goes on top of that."""
+        current: PendingAuth | None = pending
+        keep_until = pending.expires_at + self.policy.retention_seconds
+        for _ in range(self.policy.max_verify_attempts + 2):  # see _answer for the bound
+            if current is None or current.provider is not None:
+                return
+            updated = self._moved(
+                current,
+                current.status,
+                current.reason,
+                current.attempts,
+                current.completed_at,
+                provider=provider,
+            )
+            if self.pending.transition(current, updated, keep_until=keep_until):
+                if getattr(self.repository, "keep_logs", True):
+                    self.repository.save_log(self._log_record(user, updated, method))
+                return
+            current = self.pending.get(pending.auth_id)
 
     def verify(self, auth_id: str, code: str) -> Verdict:
         """Check the code the user typed for an sms, voice, totp or hardware-token auth."""
         # as typed: "123 456" (the way apps show it) or with a stray newline
         typed = "".join(code.split()) if isinstance(code, str) else ""
-        recorded: list[bool] = []  # a TOTP step's acceptance, once in the user's state
-        return self._answer(auth_id, self._verify, typed, recorded)
+        return self._answer(auth_id, self._verify, typed, None)
 
     def _answer(
         self,
@@ -783,97 +865,156 @@ class Engine:
                 return verdict
         return Verdict.denied(DenialReason.TOO_MANY_ATTEMPTS, auth_id)
 
-    def _verify(
-        self, pending: PendingAuth, now: float, code: str, recorded: list[bool]
-    ) -> Verdict | None:
-        """One try at deciding a verify; ``None`` if another request changed the
-        authentication first. ``recorded`` carries a TOTP step's acceptance into the next
-        try: the step is in the user's state by then and would read as a replay."""
+    def _verify(self, pending: PendingAuth, now: float, code: str, _: None) -> Verdict | None:
+        """One verify, in the order that keeps the limits under any concurrency: reserve
+        the code's attempt (a compare-and-set on the pending record), reserve the user's
+        guess (counted as a failure at once, ``reserve_guess``), evaluate, then settle.
+        ``None`` if another request changed the authentication before the reservation."""
         auth_id = pending.auth_id
         kind = pending.method
         if kind is _PUSH:
             return Verdict.denied(DenialReason.METHOD_NOT_ALLOWED, auth_id, None, kind)
-        repository = self.repository
-        policy = self.policy
-        state = repository.get_state(pending.user_id)
-        if state.locked_until > now:
+        user_id = pending.user_id
+        state = self.repository.get_state(user_id)
+        if state.locked_until > now:  # refused before anything is spent
             return Verdict.denied(DenialReason.LOCKED_OUT, auth_id, state.locked_until - now, kind)
-        if pending.attempts >= policy.max_verify_attempts:
+        if pending.attempts >= self.policy.max_verify_attempts:
             return Verdict.denied(DenialReason.TOO_MANY_ATTEMPTS, auth_id, None, kind)
+        reserved = self._reserve_attempt(pending)
+        if reserved is None:
+            return None
         user = self._user_of(pending)
         method = self._method_of(pending)
-        attempts = pending.attempts + 1
         if user is None or method is None:
             # the user was reset (or deleted) since the code was issued
-            reason = DenialReason.REGISTRATION_REQUIRED
-            if not self._finish(
-                user, pending, method, now, AuthStatus.DENIED, reason, attempts, completed=True
-            ):
-                return None
-            return Verdict.denied(reason, auth_id, None, kind)
+            return self._settle(user, reserved, method, now, DenialReason.REGISTRATION_REQUIRED)
+        guess = self._reserve_guess(user_id, now)
+        if not isinstance(guess, Guess):  # locked by a concurrent guess since the read
+            return Verdict.denied(DenialReason.LOCKED_OUT, auth_id, guess, kind)
 
-        failure = DenialReason.WRONG_CODE
-        counted = False  # whether the user's state has this failure already
         if kind in DELIVERED_METHODS:
-            ok = pending.code_digest is not None and hmac.compare_digest(
+            right = pending.code_digest is not None and hmac.compare_digest(
                 pending.code_digest, self._digest(auth_id, code)
             )
-        elif recorded:
-            ok, failure, counted = recorded[0], DenialReason.REPLAYED, True
+            reason = None if right else DenialReason.WRONG_CODE
         else:
-            params = self._otp_parameters(method)
-            step = None
-            if params is not None:
-                secret, digits, period, algorithm, replay_key = params
-                # prefer a step after the last accepted one (a value may repeat in adjacent
-                # steps); failing that, the used step, which update_state refuses as a replay
-                for after in (state.last_totp_step.get(replay_key), None):
-                    step = match_totp(
-                        secret,
-                        code,
-                        now,
-                        digits=digits,
-                        period=period,
-                        algorithm=algorithm,
-                        window=policy.totp_window_steps,
-                        after_step=after,
-                    )
-                    if step is not None or after is None:
-                        break
-            ok = False
-            if step is not None:
-                # RFC 6238 §5.2: a value is accepted once, on whichever server comes first;
-                # a replay counts as a failure in the same atomic step
-                threshold, lock_for = policy.lockout_threshold, policy.lockout_seconds
-                ok = repository.update_state(
-                    pending.user_id,
-                    lambda s: accept_totp_step(s, replay_key, step, now, threshold, lock_for),
-                )
-                recorded.append(ok)
-                failure, counted = DenialReason.REPLAYED, True
+            reason = self._check_otp(method, code, now, state, guess)
+        verdict = self._settle(user, reserved, method, now, reason)
+        if verdict.ok and kind in DELIVERED_METHODS:  # a TOTP success settled with its step
+            self.repository.update_state(user_id, lambda s: settle_success(s, guess))
+        return verdict
 
-        if ok:
-            if not self._finish(user, pending, method, now, _SUCCESS, None, attempts, True):
-                return None
-            if state.consecutive_failures and not recorded:  # a TOTP step cleared them
-                repository.update_state(pending.user_id, clear_failures)
-            return Verdict.success(auth_id, kind)
-
-        exhausted = attempts >= policy.max_verify_attempts
-        if not self._finish(
-            user,
-            pending,
-            method,
-            now,
-            AuthStatus.DENIED if exhausted else _PENDING,
-            failure,
-            attempts,
-            exhausted,
-        ):
+    def _reserve_attempt(self, pending: PendingAuth) -> PendingAuth | None:
+        """Take one of the code's ``max_verify_attempts`` before the code is evaluated;
+        ``None`` if another request moved the authentication on first."""
+        reserved = self._moved(
+            pending, pending.status, pending.reason, pending.attempts + 1, pending.completed_at
+        )
+        keep_until = pending.expires_at + self.policy.retention_seconds
+        if not self.pending.transition(pending, reserved, keep_until=keep_until):
             return None
-        if not counted:
-            self._count_failure(pending.user_id, now)
-        return Verdict.denied(failure, auth_id, None, kind)
+        return reserved
+
+    def _reserve_guess(self, user_id: str, now: float) -> Guess | float:
+        """Count a guess as the user's failure before it is evaluated (``reserve_guess``):
+        the guess, or the seconds the user stays locked."""
+        threshold, lock_for = self.policy.lockout_threshold, self.policy.lockout_seconds
+        return self.repository.update_state(
+            user_id, lambda state: reserve_guess(state, now, threshold, lock_for)
+        )
+
+    def _check_otp(
+        self,
+        method: RegisteredMethod,
+        code: str,
+        now: float,
+        state: SecurityState,
+        guess: Guess,
+    ) -> DenialReason | None:
+        """``None`` if the TOTP or hardware-token value is right and its time step unused:
+        the step is then accepted and the guess settled as a success, in one atomic step
+        (RFC 6238 §5.2: a value is accepted once, on whichever server comes first)."""
+        params = self._otp_parameters(method)
+        if params is None:
+            return DenialReason.WRONG_CODE
+        secret, digits, period, algorithm, replay_key = params
+        step = None
+        # prefer a step after the last accepted one (a value may repeat in adjacent steps);
+        # failing that, the used step, which accept_totp_step refuses as a replay
+        for after in (state.last_totp_step.get(replay_key), None):
+            step = match_totp(
+                secret,
+                code,
+                now,
+                digits=digits,
+                period=period,
+                algorithm=algorithm,
+                window=self.policy.totp_window_steps,
+                after_step=after,
+            )
+            if step is not None or after is None:
+                break
+        if step is None:
+            return DenialReason.WRONG_CODE
+        accepted = self.repository.update_state(
+            method.user_id, lambda s: accept_totp_step(s, replay_key, step, guess)
+        )
+        return None if accepted else DenialReason.REPLAYED
+
+    def _settle(
+        self,
+        user: User | None,
+        reserved: PendingAuth,
+        method: RegisteredMethod | None,
+        now: float,
+        reason: DenialReason | None,
+    ) -> Verdict:
+        """Store the answer of a reserved attempt (``reason`` ``None``: right).
+
+        Other requests may have reserved attempts since: the answer goes on top of theirs.
+        A failure that leaves no attempt denies the authentication; a right answer reserved
+        within the cap still succeeds then (it was one of the allowed attempts). An
+        authentication that succeeded or ended otherwise meanwhile keeps its end."""
+        auth_id, kind = reserved.auth_id, reserved.method
+        current: PendingAuth | None = reserved
+        cap = self.policy.max_verify_attempts
+        for _ in range(2 * cap + 2):  # each lost race is another request's progress
+            if current is None:
+                break
+            status, ended_by = current.status, current.reason
+            if status is not _PENDING:
+                used_up = status is AuthStatus.DENIED and ended_by in _GUESS_FAILURES
+                if reason is not None and used_up:
+                    return Verdict.denied(reason, auth_id, None, kind)
+                if reason is not None or not used_up:
+                    return self._ended(current)
+            if reason is None:
+                new_status, completed = _SUCCESS, True
+            elif reason in _GUESS_FAILURES and current.attempts < cap:
+                new_status, completed = _PENDING, False
+            else:
+                new_status, completed = AuthStatus.DENIED, True
+            if self._finish(
+                user, current, method, now, new_status, reason, current.attempts, completed
+            ):
+                if reason is None:
+                    return Verdict.success(auth_id, kind)
+                return Verdict.denied(reason, auth_id, None, kind)
+            current = self.pending.get(auth_id)
+        else:  # a broken store that never lets a transition through
+            return Verdict.denied(DenialReason.TOO_MANY_ATTEMPTS, auth_id, None, kind)
+        return Verdict.denied(DenialReason.UNKNOWN_AUTH, auth_id, None, kind)
+
+    def _ended(self, pending: PendingAuth) -> Verdict:
+        """The answer for a request that finds its authentication ended."""
+        auth_id, kind, status = pending.auth_id, pending.method, pending.status
+        if status is _SUCCESS:
+            return Verdict.denied(DenialReason.REPLAYED, auth_id, None, kind)
+        if status is AuthStatus.EXPIRED:
+            return Verdict.denied(DenialReason.EXPIRED, auth_id, None, kind)
+        if pending.reason in _GUESS_FAILURES:
+            return Verdict.denied(DenialReason.TOO_MANY_ATTEMPTS, auth_id, None, kind)
+        return Verdict.denied(pending.reason or DenialReason.UNKNOWN_AUTH, auth_id, None, kind)
 
     def respond_push(
         self,
@@ -915,7 +1056,7 @@ class Engine:
         # number matching was on when the page showed a number: its digest is pending
         matching = pending.code_digest is not None
         typed = number if matching and isinstance(number, int) else None
-        wrong_number = False
+        guess: Guess | None = None  # the typed number's reservation, with number matching
         if method is None or not method.activated or not method.public_key:
             # the seed: "Authentication request is not for an activated account"
             reason = DenialReason.NOT_ACTIVATED
@@ -923,25 +1064,28 @@ class Engine:
             reason = DenialReason.BAD_SIGNATURE
         elif not approve:
             reason = DenialReason.USER_DENIED
-        elif matching and (
-            typed is None
-            or not hmac.compare_digest(
-                pending.code_digest or b"", self._digest(auth_id, str(typed))
-            )
-        ):
-            reason = DenialReason.WRONG_NUMBER
-            wrong_number = True
         else:
-            if not self._finish(user, pending, method, now, _SUCCESS, None, attempts, True):
-                return None
-            if state.consecutive_failures:
-                self.repository.update_state(pending.user_id, clear_failures)
-            return Verdict.success(auth_id, kind)
-        if not self._finish(user, pending, method, now, AuthStatus.DENIED, reason, attempts, True):
+            reason = None
+            if matching:
+                # the typed number is a guess: reserved (counted as a failure) before it is
+                # compared, like a code (see _verify)
+                reserved = self._reserve_guess(pending.user_id, now)
+                if not isinstance(reserved, Guess):
+                    return Verdict.denied(DenialReason.LOCKED_OUT, auth_id, reserved, kind)
+                guess = reserved
+                if typed is None or not hmac.compare_digest(
+                    pending.code_digest or b"", self._digest(auth_id, str(typed))
+                ):
+                    reason = DenialReason.WRONG_NUMBER
+        status = _SUCCESS if reason is None else AuthStatus.DENIED
+        if not self._finish(user, pending, method, now, status, reason, attempts, True):
             return None
-        if wrong_number:
-            self._count_failure(pending.user_id, now)
-        return Verdict.denied(reason, auth_id, None, kind)
+        if reason is not None:
+            return Verdict.denied(reason, auth_id, None, kind)
+        if guess is not None or state.consecutive_failures:
+            settled = guess if guess is not None else UNCOUNTED
+            self.repository.update_state(pending.user_id, lambda s: settle_success(s, settled))
+        return Verdict.success(auth_id, kind)
 
     def status(self, auth_id: str) -> AuthView:
         """Where an authentication stands; ``NotFound`` if this server does not know it."""
@@ -990,13 +1134,7 @@ class Engine:
                 True,
             )
             return Verdict.denied(DenialReason.EXPIRED, auth_id, None, kind)
-        if status is _SUCCESS:
-            return Verdict.denied(DenialReason.REPLAYED, auth_id, None, kind)
-        if status is AuthStatus.EXPIRED:
-            return Verdict.denied(DenialReason.EXPIRED, auth_id, None, kind)
-        if pending.reason in (DenialReason.WRONG_CODE, DenialReason.REPLAYED):
-            return Verdict.denied(DenialReason.TOO_MANY_ATTEMPTS, auth_id, None, kind)
-        return Verdict.denied(pending.reason or DenialReason.UNKNOWN_AUTH, auth_id, None, kind)
+        return self._ended(pending)
 
     def _user_of(self, pending: PendingAuth) -> User | None:
         """The user as ``begin`` read it, when this engine began the authentication: what
@@ -1049,19 +1187,56 @@ class Engine:
         self.get_user(user_id)
         return self.repository.delete_app_passwords(user_id)
 
-    def verify_app_password(self, user_id: str, password: str) -> Verdict:
+    def verify_app_password(
+        self, user_id: str, password: str, client_ip: str | None = None
+    ) -> Verdict:
+        """Check an app password: an authentication like any other, with one log record
+        (mode ``app_password``) that per-authentication billing counts.
+
+        The guess is reserved before argon2 runs (``reserve_guess``), so a burst of guesses
+        gets no more evaluations than the lockout allows, and a right password arriving
+        after the limit is refused unchecked. A user with no app passwords (or an unknown
+        user) still costs one argon2 verification, against a hash nobody knows: the time
+        taken does not tell whether a user has any."""
         now = self.clock.now()
-        state = self.repository.get_state(user_id)
-        if state.locked_until > now:
-            return Verdict.denied(DenialReason.LOCKED_OUT, None, state.locked_until - now)
-        hashes = self.repository.app_password_hashes(user_id)
-        if hashes and self._hasher.matches_any(str(password), hashes):
-            if state.consecutive_failures:
-                self.repository.update_state(user_id, clear_failures)
-            return Verdict.success()
-        if self.repository.get_user(user_id) is not None:
-            self._count_failure(user_id, now)
-        return Verdict.denied(DenialReason.WRONG_CODE)
+        kind = MethodType.APP_PASSWORD
+        user = self.repository.get_user(user_id)
+        guess = UNCOUNTED  # an unknown user has no lockout to count toward
+        if user is not None:
+            if user.disabled_at is not None:
+                self._refuse(user, user_id, kind, DenialReason.USER_DISABLED, now, client_ip)
+                return Verdict.denied(DenialReason.USER_DISABLED, None, None, kind)
+            reserved = self._reserve_guess(user_id, now)
+            if not isinstance(reserved, Guess):
+                reason = DenialReason.LOCKED_OUT
+                self._refuse(user, user_id, kind, reason, now, client_ip, retry_after=reserved)
+                return Verdict.denied(DenialReason.LOCKED_OUT, None, reserved, kind)
+            guess = reserved
+        hashes = self.repository.app_password_hashes(user_id) if user is not None else []
+        matched = self._hasher.matches_any(str(password), hashes or [self._dummy_hash()])
+        right = matched and bool(hashes)
+        if right:
+            self.repository.update_state(user_id, lambda s: settle_success(s, guess))
+        reason = None if right else DenialReason.WRONG_CODE
+        self._log_check(
+            user,
+            user_id,
+            kind,
+            _SUCCESS if right else AuthStatus.DENIED,
+            reason,
+            now,
+            client_ip,
+            billable=user is not None,
+            attempts=1,
+        )
+        return Verdict.success(None, kind) if right else Verdict.denied(reason, None, None, kind)
+
+    def _dummy_hash(self) -> str:
+        """The hash an app-password check of a user without any is verified against: made
+        once by this engine's hasher (same cost), of a password never shown to anyone."""
+        if self._dummy is None:
+            self._dummy = self._hasher.hash(new_app_password())
+        return self._dummy
 
     # ------------------------------------------------------------------ billing
 
@@ -1167,13 +1342,6 @@ class Engine:
             self._template_parts = template.format(code="\0").split("\0")
         return code.join(self._template_parts)
 
-    def _count_failure(self, user_id: str, now: float) -> None:
-        """One more consecutive failure; the threshold-th locks the user (RFC 4226 §7)."""
-        threshold, lock_for = self.policy.lockout_threshold, self.policy.lockout_seconds
-        self.repository.update_state(
-            user_id, lambda state: record_failure(state, now, threshold, lock_for)
-        )
-
     def _finish(
         self,
         user: User | None,
@@ -1188,7 +1356,29 @@ class Engine:
         """Move the authentication on from ``pending`` (the version this request read) and
         bring its log record up to date; ``False``, with nothing written, if another
         request moved it on first."""
-        updated = _new_pending(
+        updated = self._moved(pending, status, reason, attempts, now if completed else None)
+        keep_until = pending.expires_at + self.policy.retention_seconds
+        if not self.pending.transition(pending, updated, keep_until=keep_until):
+            return False
+        if completed:
+            self._begun.pop(pending.auth_id, None)
+        if getattr(self.repository, "keep_logs", True):
+            self.repository.save_log(self._log_record(user, updated, method))
+        return True
+
+    def _moved(
+        self,
+        pending: PendingAuth,
+        status: AuthStatus,
+        reason: DenialReason | None,
+        attempts: int,
+        completed_at: float | None,
+        *,
+        provider: str | None = None,
+    ) -> PendingAuth:
+        """``pending`` one version on, with the given outcome (and ``provider``, the one
+        that took its message, if ``pending`` has none yet)."""
+        return _new_pending(
             pending.auth_id,
             pending.user_id,
             pending.method,
@@ -1201,21 +1391,13 @@ class Engine:
             status,
             reason,
             pending.device_token,
-            now if completed else None,  # completed_at
+            completed_at,
             pending.sender,
-            pending.provider,
+            pending.provider or provider,
             pending.client_ip,
             pending.server_ip,
             pending.version + 1,
         )
-        keep_until = pending.expires_at + self.policy.retention_seconds
-        if not self.pending.transition(pending, updated, keep_until=keep_until):
-            return False
-        if completed:
-            self._begun.pop(pending.auth_id, None)
-        if getattr(self.repository, "keep_logs", True):
-            self.repository.save_log(self._log_record(user, updated, method))
-        return True
 
     def _refuse(
         self,
@@ -1229,27 +1411,48 @@ class Engine:
         retry_after: float | None = None,
     ) -> Denial:
         """A begin that never reached the service still leaves a (non-billable) log record."""
-        if getattr(self.repository, "keep_logs", True):
-            first, last, email = self._optional_fields(user)
-            self.repository.save_log(
-                AuthLogRecord(
-                    auth_id=self._auth_prefix + self.entropy.token(_AUTH_TOKEN_LENGTH),
-                    unique_id=user_id,
-                    mode=kind,
-                    status=AuthStatus.DENIED,
-                    server_name=self.server.name,
-                    server_ip=self.server.ip,
-                    began_at=now,
-                    first_name=first,
-                    last_name=last,
-                    email=email,
-                    reason=reason,
-                    client_ip=client_ip,
-                    completed_at=now,
-                    billable=False,
-                )
-            )
+        self._log_check(
+            user, user_id, kind, AuthStatus.DENIED, reason, now, client_ip, billable=False
+        )
         return Denial(reason=reason, user_id=user_id, method=kind, retry_after=retry_after)
+
+    def _log_check(
+        self,
+        user: User | None,
+        user_id: str,
+        kind: MethodType | None,
+        status: AuthStatus,
+        reason: DenialReason | None,
+        now: float,
+        client_ip: str | None,
+        *,
+        billable: bool,
+        attempts: int = 0,
+    ) -> None:
+        """The log record of an authentication decided at once, with no pending record: a
+        refused begin, an app-password check."""
+        if not getattr(self.repository, "keep_logs", True):
+            return
+        first, last, email = self._optional_fields(user)
+        self.repository.save_log(
+            AuthLogRecord(
+                auth_id=self._auth_prefix + self.entropy.token(_AUTH_TOKEN_LENGTH),
+                unique_id=user_id,
+                mode=kind,
+                status=status,
+                server_name=self.server.name,
+                server_ip=self.server.ip,
+                began_at=now,
+                first_name=first,
+                last_name=last,
+                email=email,
+                reason=reason,
+                client_ip=client_ip,
+                completed_at=now,
+                attempts=attempts,
+                billable=billable,
+            )
+        )
 
     def _optional_fields(self, user: User | None) -> tuple[str | None, str | None, str | None]:
         """The seed's optional fields (first/last name, email), as configured."""
@@ -1333,6 +1536,11 @@ def _method_type(method: MethodType | str) -> MethodType:
     except ValueError:
         choices = [m.value for m in MethodType]
         raise InvalidInput("type", f"{method!r} is not one of {choices}") from None
+
+
+def _backend(port: object, default: str) -> str:
+    """What a port's failure is called in a ``ServiceUnavailable`` ("redis", "database")."""
+    return str(getattr(port, "backend", default))
 
 
 def _check_device_token(device_token: str | None) -> None:

@@ -17,6 +17,7 @@ __all__ = [
     "NotFound",
     "ProblemItem",
     "RejectedBatch",
+    "ServiceUnavailable",
     "TokenImportError",
 ]
 
@@ -47,6 +48,19 @@ class ConflictError(MfaError):
 
 class BillingModelLocked(ConflictError):
     """The seed: a provider's billing model can't be changed after it is created."""
+
+
+class ServiceUnavailable(MfaError):
+    """A store the engine needs (``what``: ``"redis"`` or ``"database"``) did not answer in
+    time or refused the connection. Nothing was half-written: the caller may retry after
+    ``retry_after`` seconds (the HTTP layer answers 503 with ``Retry-After``)."""
+
+    def __init__(self, what: str, detail: str = "", *, retry_after: float = 1.0) -> None:
+        message = f"the {what} is unavailable" + (f": {detail}" if detail else "")
+        super().__init__(message)
+        self.what = what
+        self.detail = detail
+        self.retry_after = retry_after
 
 
 class DeliveryError(MfaError):

@@ -14,6 +14,9 @@ class MethodType(StrEnum):
     PUSH = "push"
     TOTP = "totp"
     HARDWARE_TOKEN = "hardware_token"
+    #: The mode of an app-password check in the authentication log; app passwords are
+    #: created with ``Engine.create_app_password``, never registered as a method.
+    APP_PASSWORD = "app_password"
 
 
 #: Methods whose code travels through the delivery gateway (they, and push notifications,

@@ -32,6 +32,10 @@ class DenialReason(StrEnum):
     #: Extension: the user pressed "Deny" in the authenticator app (a fraud signal,
     #: not a typing error, so it is kept apart from ``wrong_code``).
     USER_DENIED = "user_denied"
+    #: Every provider refused or failed to take the message (HTTP 502); the send counts.
+    DELIVERY_FAILED = "delivery_failed"
+    #: The user is disabled for MFA: nothing is sent and nothing is billed (HTTP 403).
+    USER_DISABLED = "user_disabled"
     #: A push answer whose Ed25519 signature is missing or is not the activated device's
     #: (see ``mfa.push_proof``): whoever sent it does not hold the app's key.
     BAD_SIGNATURE = "bad_signature"

@@ -19,13 +19,16 @@ from typing import TypeVar
 from mfa.fastrecords import builder
 
 __all__ = [
+    "UNCOUNTED",
+    "Guess",
     "SecurityState",
     "StateChange",
     "accept_totp_step",
-    "clear_failures",
     "empty_state",
-    "record_failure",
     "record_send",
+    "release_send",
+    "reserve_guess",
+    "settle_success",
 ]
 
 T = TypeVar("T")
@@ -36,7 +39,7 @@ class SecurityState:
     user_id: str
     consecutive_failures: int = 0
     locked_until: float = 0.0
-    #: Times of recent sms/voice sends, oldest first (sliding window).
+    #: Times of recent sms, voice and push sends, oldest first (sliding window).
     send_times: tuple[float, ...] = ()
     #: Last accepted TOTP time step per method id (RFC 6238 §5.2: accept a value once).
     last_totp_step: dict[str, int] = field(default_factory=dict)
@@ -61,8 +64,8 @@ def empty_state(user_id: str) -> SecurityState:
 def record_send(
     state: SecurityState, now: float, window: float, max_sends: int
 ) -> tuple[SecurityState, float | None]:
-    """Count one sms/voice send in the sliding window ("five times in 5 minutes"), or
-    refuse it: the answer is ``None`` when counted, else the seconds to wait."""
+    """Count one sms, voice or push send in the sliding window ("five times in 5 minutes"),
+    or refuse it: the answer is ``None`` when counted, else the seconds to wait."""
     horizon = now - window
     times = state.send_times
     recent = tuple(t for t in times if t > horizon) if times else times
@@ -77,48 +80,78 @@ def record_send(
     ), None
 
 
-def record_failure(
-    state: SecurityState, now: float, threshold: int, lockout_seconds: float
-) -> tuple[SecurityState, None]:
-    """One more consecutive failure; the threshold-th locks the user (RFC 4226 §7).
-
-    A failure that arrives while the user is locked is not counted: it was checked before a
-    concurrent failure (maybe on another server) reached the threshold, and counting it
-    would shorten the user's next allowance."""
-    if state.locked_until > now:
+def release_send(state: SecurityState, at: float) -> tuple[SecurityState, None]:
+    """Give back the send counted at ``at``: the begin that counted it stored nothing and
+    sent nothing (all or nothing)."""
+    times = list(state.send_times)
+    if at not in times:
         return state, None
+    times.remove(at)
+    return _new_state(
+        state.user_id,
+        state.consecutive_failures,
+        state.locked_until,
+        tuple(times),
+        state.last_totp_step,
+    ), None
+
+
+@dataclass(frozen=True, slots=True)
+class Guess:
+    """A guess let through by ``reserve_guess``, already counted as a failure.
+
+    ``locked_until`` is the lock this guess's own reservation set (it was the
+    ``lockout_threshold``-th), else 0.0: if the guess turns out right, that lock is lifted,
+    and no other."""
+
+    locked_until: float = 0.0
+
+
+#: The guess of a caller that counts no failures (an unknown user: nothing to lock).
+UNCOUNTED = Guess()
+
+
+def reserve_guess(
+    state: SecurityState, now: float, threshold: int, lockout_seconds: float
+) -> tuple[SecurityState, Guess | float]:
+    """Let one guess be evaluated, counting it as a failure now; or refuse it while the
+    user is locked (the answer is then the seconds to wait).
+
+    The ``threshold``-th reservation locks the user at once: later guesses, arriving
+    while it is still being evaluated, are refused (RFC 4226 §7)."""
+    if state.locked_until > now:
+        return state, state.locked_until - now
     failures = state.consecutive_failures + 1
     locked_until = state.locked_until
+    guess = UNCOUNTED
     if failures >= threshold:
         failures, locked_until = 0, now + lockout_seconds
+        guess = Guess(locked_until)
     return _new_state(
         state.user_id, failures, locked_until, state.send_times, state.last_totp_step
-    ), None
+    ), guess
 
 
-def clear_failures(state: SecurityState) -> tuple[SecurityState, None]:
-    """A success ends the run of consecutive failures."""
-    if not state.consecutive_failures:
+def settle_success(state: SecurityState, guess: Guess) -> tuple[SecurityState, None]:
+    """A reserved guess was right: the run of failures ends, and the lock the guess's own
+    reservation set is lifted (a lock set by later guesses stays)."""
+    locked_until = state.locked_until
+    if guess.locked_until and locked_until == guess.locked_until:
+        locked_until = 0.0
+    if not state.consecutive_failures and locked_until == state.locked_until:
         return state, None
-    return _new_state(
-        state.user_id, 0, state.locked_until, state.send_times, state.last_totp_step
-    ), None
+    return _new_state(state.user_id, 0, locked_until, state.send_times, state.last_totp_step), None
 
 
 def accept_totp_step(
-    state: SecurityState,
-    key: str,
-    step: int,
-    now: float,
-    threshold: int,
-    lockout_seconds: float,
+    state: SecurityState, key: str, step: int, guess: Guess
 ) -> tuple[SecurityState, bool]:
-    """Accept a matched TOTP time step once (RFC 6238 §5.2): ``True`` and the failures
-    cleared if it is newer than the last accepted one for ``key``; else ``False`` and the
-    replay counted as a failure."""
+    """Accept a matched TOTP time step once (RFC 6238 §5.2): ``True`` and the guess settled
+    as a success (``settle_success``) if it is newer than the last accepted one for
+    ``key``; else ``False``, a replay, already counted as a failure by its reservation."""
     last = state.last_totp_step.get(key)
     if last is not None and step <= last:
-        failed, _ = record_failure(state, now, threshold, lockout_seconds)
-        return failed, False
+        return state, False
+    settled, _ = settle_success(state, guess)
     steps = {**state.last_totp_step, key: step}
-    return _new_state(state.user_id, 0, state.locked_until, state.send_times, steps), True
+    return _new_state(state.user_id, 0, settled.locked_until, state.send_times, steps), True

@@ -13,9 +13,22 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings"]
+__all__ = ["Settings", "shared_store_problem"]
 
 _SIMULATED = "simulated:"
+
+
+def shared_store_problem(*, mode: str, pending: str, processes: int) -> str | None:
+    """Why a deployment cannot start, or ``None``: cloud mode means every server validates
+    every code (it never answers ``wrong_server``), which several processes can only do
+    with a shared pending store. A single cloud server may keep its codes in memory."""
+    if mode == "cloud" and pending == "memory" and processes > 1:
+        return (
+            f"cloud mode on {processes} server processes needs a shared pending store: "
+            "set the pending store to a redis:// URL (MFALAB_PENDING, --pending), or run "
+            "in server mode"
+        )
+    return None
 
 
 class Settings(BaseSettings):

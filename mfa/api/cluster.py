@@ -33,6 +33,7 @@ import httpx
 from mfa.api.children import ChildProcess, free_port
 from mfa.api.nginx import POLICIES, Backend, NginxBalancer, NginxMissing
 from mfa.errors import MfaError
+from mfa.settings import shared_store_problem
 
 __all__ = ["Cluster", "ClusterError", "ClusterSpec", "NginxMissing"]
 
@@ -80,6 +81,11 @@ class ClusterSpec:
             problems.append(f"policy {self.policy!r} is not one of {', '.join(POLICIES)}")
         if self.otp_timeout <= 0:
             problems.append("otp_timeout must be positive")
+        shared = shared_store_problem(
+            mode=self.mode, pending=self.pending, processes=self.servers * self.workers
+        )
+        if shared is not None:
+            problems.append(shared)
         if problems:
             raise ClusterError("; ".join(problems))
 

@@ -5,8 +5,8 @@ Every error the API returns has the same shape — ``type``, ``title``, ``status
 ``type``/``reason`` and a person can read ``detail``. The engine's own errors map onto HTTP
 statuses here and nowhere else: ``InvalidInput`` → 422 naming the field, ``NotFound`` → 404,
 ``ConflictError`` → 409, ``TokenImportError`` and ``EnrolmentError`` → 422 listing every
-problem, ``DeliveryError`` → 502. A validation failure names each bad field in ``detail``
-and in ``errors``.
+problem, ``DeliveryError`` → 502, ``ServiceUnavailable`` → 503 with
+``Retry-After``. A validation failure names each bad field in ``detail`` and in ``errors``.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from mfa.errors import (
     InvalidInput,
     NotFound,
     RejectedBatch,
+    ServiceUnavailable,
     TokenImportError,
 )
 
@@ -140,6 +141,20 @@ def _delivery(request: Request, exc: DeliveryError) -> JSONResponse:
     return problem_response(request, 502, "delivery-failed", str(exc))
 
 
+def _unavailable(request: Request, exc: ServiceUnavailable) -> JSONResponse:
+    """A store failed: the request had no effect (the engine saw to it) and may be retried."""
+    return problem_response(
+        request,
+        503,
+        "service-unavailable",
+        str(exc),
+        title="Service Unavailable",
+        headers=retry_after_header(exc.retry_after),
+        failing=exc.what,
+        retry_after=exc.retry_after,
+    )
+
+
 def _api_problem(request: Request, exc: ApiProblem) -> JSONResponse:
     return problem_response(
         request,
@@ -171,6 +186,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(NotFound, _not_found)  # type: ignore[arg-type]
     app.add_exception_handler(ConflictError, _conflict)  # type: ignore[arg-type]
     app.add_exception_handler(DeliveryError, _delivery)  # type: ignore[arg-type]
+    app.add_exception_handler(ServiceUnavailable, _unavailable)  # type: ignore[arg-type]
     app.add_exception_handler(ApiProblem, _api_problem)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected)

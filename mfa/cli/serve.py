@@ -88,7 +88,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     from mfa.api.app import create_app
     from mfa.errors import MfaError
-    from mfa.settings import Settings
+    from mfa.settings import Settings, shared_store_problem
 
     with _dev_environment(args.dev, args.workers), _metrics_directory(args.workers):
         try:
@@ -99,6 +99,11 @@ def _serve(args: argparse.Namespace) -> int:
             raise UsageError("MFALAB_API_KEY is required (or run `mfalab serve --dev`)")
         if settings.secret_key is None:
             raise UsageError("MFALAB_SECRET_KEY is required (or run `mfalab serve --dev`)")
+        problem = shared_store_problem(
+            mode=settings.mode, pending=settings.pending, processes=args.workers
+        )
+        if problem is not None:
+            raise UsageError(problem)
         try:
             # built here first so a bad database, store or key fails now, with its name
             app = create_app(settings)

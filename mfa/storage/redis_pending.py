@@ -113,6 +113,9 @@ class RedisPendingStore:
     """``mfa.pending.PendingStore`` on Redis, shared by every server that uses the same
     URL and namespace. Thread-safe (redis-py's connection pool)."""
 
+    #: What ``mfa.errors.ServiceUnavailable`` calls this store when it fails.
+    backend = "redis"
+
     def __init__(self, url: str, *, namespace: str = "mfalab") -> None:
         if not isinstance(url, str) or not url.startswith(_SCHEMES):
             raise InvalidInput("MFALAB_PENDING", f"{url!r} is not a redis:// URL")

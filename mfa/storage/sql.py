@@ -99,6 +99,9 @@ class SqlRepository:
     secret then raises ``StorageUnavailable``.
     """
 
+    #: What ``mfa.errors.ServiceUnavailable`` calls this repository when it fails.
+    backend = "database"
+
     def __init__(self, url: str, *, secret_key: bytes | None, echo: bool = False) -> None:
         self.url = database_url(url)
         self._box = SecretBox(secret_key) if secret_key is not None else None

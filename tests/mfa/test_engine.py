@@ -15,6 +15,7 @@ import pytest
 from mfa import (
     AuthStatus,
     Challenge,
+    DeliveryError,
     DenialReason,
     Engine,
     InvalidInput,
@@ -337,7 +338,22 @@ def test_every_denial_reason_is_reachable(
     for _ in range(8):
         note(mfa1.verify(expect.challenge(mfa1.begin("u", "totp")).auth_id, "1"))
     note(mfa1.begin("u", "totp"))  # locked_out
+    mfa1.create_user("gone", phone=US)
+    mfa1.register_method("gone", "sms")
+    mfa1.disable_user("gone")
+    note(mfa1.begin("gone"))  # user_disabled
+    unreachable = make_engine("mfa3", repository=db, gateway=_NoProvider())
+    unreachable.create_user("far", phone=US)
+    unreachable.register_method("far", "sms")
+    with pytest.raises(DeliveryError):
+        unreachable.begin("far")
+    note(next(r for r in db.logs() if r.unique_id == "far"))  # delivery_failed, logged
     assert seen == set(DenialReason)
+
+
+class _NoProvider:
+    def send(self, message: object) -> object:
+        raise DeliveryError("no provider took the message")
 
 
 def test_seeded_entropy_makes_a_run_reproducible(

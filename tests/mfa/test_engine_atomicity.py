@@ -33,11 +33,13 @@ from mfa import (
 )
 from mfa.otp import totp_at
 from mfa.security_state import (
+    Guess,
     SecurityState,
     accept_totp_step,
-    clear_failures,
-    record_failure,
     record_send,
+    release_send,
+    reserve_guess,
+    settle_success,
 )
 from tests.mfa.conftest import PUSH_KEY, answer_push
 
@@ -227,32 +229,45 @@ def test_record_send_counts_in_a_sliding_window_and_says_how_long_to_wait() -> N
     assert wait is None and state.send_times == (10.0, 20.0, 300.0)
 
 
-def test_record_failure_locks_at_the_threshold_and_ignores_failures_while_locked() -> None:
+def test_reserve_guess_counts_before_evaluation_and_locks_at_the_threshold() -> None:
     state = SecurityState("u", consecutive_failures=8)
-    state, _ = record_failure(state, 50.0, 10, 900.0)
-    assert state.consecutive_failures == 9 and state.locked_until == 0.0
-    state, _ = record_failure(state, 60.0, 10, 900.0)
+    state, guess = reserve_guess(state, 50.0, 10, 900.0)
+    assert guess == Guess() and state.consecutive_failures == 9 and state.locked_until == 0.0
+    state, guess = reserve_guess(state, 60.0, 10, 900.0)  # the tenth: locks at once
+    assert guess == Guess(locked_until=960.0)
     assert state.consecutive_failures == 0 and state.locked_until == 960.0
-    unchanged, _ = record_failure(state, 61.0, 10, 900.0)
-    assert unchanged is state
-    after, _ = record_failure(state, 960.0, 10, 900.0)
+    unchanged, wait = reserve_guess(state, 61.0, 10, 900.0)  # refused, not counted
+    assert unchanged is state and wait == 899.0
+    after, _ = reserve_guess(state, 960.0, 10, 900.0)
     assert after.consecutive_failures == 1
+
+
+def test_settle_success_ends_the_failures_and_lifts_only_its_own_lock() -> None:
+    state, guess = reserve_guess(SecurityState("u", consecutive_failures=9), 60.0, 10, 900.0)
+    lifted, _ = settle_success(state, guess)  # the tenth guess was right
+    assert lifted.consecutive_failures == 0 and lifted.locked_until == 0.0
+    earlier = Guess()  # reserved before the lock another guess set
+    kept, _ = settle_success(state.evolve(consecutive_failures=2), earlier)
+    assert kept.consecutive_failures == 0 and kept.locked_until == 960.0
+    clean = SecurityState("u", send_times=(1.0,))
+    assert settle_success(clean, Guess())[0] is clean
+
+
+def test_release_send_gives_back_one_counted_send() -> None:
+    state = SecurityState("u", send_times=(10.0, 20.0, 20.0))
+    state, _ = release_send(state, 20.0)
+    assert state.send_times == (10.0, 20.0)
+    assert release_send(state, 30.0)[0] is state
 
 
 def test_accept_totp_step_accepts_each_step_once_per_key() -> None:
     state = SecurityState("u", consecutive_failures=4)
-    state, ok = accept_totp_step(state, "m-1", 100, 0.0, 10, 900.0)
+    state, ok = accept_totp_step(state, "m-1", 100, Guess())
     assert ok and state.last_totp_step == {"m-1": 100} and state.consecutive_failures == 0
     for step in (100, 99):
-        replayed, ok = accept_totp_step(state, "m-1", step, 0.0, 10, 900.0)
+        replayed, ok = accept_totp_step(state.evolve(consecutive_failures=1), "m-1", step, Guess())
+        # a replay was counted as a failure when its guess was reserved, not again here
         assert not ok and replayed.consecutive_failures == 1
         assert replayed.last_totp_step == {"m-1": 100}
-    state, ok = accept_totp_step(state, "token:S1", 100, 0.0, 10, 900.0)
+    state, ok = accept_totp_step(state, "token:S1", 100, Guess())
     assert ok and state.last_totp_step == {"m-1": 100, "token:S1": 100}
-
-
-def test_clear_failures_changes_nothing_when_there_is_nothing_to_clear() -> None:
-    clean = SecurityState("u", send_times=(1.0,))
-    assert clear_failures(clean)[0] is clean
-    cleared, _ = clear_failures(clean.evolve(consecutive_failures=3))
-    assert cleared == clean

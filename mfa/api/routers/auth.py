@@ -45,6 +45,7 @@ _REFUSALS: dict[DenialReason, str] = {
     DenialReason.REGISTRATION_REQUIRED: "no verification method is ready: registration required",
     DenialReason.METHOD_NOT_ALLOWED: "that method is not registered for the user or not allowed",
     DenialReason.NOT_ACTIVATED: "the push method has not been activated by the app",
+    DenialReason.USER_DISABLED: "the user is disabled for MFA",
 }
 
 

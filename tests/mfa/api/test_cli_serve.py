@@ -49,6 +49,32 @@ def test_cluster_with_nginx_missing_says_how_to_install_it(
     assert "apt-get install -y nginx" in capsys.readouterr().err
 
 
+def test_a_cloud_cluster_on_a_memory_store_is_refused_at_start(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """In cloud mode any server validates any code: with codes in each server's memory the
+    others would answer wrong_server, which the cloud never does."""
+    _clear_env(monkeypatch)
+    argv = ["cluster", "--servers", "3", "--base-port", "0", "--mode", "cloud"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "cloud mode on 3 server processes needs a shared pending store" in err
+    assert "redis://" in err
+    monkeypatch.setenv("MFALAB_API_KEY", "k" * 20)
+    monkeypatch.setenv("MFALAB_SECRET_KEY", "s" * 20)
+    monkeypatch.setenv("MFALAB_MODE", "cloud")
+    assert main(["serve", "--workers", "2"]) == 2  # two workers are two processes
+    assert "shared pending store" in capsys.readouterr().err
+
+
+def test_a_single_cloud_server_may_keep_codes_in_memory() -> None:
+    from mfa.settings import shared_store_problem
+
+    assert shared_store_problem(mode="cloud", pending="memory", processes=1) is None
+    assert shared_store_problem(mode="server", pending="memory", processes=3) is None
+    assert shared_store_problem(mode="cloud", pending="redis://r:6379/0", processes=3) is None
+
+
 def _spawn(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "mfa", *args],

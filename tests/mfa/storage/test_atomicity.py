@@ -52,6 +52,7 @@ from mfa.storage.sql import SqlRepository
 KEY = derive_key("atomicity test passphrase")
 PHONE = "+14255550100"
 THREADS = 12  # half on each server
+BURST = 50
 
 
 def race(calls: list[Callable[[], Any]]) -> list[Any]:
@@ -168,11 +169,16 @@ def test_one_sms_code_succeeds_once_across_servers(
     auth = challenge(cluster.mfa1.begin("alice"))
     code = code_to(PHONE)
     verdicts = cluster.split(lambda engine, _: engine.verify(auth.auth_id, code))
-    assert reasons(verdicts) == {None: 1, DenialReason.REPLAYED: THREADS - 1}
+    # every copy takes an attempt before it is checked: those that find the attempts all
+    # taken (the winner not yet stored) are refused too_many_attempts, the others replayed
+    found = reasons(verdicts)
+    assert found[None] == 1
+    assert set(found) <= {None, DenialReason.REPLAYED, DenialReason.TOO_MANY_ATTEMPTS}
     stored = cluster.pending.get(auth.auth_id)
-    assert stored is not None and stored.status is AuthStatus.SUCCESS and stored.attempts == 1
+    assert stored is not None and stored.status is AuthStatus.SUCCESS
+    assert 1 <= stored.attempts <= 5
     [record] = [r for r in cluster.repository.logs() if r.auth_id == auth.auth_id]
-    assert record.status is AuthStatus.SUCCESS and record.attempts == 1
+    assert record.status is AuthStatus.SUCCESS and record.attempts == stored.attempts
 
 
 def test_parallel_guesses_get_no_more_than_the_attempt_cap(
@@ -228,6 +234,40 @@ def test_parallel_failures_lock_the_user_at_exactly_the_threshold(
     assert isinstance(refused, Denial) and refused.reason is DenialReason.LOCKED_OUT
 
 
+def test_a_burst_of_wrong_totp_values_is_checked_exactly_up_to_the_threshold(
+    cluster: Cluster, clock: ManualClock
+) -> None:
+    """A guess is reserved before it is checked: 50 at once on two servers, 10 checked."""
+    secret = totp_user(cluster)
+    wrong = wrong_totp(secret, clock.now())
+    auths = [challenge(cluster.mfa1.begin("bob")).auth_id for _ in range(BURST)]
+    verdicts = cluster.split(lambda engine, i: engine.verify(auths[i], wrong), n=BURST)
+    assert reasons(verdicts) == {
+        DenialReason.WRONG_CODE: 10,
+        DenialReason.LOCKED_OUT: BURST - 10,
+    }
+    right = totp_at(secret, clock.now())
+    assert cluster.mfa2.verify(auths[0], right).reason is DenialReason.LOCKED_OUT
+
+
+def test_a_burst_of_wrong_app_passwords_is_checked_exactly_up_to_the_threshold(
+    cluster: Cluster,
+) -> None:
+    cluster.mfa1.create_user("carol")
+    right = cluster.mfa2.create_app_password("carol")
+    verdicts = cluster.split(
+        lambda engine, _: engine.verify_app_password("carol", "wron-gwro-ngwr-ongw"), n=BURST
+    )
+    assert reasons(verdicts) == {
+        DenialReason.WRONG_CODE: 10,
+        DenialReason.LOCKED_OUT: BURST - 10,
+    }
+    assert cluster.mfa1.verify_app_password("carol", right).reason is DenialReason.LOCKED_OUT
+    checks = [r for r in cluster.repository.logs() if r.unique_id == "carol"]
+    assert len(checks) == BURST + 1  # one log record per check
+    assert sum(r.billable for r in checks) == 10
+
+
 def test_one_totp_value_succeeds_once_across_servers_and_authentications(
     cluster: Cluster, clock: ManualClock
 ) -> None:
@@ -238,7 +278,9 @@ def test_one_totp_value_succeeds_once_across_servers_and_authentications(
     code = totp_at(secret, clock.now())
     verdicts = cluster.split(lambda engine, i: engine.verify(auths[i], code), n=8)
     assert reasons(verdicts) == {None: 1, DenialReason.REPLAYED: 7}
-    assert cluster.repository.get_state("bob").consecutive_failures == 7
+    # each guess counts as a failure when reserved, before it is checked: the success
+    # clears those reserved before it, the replays reserved after it stay
+    assert 0 <= cluster.repository.get_state("bob").consecutive_failures <= 7
     [method] = cluster.repository.list_methods("bob")
     step = int(clock.now() // 30)
     assert cluster.repository.get_state("bob").last_totp_step == {method.method_id: step}

@@ -117,14 +117,17 @@ def html_table(frame: pd.DataFrame, *, max_rows: int = 30, catalogue: Catalogue 
         if len(frame) > max_rows
         else ""
     )
+    dense = ' class="dense"' if len(frame.columns) >= _DENSE_FROM else ""
     return (
-        f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody>'
+        f'<div class="scroll"><table{dense}><thead><tr>{head}</tr></thead><tbody>{body}</tbody>'
         f"</table></div>{more}"
     )
 
 
 #: Text cells longer than this may wrap; shorter ones (a figure with its unit) stay whole.
 _WRAP_FROM = 24
+#: Tables with this many columns or more are set smaller, so they still fit a 1280 px card.
+_DENSE_FROM = 12
 
 
 def _breakable(name: str) -> str:
@@ -239,6 +242,9 @@ th{background:#eef3f2;vertical-align:bottom;font-weight:600;min-width:3.5rem}
 td{white-space:nowrap}
 td:first-child{white-space:normal;overflow-wrap:anywhere;min-width:8rem}
 td.wrap{white-space:normal}
+table.dense{font-size:.78rem}
+table.dense th,table.dense td{padding:.15rem .3rem}
+table.dense th{min-width:2.5rem}
 td:first-child,th:first-child,th.t,td.t{text-align:left}
 .scroll{overflow-x:auto}
 figure{margin:.6rem 0}

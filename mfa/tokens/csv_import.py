@@ -24,6 +24,7 @@ import io
 import re
 
 from mfa.errors import ProblemItem, TokenImportError
+from mfa.limits import MAX_CSV_FIELD, MAX_IMPORT_BYTES, MAX_IMPORT_TOKENS, MAX_NAME, text_problem
 from mfa.otp import normalise_algorithm, normalise_base32
 from mfa.tokens.model import HardwareToken, parameter_problems, secret_problem, serial_problem
 
@@ -75,13 +76,39 @@ def _header_map(cells: list[str]) -> dict[str, int] | None:
 def _whole_number(value: str, what: str, reasons: list[str]) -> int | None:
     text = value.strip()
     if not re.fullmatch(r"[+-]?[0-9]+", text):
-        reasons.append(f"{what} {text!r} is not a whole number" if text else f"missing {what}")
+        shown = repr(text) if len(text) <= 24 else repr(text[:20]) + "…"
+        reasons.append(f"{what} {shown} is not a whole number" if text else f"missing {what}")
+        return None
+    if len(text) > 12:  # int() of a long string is slow, and no interval or length is that big
+        reasons.append(f"{what} of {len(text)} digits is out of range")
         return None
     return int(text)
 
 
+def _too_many_rows(source: str) -> None:
+    raise TokenImportError(
+        source, [ProblemItem("file", f"more than {MAX_IMPORT_TOKENS:,} rows, the import limit")]
+    )
+
+
+def _line_problem(line: str) -> str | None:
+    """Why a line is too long to be split into fields, or None."""
+    if len(line) > _MAX_LINE:
+        return f"the line has {len(line):,} characters; at most {_MAX_LINE:,} are read"
+    return None
+
+
+#: a row has at most a dozen fields of MAX_CSV_FIELD characters
+_MAX_LINE = 12 * MAX_CSV_FIELD
+
+
 def parse_csv(content: str | bytes, *, source: str = "<input>") -> list[HardwareToken]:
     """Every token in a CSV file, or ``TokenImportError`` listing every bad row."""
+    if len(content) > MAX_IMPORT_BYTES:
+        raise TokenImportError(
+            source,
+            [ProblemItem("file", f"larger than {MAX_IMPORT_BYTES:,} bytes, the import limit")],
+        )
     text = _text(content, source)
     lines = [
         (number, line)
@@ -90,12 +117,31 @@ def parse_csv(content: str | bytes, *, source: str = "<input>") -> list[Hardware
     ]
     if not lines:
         raise TokenImportError(source, [ProblemItem("file", "no token rows")])
-    delimiter = _delimiter(lines[0][1])
+    if len(lines) > MAX_IMPORT_TOKENS + 1:  # one line may be the header
+        _too_many_rows(source)
+    delimiter = _delimiter(lines[0][1][:_MAX_LINE])
 
     def cells(line: str) -> list[str]:
-        return [c.strip() for c in next(csv.reader(io.StringIO(line), delimiter=delimiter))]
+        """The fields of a line; ``csv.Error`` (a field over the csv module's limit, a
+        stray quote) is the line's problem, raised as ``ValueError``."""
+        if problem := _line_problem(line):
+            raise ValueError(problem)
+        try:
+            row = next(csv.reader(io.StringIO(line), delimiter=delimiter), [])
+        except csv.Error as exc:
+            raise ValueError(f"not a CSV row ({exc})") from None
+        for position, cell in enumerate(row, start=1):
+            if len(cell) > MAX_CSV_FIELD:
+                raise ValueError(
+                    f"field {position} has {len(cell):,} characters; at most {MAX_CSV_FIELD:,}"
+                )
+        return [c.strip() for c in row]
 
-    columns = _header_map(cells(lines[0][1]))
+    try:
+        first = cells(lines[0][1])
+    except ValueError as exc:
+        raise TokenImportError(source, [ProblemItem(f"line {lines[0][0]}", str(exc))]) from None
+    columns = _header_map(first)
     if columns is None:
         columns = {field: i for i, field in enumerate(_POSITIONAL)}
     else:
@@ -114,12 +160,18 @@ def parse_csv(content: str | bytes, *, source: str = "<input>") -> list[Hardware
         if not lines:
             raise TokenImportError(source, [ProblemItem("file", "a header but no token rows")])
 
+    if len(lines) > MAX_IMPORT_TOKENS:
+        _too_many_rows(source)
     tokens: list[HardwareToken] = []
     problems: list[ProblemItem] = []
     first_seen: dict[str, int] = {}
     needed = max(columns[f] for f in ("serial", "secret", "interval")) + 1
     for number, line in lines:
-        row = cells(line)
+        try:
+            row = cells(line)
+        except ValueError as exc:
+            problems.append(ProblemItem(f"line {number}", str(exc)))
+            continue
 
         def cell(field: str, row: list[str] = row) -> str:
             position = columns.get(field)
@@ -149,6 +201,8 @@ def parse_csv(content: str | bytes, *, source: str = "<input>") -> list[Hardware
                 reasons.append(str(exc))
         if period is not None and digits is not None:
             reasons += parameter_problems(period, digits, algorithm)
+        if problem := text_problem(cell("manufacturer"), maximum=MAX_NAME):
+            reasons.append(f"manufacturer: {problem}")
         if reasons:
             problems.extend(ProblemItem(f"line {number}", r) for r in reasons)
             continue

@@ -22,6 +22,13 @@ import io
 from lxml import etree
 
 from mfa.errors import ProblemItem, TokenImportError
+from mfa.limits import (
+    MAX_IMPORT_BYTES,
+    MAX_IMPORT_TOKENS,
+    MAX_NAME,
+    PSKC_MAX_ITERATIONS,
+    text_problem,
+)
 from mfa.otp import normalise_algorithm
 from mfa.tokens.model import HardwareToken, parameter_problems, secret_problem, serial_problem
 
@@ -72,11 +79,14 @@ def parse_pskc(
     password: str | None = None,
     key: bytes | str | None = None,
     source: str = "<input>",
+    max_iterations: int = PSKC_MAX_ITERATIONS,
 ) -> list[HardwareToken]:
     """Every TOTP token in a PSKC document, or ``TokenImportError`` listing every problem.
 
     ``password`` decrypts PBE-encrypted files, ``key`` (bytes or hex) files encrypted with a
-    pre-shared key.
+    pre-shared key. The file chooses its PBKDF2 iteration count: more than
+    ``max_iterations`` is refused before any key is derived (2^31 iterations would hold a
+    CPU for a quarter of an hour).
     """
     from pskc import PSKC
     from pskc.exceptions import DecryptionError, KeyDerivationError, PSKCError
@@ -86,6 +96,11 @@ def parse_pskc(
             source, [ProblemItem("options", "give either a password or a key, not both")]
         )
     data = _as_bytes(content)
+    if len(data) > MAX_IMPORT_BYTES:
+        raise TokenImportError(
+            source,
+            [ProblemItem("file", f"larger than {MAX_IMPORT_BYTES:,} bytes, the import limit")],
+        )
     _check_document(data, source)
     secret_key = _decryption_key(key, source)
     try:
@@ -94,6 +109,11 @@ def parse_pskc(
         raise TokenImportError(source, [ProblemItem("file", f"not a PSKC file ({exc})")]) from None
     if not container.keys:
         raise TokenImportError(source, [ProblemItem("file", "the file holds no KeyPackage")])
+    if len(container.keys) > MAX_IMPORT_TOKENS:
+        raise TokenImportError(
+            source,
+            [ProblemItem("file", f"more than {MAX_IMPORT_TOKENS:,} KeyPackages, the import limit")],
+        )
 
     encrypted = container.encryption.is_encrypted
     if encrypted and password is None and secret_key is None:
@@ -103,6 +123,18 @@ def parse_pskc(
                 ProblemItem(
                     "file",
                     "the secrets are encrypted: give the password (PBE) or the pre-shared key",
+                )
+            ],
+        )
+    iterations = container.encryption.derivation.pbkdf2_iterations
+    if password is not None and iterations is not None and iterations > max_iterations:
+        raise TokenImportError(
+            source,
+            [
+                ProblemItem(
+                    "EncryptionKey/DerivedKey",
+                    f"{iterations:,} PBKDF2 iterations; at most {max_iterations:,} are "
+                    "accepted (MFALAB_PSKC_MAX_ITERATIONS)",
                 )
             ],
         )
@@ -160,6 +192,8 @@ def parse_pskc(
         encoding = (item.response_encoding or "DECIMAL").upper()
         if encoding != "DECIMAL":
             reasons.append(f"response encoding {encoding} is not supported (only DECIMAL)")
+        if problem := text_problem(item.manufacturer or "", maximum=MAX_NAME):
+            reasons.append(f"manufacturer: {problem} (DeviceInfo/Manufacturer)")
         period = 30 if period is None else period
         digits = 6 if item.response_length is None else item.response_length
         reasons += parameter_problems(period, digits, algorithm)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator
 from functools import partial
-from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -45,9 +44,6 @@ STREAMS = ("population", "arrivals", "behaviour", "network", "entropy", "service
 _SIM_KEY = b"mfalab-simulation-key-not-secret"
 
 RowSink = Callable[[tuple[Any, ...]], None]
-#: SimPy keeps the time in ``Environment._now`` behind its ``now`` property, which costs a
-#: Python call per read; the hot paths here and in ``sim.people`` read ``_now`` directly.
-_ENV_NOW = attrgetter("_now")
 
 
 class SimClock:
@@ -60,7 +56,7 @@ class SimClock:
         self.epoch = epoch
 
     def now(self) -> float:
-        return self.epoch + self._env._now
+        return self.epoch + self._env.now
 
 
 class Server:
@@ -150,7 +146,7 @@ class Replication:
         self.people: People
         self.network = DeliveryNetwork(
             scenario,
-            now=partial(_ENV_NOW, env),  # env.now without a Python-level call
+            now=lambda: env.now,
             stream=RandomStream(generators["network"]),
             recipients=self,
             on_delivery=self._delivered,
@@ -260,8 +256,9 @@ class Replication:
             drawn = conditions.draw_many(len(times), behaviour.generator)
             chunk = zip(times.tolist(), users, ids, *drawn, strict=True)
             for t, index, user_id, connectivity, signal in chunk:
-                if t > env._now:
-                    yield t - env._now
+                now = env.now
+                if t > now:
+                    yield t - now
                 session = Session(
                     self.started,
                     index,
@@ -271,7 +268,7 @@ class Replication:
                     security_app[index],
                     connectivity,
                     signal,
-                    env._now,
+                    env.now,
                     balancer.home(user_id) if balancer.policy == "sticky" else 0,
                 )
                 self.started += 1

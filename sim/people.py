@@ -57,8 +57,6 @@ _METHOD = {m.value: m for m in MethodType}
 _CHANNEL = {c: c.value for c in Channel}
 _REASON = {r: r.value for r in DenialReason}
 NAN = float("nan")
-# the time is read as ``env._now``, the attribute behind SimPy's ``now`` property (which
-# costs a Python call per read, a dozen times per sign-in)
 
 
 class Session:
@@ -281,7 +279,7 @@ class People:
         queue = server.queue
         if queue is None:
             return 0.0
-        now = self.env._now
+        now = self.env.now
         service = server.service()
         start = queue.admit(now, service)
         s.lag = service
@@ -402,10 +400,10 @@ class People:
 
     def _delivered_method(self, s: Session, method: str) -> Generator[float, None, int]:
         env = self.env
-        started = env._now
+        started = env.now
         attempts = 0
         push = method == "push"
-        while attempts < self.max_attempts and env._now - started < self.window:
+        while attempts < self.max_attempts and env.now - started < self.window:
             if attempts and not self._retries(attempts):
                 s.last_kind, s.last_reason = "abandoned", "gave_up"
                 return STOP
@@ -418,19 +416,19 @@ class People:
             if isinstance(begun, Denial):
                 return STOP if begun.reason is DenialReason.LOCKED_OUT else NEXT
             got_any = False
-            deadline = env._now + s.lag + self.resend_after  # from when the page shows
+            deadline = env.now + s.lag + self.resend_after  # from when the page shows
             while True:
                 item = s.next_message(deadline)
                 if item is None:
-                    if deadline - env._now > s.lag:
+                    if deadline - env.now > s.lag:
                         s.lag = 0.0
-                        yield deadline - env._now
+                        yield deadline - env.now
                     break
                 got_any = True
                 arrives, code, auth_id = item
-                ready = env._now + s.lag
+                ready = env.now + s.lag
                 s.lag = 0.0
-                wait = (arrives if arrives > ready else ready) - env._now
+                wait = (arrives if arrives > ready else ready) - env.now
                 if push:
                     yield wait + self.respond.sample(self.stream)
                     verdict = yield from self._verify(s, auth_id, None, begun.number)
@@ -470,13 +468,13 @@ class People:
         return secrets[s.index]
 
     def _token_code(self, s: Session, method: str) -> str:
-        return totp_at(self._secret(s, method), self.epoch + self.env._now)
+        return totp_at(self._secret(s, method), self.epoch + self.env.now)
 
     def _token_method(self, s: Session, method: str) -> Generator[float, None, int]:
         env = self.env
-        started = env._now
+        started = env.now
         attempts = 0
-        while attempts < self.max_attempts and env._now - started < self.window:
+        while attempts < self.max_attempts and env.now - started < self.window:
             if attempts and not self._retries(attempts):
                 s.last_kind, s.last_reason = "abandoned", "gave_up"
                 return STOP
@@ -499,7 +497,7 @@ class People:
                 if reason == "locked_out":
                     return STOP
                 if reason == "replayed":  # this step's code was used: wait for the next
-                    step_left = 30.0 - (self.epoch + env._now) % 30.0
+                    step_left = 30.0 - (self.epoch + env.now) % 30.0
                     if step_left > s.lag:
                         s.lag = 0.0
                         yield step_left + self.read.sample(self.stream)
@@ -517,7 +515,7 @@ class People:
         accept is mistyped further: a mistyped code is one the engine refuses, whatever the
         secret."""
         secret = self._secret(s, method)
-        now = self.epoch + self.env._now
+        now = self.epoch + self.env.now
         window = self.servers[0].engine.policy.totp_window_steps
         while match_totp(secret, typed, now, window=window) is not None:
             typed = _mistyped(typed)
@@ -525,7 +523,7 @@ class People:
 
     def _finish(self, s: Session, success: bool) -> None:
         self.active -= 1
-        now = self.env._now + s.lag  # when the last answer reached the person
+        now = self.env.now + s.lag  # when the last answer reached the person
         if success:
             outcome, reason, tta = "success", "", now - s.arrived
         else:

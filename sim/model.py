@@ -32,6 +32,7 @@ from sim.network import CarrierTable, Conditions, DeliveryNetwork, sender_direct
 from sim.people import LoadBalancer, People, Session
 from sim.population import Population
 from sim.queues import FifoQueue
+from sim.records import AuthRow, DeliveryRow, ResourceSample
 from sim.scenario import Scenario, ServiceTime
 from sim.summary import Tally
 from sim.waits import start
@@ -42,8 +43,6 @@ __all__ = ["STREAMS", "Replication", "Server", "SimClock", "engine_policy"]
 STREAMS = ("population", "arrivals", "behaviour", "network", "entropy", "service")
 #: Not a secret: the simulator's engines need a key for code digests, nothing more.
 _SIM_KEY = b"mfalab-simulation-key-not-secret"
-
-RowSink = Callable[[tuple[Any, ...]], None]
 
 
 class SimClock:
@@ -119,9 +118,9 @@ class Replication:
         seed: np.random.SeedSequence,
         index: int,
         *,
-        on_auth: RowSink,
-        on_delivery: RowSink,
-        on_sample: RowSink,
+        on_auth: Callable[[AuthRow], None],
+        on_delivery: Callable[[DeliveryRow], None],
+        on_sample: Callable[[ResourceSample], None],
     ) -> None:
         self.scenario = scenario
         self.index = index
@@ -306,7 +305,18 @@ class Replication:
         key = (kind, name)
         if u > self._peaks.get(key, 0.0):
             self._peaks[key] = u
-        self.on_sample((self.index, t, kind, name, queued, busy, cap, u))
+        self.on_sample(
+            ResourceSample(
+                replication=self.index,
+                time=t,
+                kind=kind,
+                name=name,
+                queue_length=queued,
+                busy=busy,
+                capacity=cap,
+                utilisation=u,
+            )
+        )
 
     def _sample(self, t: float, interval: float) -> None:
         for line in self.network.senders.values():

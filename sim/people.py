@@ -34,13 +34,14 @@ from mfa.delivery.message import Channel, Message, extract_code
 from mfa.engine import parse_auth_id
 from mfa.errors import DeliveryError
 from mfa.methods import MethodType
-from mfa.otp import match_totp, totp_at
+from mfa.otp import TOTP_PERIOD_SECONDS, match_totp, totp_at
 from mfa.outcomes import Challenge, Denial, Verdict
 from mfa.push_proof import sign_answer
 from mfa.reasons import DenialReason
 from sim.distributions import Lognormal, RandomStream
 from sim.network import CarrierModel
 from sim.population import Population
+from sim.records import AuthRow, DeliveryRow
 from sim.scenario import UserBehaviour
 from sim.summary import Tally
 
@@ -186,8 +187,8 @@ class People:
         servers: list[Server],
         balancer: LoadBalancer,
         tally: Tally,
-        on_auth: Callable[[tuple[Any, ...]], None],
-        on_delivery_row: Callable[[tuple[Any, ...]], None],
+        on_auth: Callable[[AuthRow], None],
+        on_delivery_row: Callable[[DeliveryRow], None],
         replication: int,
         epoch: float,
     ) -> None:
@@ -244,23 +245,23 @@ class People:
         if channel != "push" and not s.first_sender:
             s.first_sender, s.first_sender_kind, s.first_provider = sender, sender_kind, provider
         self.on_delivery_row(
-            (
-                self.replication,
-                s.seq,
-                s.deliveries,
-                message.auth_id,
-                channel,
-                s.country,
-                carrier,
-                provider,
-                sender,
-                sender_kind,
-                s.server,
-                requested_at,
-                sent_at,
-                delivered_at,
-                loss_cause,
-                failovers,
+            DeliveryRow(
+                replication=self.replication,
+                auth_seq=s.seq,
+                attempt=s.deliveries,
+                auth_id=message.auth_id,
+                channel=channel,
+                country=s.country,
+                carrier=carrier,
+                provider=provider,
+                sender=sender,
+                sender_kind=sender_kind,
+                server=s.server,
+                requested_at=requested_at,
+                sent_at=sent_at,
+                delivered_at=delivered_at,
+                loss_cause=loss_cause,
+                failovers=failovers,
             )
         )
         if not loss_cause:
@@ -467,8 +468,15 @@ class People:
         secrets = population.totp_secret if method == "totp" else population.token_secret
         return secrets[s.index]
 
+    def _period(self, s: Session, method: str) -> int:
+        """The time step of the person's app (the engine's totp step) or hardware token."""
+        if method == "totp":
+            return TOTP_PERIOD_SECONDS
+        return self.population.token_period[s.index]
+
     def _token_code(self, s: Session, method: str) -> str:
-        return totp_at(self._secret(s, method), self.epoch + self.env.now)
+        now = self.epoch + self.env.now
+        return totp_at(self._secret(s, method), now, period=self._period(s, method))
 
     def _token_method(self, s: Session, method: str) -> Generator[float, None, int]:
         env = self.env
@@ -497,7 +505,8 @@ class People:
                 if reason == "locked_out":
                     return STOP
                 if reason == "replayed":  # this step's code was used: wait for the next
-                    step_left = 30.0 - (self.epoch + env.now) % 30.0
+                    period = self._period(s, method)
+                    step_left = period - (self.epoch + env.now) % period
                     if step_left > s.lag:
                         s.lag = 0.0
                         yield step_left + self.read.sample(self.stream)
@@ -517,7 +526,8 @@ class People:
         secret = self._secret(s, method)
         now = self.epoch + self.env.now
         window = self.servers[0].engine.policy.totp_window_steps
-        while match_totp(secret, typed, now, window=window) is not None:
+        period = self._period(s, method)
+        while match_totp(secret, typed, now, period=period, window=window) is not None:
             typed = _mistyped(typed)
         return typed
 
@@ -530,34 +540,34 @@ class People:
             outcome, reason, tta = s.last_kind, s.last_reason, NAN
         methods = s.methods_used
         self.on_auth(
-            (
-                self.replication,
-                s.seq,
-                s.user_id,
-                s.country,
-                s.carrier.name,
-                self.population.licensed(s.index),
-                methods[0] if methods else "",
-                ">".join(methods),
-                s.arrived,
-                now,
-                outcome,
-                reason,
-                s.begins,
-                s.verifies,
-                tta,
-                ">".join(s.servers),
-                s.wrong_server,
-                s.expired,
-                s.rate_limited,
-                s.first_sender,
-                s.first_sender_kind,
-                s.first_provider,
-                s.server_wait,
-                s.connectivity,
-                s.signal,
-                s.initial_security_app,
-                s.billable,
+            AuthRow(
+                replication=self.replication,
+                auth_seq=s.seq,
+                user_id=s.user_id,
+                country=s.country,
+                carrier=s.carrier.name,
+                licensed=self.population.licensed(s.index),
+                method_first=methods[0] if methods else "",
+                methods_used=">".join(methods),
+                arrived_at=s.arrived,
+                finished_at=now,
+                outcome=outcome,
+                reason=reason,
+                begins=s.begins,
+                verifies=s.verifies,
+                time_to_auth=tta,
+                servers=">".join(s.servers),
+                wrong_server=s.wrong_server,
+                expired=s.expired,
+                rate_limited=s.rate_limited,
+                first_sender=s.first_sender,
+                first_sender_kind=s.first_sender_kind,
+                first_provider=s.first_provider,
+                server_wait=s.server_wait,
+                connectivity=s.connectivity,
+                signal=s.signal,
+                security_app=s.initial_security_app,
+                billable=s.billable,
             )
         )
 

@@ -259,16 +259,16 @@ class Replication:
                 if t > now:
                     yield t - now
                 session = Session(
-                    self.started,
-                    index,
-                    user_id,
-                    countries[country[index]],
-                    carriers[carrier[index]],
-                    security_app[index],
-                    connectivity,
-                    signal,
-                    env.now,
-                    balancer.home(user_id) if balancer.policy == "sticky" else 0,
+                    seq=self.started,
+                    index=index,
+                    user_id=user_id,
+                    country=countries[country[index]],
+                    carrier=carriers[carrier[index]],
+                    security_app=security_app[index],
+                    connectivity=connectivity,
+                    signal=signal,
+                    arrived=env.now,
+                    home=balancer.home(user_id) if balancer.policy == "sticky" else 0,
                 )
                 self.started += 1
                 start(env, people.sign_in(session))

@@ -97,6 +97,7 @@ class Session:
 
     def __init__(
         self,
+        *,
         seq: int,
         index: int,
         user_id: str,

@@ -31,7 +31,7 @@ import secrets
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from hashlib import sha256
@@ -49,7 +49,7 @@ from locust import FastHttpUser, LoadTestShape, events, task
 from locust.contrib.fasthttp import FastHttpSession
 from locust.env import Environment
 from locust.event import EventHook
-from locust.runners import WorkerRunner
+from locust.runners import MasterRunner, WorkerRunner
 from locust.stats import (
     CSV_STATS_INTERVAL_SEC,
     RequestStats,
@@ -68,6 +68,7 @@ from mfa.users import parse_phone
 __all__ = [
     "FLOWS",
     "ROUTING_POLICIES",
+    "SETUP",
     "SHAPES",
     "Account",
     "AccountPool",
@@ -111,10 +112,16 @@ N_APP_PASSWORD = "/v1/auth/app-password"
 N_SETUP_USER = "/v1/users (setup)"
 N_SETUP_METHOD = "/v1/users/{user_id}/methods (setup)"
 N_SETUP_APP_PASSWORD = "/v1/users/{user_id}/app-passwords (setup)"
+N_SETUP_POOL = "/v1/users/sync (pool, before the clock)"
+N_SETUP_APPS = "/v1/users/sync (totp and app-password users, before the clock)"
+N_SETUP_APP_PASSWORDS = "/v1/users/{user_id}/app-passwords (before the clock)"
 
-#: Custom statistics: one LOGIN row per flow, ARRIVAL rows for the open workload.
+#: Custom statistics: one LOGIN row per flow, ARRIVAL rows for the open workload, SETUP rows
+#: for the enrolment requests users make before their first login (kept out of Locust's own
+#: request table, so its totals and the plain thresholds measure the logins only).
 LOGIN = "LOGIN"
 ARRIVAL = "ARRIVAL"
+SETUP = "SETUP"
 
 
 # --------------------------------------------------------------------------- option values
@@ -198,7 +205,15 @@ _THRESHOLD = re.compile(
 _PERCENTILE = re.compile(r"^(login_)?p(\d+(?:\.\d+)?)$")
 _TIME_METRICS = {"avg", "min", "max", "med", "login_avg", "login_max"}
 _RATIO_METRICS = {"fail_ratio", "success_ratio"}
-_COUNT_METRICS = {"requests", "failures", "logins", "rps", "logins_per_s", "dropped"}
+_COUNT_METRICS = {
+    "requests",
+    "failures",
+    "logins",
+    "rps",
+    "logins_per_s",
+    "dropped",
+    "scheduled",
+}
 _OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "<": lambda a, b: a < b,
     "<=": lambda a, b: a <= b,
@@ -213,10 +228,15 @@ class Threshold:
     """A k6-style pass/fail criterion, e.g. ``p95<200ms`` or ``success_ratio>0.98``.
 
     Request metrics (``pNN``, ``avg``, ``max``, ``fail_ratio``, ``rps``, ``requests``) read
-    Locust's statistics; an optional ``[text]`` keeps only the request names containing
-    ``text``. Login metrics (``success_ratio``, ``login_pNN``, ``logins``) read the per-login
-    statistics; ``[flow]`` keeps one flow. ``dropped`` counts arrivals the open workload
-    could not start. Times are in ms unless written ``s``; ratios may be written with ``%``.
+    Locust's statistics of the measured requests; an optional ``[text]`` keeps only the
+    request names containing ``text``. Setup requests (a user's enrolment before its first
+    login, named ``... (setup)``) count only when the ``[text]`` names them, e.g.
+    ``p95[setup]<1s``. Login metrics (``success_ratio``, ``login_pNN``, ``logins``) read the
+    per-login statistics; ``[flow]`` keeps one flow. ``dropped`` counts arrivals the open
+    workload could not start, ``scheduled`` the logins it was asked for (completed +
+    dropped); without ``[flow]``, ``success_ratio`` is successes / scheduled, so a dropped
+    arrival is a failed login (it has no flow yet: ``[flow]`` ratios count started logins).
+    Times are in ms unless written ``s``; ratios may be written with ``%``.
     """
 
     text: str
@@ -238,7 +258,7 @@ class Threshold:
             raise argparse.ArgumentTypeError(
                 f"{text!r}: unknown metric {metric!r} (pNN, avg, med, min, max, fail_ratio, "
                 "rps, requests, failures, success_ratio, login_pNN, login_avg, login_max, "
-                "logins, logins_per_s, dropped)"
+                "logins, logins_per_s, dropped, scheduled)"
             )
         limit = float(match["value"])
         timed = metric in _TIME_METRICS or bool(_PERCENTILE.match(metric))
@@ -256,14 +276,25 @@ class Threshold:
         """The metric's value at the end of the run (NaN when there is nothing to measure)."""
         metric = self.metric
         login = metric in _RATIO_METRICS - {"fail_ratio"} or metric.startswith("login")
+        dropped = _dropped(custom)
         if metric == "dropped":
-            return float(_merged(custom, ARRIVAL, "dropped").num_requests)
+            return float(dropped)
+        if metric == "scheduled":
+            return float(_merged(custom, LOGIN, None).num_requests + dropped)
         if login:
             entry = _merged(custom, LOGIN, self.selector)
             metric = metric.removeprefix("login_").removeprefix("logins")
             metric = {"": "requests", "_per_s": "rps"}.get(metric, metric)
+            if metric == "success_ratio" and self.selector is None:
+                scheduled = entry.num_requests + dropped
+                successes = entry.num_requests - entry.num_failures
+                return successes / scheduled if scheduled else math.nan
         else:
             entry = _merged(requests, None, self.selector)
+            if self.selector is not None:  # setup requests count when the selector names them
+                setup = _merged(custom, SETUP, self.selector)
+                if setup.num_requests:
+                    entry = _combined(entry, setup)
         done = entry.num_requests
         if metric == "requests":
             return float(done)
@@ -307,6 +338,19 @@ def _merged(stats: RequestStats, method: str | None, selector: str | None) -> St
         if (method is None or kind == method) and (selector is None or selector in name):
             entry.extend(row)
     return entry
+
+
+def _combined(*entries: StatsEntry) -> StatsEntry:
+    first = entries[0]
+    entry = StatsEntry(first.stats, first.name, first.method, use_response_times_cache=False)
+    for other in entries:
+        entry.extend(other)
+    return entry
+
+
+def _dropped(custom: RequestStats) -> int:
+    row = custom.entries.get(("dropped", ARRIVAL))
+    return row.num_requests if row is not None else 0
 
 
 def evaluate_thresholds(
@@ -354,8 +398,9 @@ def _add_options(parser: Any) -> None:
         "--lb",
         choices=ROUTING_POLICIES,
         default="round_robin",
-        help="client-side routing across --servers: round_robin (every request to the next "
-        "server), sticky (each user keeps one server), auth_id (a request about an "
+        help="client-side routing across --servers, nginx's names: round_robin (one strict "
+        "rotation, every request to the next server), random (each request to a server drawn "
+        "independently), sticky (each user keeps one server), auth_id (a request about an "
         "authentication goes to the server its auth id names)",
     )
     parser.add_argument(
@@ -376,8 +421,16 @@ def _add_options(parser: Any) -> None:
         "--user-pool",
         type=int,
         default=0,
-        help="accounts pre-created at test start for sms and push logins (default: enough "
-        "that no account exceeds the engine's default send limit, at most 20000)",
+        help="accounts enrolled before the clock starts for sms logins (default: enough "
+        "that no account exceeds the engine's send limit, 5 texts per 300 s, at the planned "
+        "rate; at most 50000). A pool too small for the plan is refused before the start",
+    )
+    parser.add_argument(
+        "--allow-rate-limit",
+        action="store_true",
+        default=False,
+        help="start even when the sms pool is too small for the planned rate, to measure the "
+        "send limit itself (rate_limited failures expected)",
     )
     parser.add_argument(
         "--mix",
@@ -465,7 +518,9 @@ def _add_options(parser: Any) -> None:
         "--run-id",
         default="",
         include_in_web_ui=False,
-        help="prefix of the accounts this run creates (default: random)",
+        help="prefix of the accounts this run creates (default: random). Each start enrols "
+        "a fresh pool under it, so a reused run id never inherits the send quota its "
+        "accounts used in an earlier run",
     )
 
 
@@ -482,6 +537,7 @@ class LoadOptions:
     sink: tuple[str, ...]
     api_key: str
     user_pool: int
+    allow_rate_limit: bool
     mix: Mapping[str, float]
     rate: float | None
     arrivals: str
@@ -508,6 +564,7 @@ class LoadOptions:
             sink=parse_servers(sink) if sink else (),
             api_key=get("api_key", "") or "",
             user_pool=_number(get("user_pool", 0), int) or 0,
+            allow_rate_limit=get("allow_rate_limit", False) in (True, "True", "true", "1"),
             mix=parse_mix(get("mix", "") or DEFAULT_MIX),
             rate=_number(get("rate", None), float),
             arrivals=get("arrivals", "uniform"),
@@ -726,16 +783,14 @@ class ArrivalLimiter:
 class Router:
     """Client-side load balancing over ``--servers``.
 
-    ``round_robin`` is a balancer without affinity shared by many clients: it hands each
-    request the next server of a rotation that every other client also advances, so for one
-    user each request lands on a server independent of where the previous one went. A strict
-    per-process rotation would not be that: with few users and little interleaving, begin,
-    sink read and verify would always fall on servers i, i+1, i+2 and the verify would never
-    reach the issuer. The rotation's position is therefore drawn at random for each request,
-    and a verify reaches the server that sent the code 1 time in k. ``sticky`` keeps each
-    user on one server; ``auth_id`` sends a request about an authentication to the server its
-    auth id names (the routing the seed's multi-server setup needs), and a begin to any
-    server as round robin does.
+    The policies are nginx's and the simulator's, under the same names.
+    ``round_robin`` is nginx's default: one strict rotation of this process's requests, so
+    with few users the turns phase-lock (one user against two servers: begin on one, verify
+    on the other, every time: ``wrong_server`` 1, not 1/2). ``random`` lands each request
+    on a server drawn independently (nginx's ``random``): a verify reaches the server that
+    sent the code 1 time in k. ``sticky`` keeps each user on one server; ``auth_id`` sends a
+    request about an authentication to the server its auth id names (the routing the seed's
+    multi-server setup needs), and a begin round robin.
     """
 
     def __init__(self, urls: Sequence[str], policy: str, names: Mapping[str, str]) -> None:
@@ -745,10 +800,15 @@ class Router:
         self.policy = policy
         self.names = dict(names)
         self._pinned = 0
-        self._rotation = random.Random()
+        self._turn = 0
+        self._draw = random.Random()
 
     def _next(self) -> str:
-        return self.urls[self._rotation.randrange(len(self.urls))]
+        if self.policy == "random":
+            return self.urls[self._draw.randrange(len(self.urls))]
+        url = self.urls[self._turn % len(self.urls)]
+        self._turn += 1
+        return url
 
     def pin(self) -> str | None:
         """The server a new sticky user keeps (``None`` for the other policies)."""
@@ -785,15 +845,26 @@ def discover_names(session: FastHttpSession, urls: Iterable[str]) -> dict[str, s
 # --------------------------------------------------------------------------- accounts
 
 _PHONE_SPACE = 8_000_000
-_MAX_AUTO_POOL = 20_000
+#: The largest pool sized automatically (5 sync batches of the API's 10,000 users).
+_MAX_AUTO_POOL = 50_000
+#: The shortest sms login a closed workload is assumed to repeat at (begin, one read of the
+#: sink, verify on a fast local server): at ``--think 0`` the planned rate is users / this.
+_MIN_LOGIN_S = 0.05
+#: How far past its run time a run may go on starting logins (seconds).
+_RUN_OVERSHOOT_S = 2.0
+#: The most users one ``POST /v1/users/sync`` takes (``mfa.api.schemas.SYNC_MAX_USERS``; not
+#: imported, so the load generator does not load the web app).
+SYNC_BATCH_LIMIT = 10_000
 
 
 @dataclass(frozen=True, slots=True)
 class Account:
-    """A pre-created account with an sms (default) and a push method.
+    """A pre-enrolled account: an sms account (its default method, to ``phone``) or a push
+    account (an activated push method with ``device_token`` and the public key of
+    ``device_seed``).
 
     ``device_seed`` is the private key of the account's authenticator app (Ed25519, 32
-    bytes), derived from the run id like everything else here so that the master registers
+    bytes), derived from the pool id like everything else here so that the master registers
     the public key and every worker signs with the same key, without exchanging anything.
     Anyone who knows the run id can derive it: load-test accounts only."""
 
@@ -813,8 +884,8 @@ def _device(seed: bytes) -> PushDevice:
 
 
 def account_for(run_id: str, index: int) -> Account:
-    """The ``index``-th account of a run: the same on the master and on every worker, so
-    the master can create them and the workers use them without exchanging anything."""
+    """The ``index``-th account of a pool: the same on the master and on every worker, so
+    the master can enrol them and the workers use them without exchanging anything."""
     offset = int.from_bytes(sha256(run_id.encode()).digest()[:8], "big") % _PHONE_SPACE
     n = (offset + index) % _PHONE_SPACE
     phone = parse_phone(f"+1646{200 + n // 10_000:03d}{n % 10_000:04d}").e164
@@ -822,18 +893,62 @@ def account_for(run_id: str, index: int) -> Account:
     return Account(f"lt-{run_id}-{index:06d}", phone, f"device-{run_id}-{index:06d}", seed)
 
 
+def push_account_for(pool_id: str, index: int) -> Account:
+    """The ``index``-th push account of a pool (apart from the sms accounts: each has one
+    method, the one a sync enrols; push notifications count toward the same send limit)."""
+    return account_for(f"{pool_id}-push", index)
+
+
 class AccountPool:
     """Accounts leased one login at a time, least recently used first, so two concurrent
-    logins never read each other's texts and sends spread over the accounts."""
+    logins never read each other's texts and sends spread over the accounts.
 
-    def __init__(self, accounts: Iterable[Account]) -> None:
+    With a ``limit`` (texts per ``window`` seconds, the engine's send limit) the pool also
+    keeps the texts it asked for per account and never leases an account without room for
+    a login and one resend: when the least recently used account has none, the lease waits
+    until it has, so the client slows down rather than measuring ``rate_limited``."""
+
+    def __init__(
+        self,
+        accounts: Iterable[Account],
+        *,
+        limit: int | None = None,
+        window: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._free: deque[Account] = deque(accounts)
         self._returned = Event()
+        self._limit = limit
+        self._window = window
+        self._clock = clock
+        self._sends: dict[str, deque[float]] = {}
+        #: leases that waited for an account's send quota (the pool is too small)
+        self.quota_waits = 0
         #: per account, the newest ``sent_at`` of a text already used
         self.read_up_to: dict[str, float] = {}
 
     def __len__(self) -> int:
         return len(self._free)
+
+    def sent(self, account: Account) -> None:
+        """The server accepted a send to ``account`` (one text of its quota)."""
+        if self._limit is not None:
+            self._sends.setdefault(account.user_id, deque()).append(self._clock())
+
+    def room_in(self, account: Account) -> float:
+        """Seconds until ``account`` may start a login without reaching the send limit."""
+        if self._limit is None:
+            return 0.0
+        sends = self._sends.get(account.user_id)
+        if not sends:
+            return 0.0
+        now = self._clock()
+        while sends and sends[0] <= now - self._window:
+            sends.popleft()
+        keep = max(1, self._limit - 1)  # a login may need a resend
+        if len(sends) < keep:
+            return 0.0
+        return sends[len(sends) - keep] + self._window - now
 
     def lease(self, timeout: float = 30.0) -> Account | None:
         deadline = time.monotonic() + timeout
@@ -841,51 +956,160 @@ class AccountPool:
             self._returned.clear()
             if not self._returned.wait(max(0.0, deadline - time.monotonic())):
                 return None
-        return self._free.popleft()
+        account = self._free.popleft()
+        wait = self.room_in(account)
+        if wait > 0:
+            self.quota_waits += 1
+            if self.quota_waits == 1:
+                log.warning(
+                    "mfalab: the account pool is too small for this rate: a login waits "
+                    "%.1f s for an account's send quota (raise --user-pool)",
+                    wait,
+                )
+            if wait > deadline - time.monotonic():
+                self.release(account)
+                return None
+            gevent.sleep(wait)
+        return account
 
     def release(self, account: Account) -> None:
         self._free.append(account)
         self._returned.set()
 
 
-def create_accounts(
+@dataclass(frozen=True, slots=True)
+class PoolPlan:
+    """How many accounts a run enrols before its clock starts, and why.
+
+    ``logins[flow]`` is the most logins of that flow (sms, push: both count toward the
+    engine's send limit) the plan starts within one send window (or the run, when shorter);
+    an account may take ``max_sends - 1`` of them per window (room for a resend), so
+    ``needed[flow]`` accounts keep every returning account under the limit."""
+
+    sizes: Mapping[str, int]
+    logins: Mapping[str, float]
+    needed: Mapping[str, int]
+    window: float
+    limit: int
+    period: float
+
+    @property
+    def sms(self) -> int:
+        return self.sizes.get("sms", 0)
+
+    @property
+    def push(self) -> int:
+        return self.sizes.get("push", 0)
+
+    @property
+    def short(self) -> list[str]:
+        """The flows whose pool is smaller than their logins need."""
+        return [f for f, n in self.needed.items() if self.sizes.get(f, 0) < n]
+
+    @property
+    def too_small(self) -> bool:
+        return bool(self.short)
+
+    def problem(self, options: LoadOptions, plan: LoadPlan) -> str:
+        how = (
+            f"--rate {plan.rate:g}"
+            if plan.rate is not None
+            else f"{plan.users} users at --think {options.think[0]:g}-{options.think[1]:g} s "
+            f"(a login takes at least {_MIN_LOGIN_S:g} s)"
+        )
+        given = (
+            f"--user-pool {options.user_pool}"
+            if options.user_pool
+            else f"the largest automatic pool ({_MAX_AUTO_POOL})"
+        )
+        flows = "; ".join(
+            f"up to {self.logins[f]:,.0f} {f} logins in {self.window:g} s, which need "
+            f"{self.needed[f]:,} accounts, but the pool has {self.sizes.get(f, 0):,}"
+            for f in self.short
+        )
+        return (
+            f"this test would run into the send limit ({self.limit} texts per "
+            f"{self.period:g} s per account): {how} starts {flows} ({given}). Raise "
+            "--user-pool, lower the load, or add --allow-rate-limit to measure the limit itself"
+        )
+
+
+#: The flows whose logins send (a text or a push notification) and so use pooled accounts.
+POOLED_FLOWS = ("sms", "push")
+
+
+def plan_pool(plan: LoadPlan, options: LoadOptions, weights: Mapping[str, float]) -> PoolPlan:
+    """Size the sms and push pools from the planned rate and the engine's send limit."""
+    limit, period = _ENGINE_DEFAULTS.max_sends, float(_ENGINE_DEFAULTS.send_window_seconds)
+    # a run lasts up to _RUN_OVERSHOOT_S past its run time (the shape stops at its next
+    # one-second tick; the logins in progress finish)
+    window = min((plan.duration or period) + _RUN_OVERSHOOT_S, period)
+    total = sum(weights.values()) or 1.0
+    if plan.rate is not None:
+        rate = plan.rate  # the peak of the shape: the bound
+    else:
+        rate = plan.users / (sum(options.think) / 2 + _MIN_LOGIN_S)
+    per_account = max(1, limit - 1)
+    concurrent = max(100, 2 * plan.users)  # every user holds one account during a login
+    sizes: dict[str, int] = {}
+    logins: dict[str, float] = {}
+    needed: dict[str, int] = {}
+    for flow in POOLED_FLOWS:
+        share = weights.get(flow, 0.0) / total
+        if share <= 0:
+            continue
+        logins[flow] = rate * share * window
+        needed[flow] = math.ceil(logins[flow] / per_account)
+        sizes[flow] = options.user_pool or min(_MAX_AUTO_POOL, max(concurrent, needed[flow]))
+    return PoolPlan(sizes, logins, needed, window, limit, period)
+
+
+def _auto_pool_size(plan: LoadPlan, options: LoadOptions) -> int:
+    """The sms pool of an sms-only test (kept for the callers that size one flow)."""
+    return plan_pool(plan, options, {"sms": 1.0}).sms
+
+
+def enrol_accounts(
     session: FastHttpSession,
     headers: Mapping[str, str],
     accounts: Sequence[Account],
     *,
-    push: bool,
-    concurrency: int = 16,
-) -> None:
-    """Create the pool through the admin API; an account that exists (409) is kept, so a
-    second master or a re-run with the same ``--run-id`` is harmless."""
-    failures: list[str] = []
-
-    def post(path: str, payload: Mapping[str, Any]) -> bool:
-        response = session.request("POST", path, json=dict(payload), headers=dict(headers))
-        if response.status_code in (201, 409):
-            return response.status_code == 201
-        body = _json(response)
-        detail = body.get("detail") if isinstance(body, dict) else None
-        failures.append(f"POST {path} → {response.status_code or response.error}: {detail}")
-        return False
-
-    def create(account: Account) -> None:
-        if failures:
-            return
-        if post("/v1/users", {"user_id": account.user_id, "phone": account.phone}):
-            path = f"/v1/users/{quote(account.user_id)}/methods"
-            post(path, {"type": "sms", "phone": account.phone, "default": True})
-            if push:
-                push_method = {
-                    "type": "push",
-                    "device_token": account.device_token,
-                    "public_key": account.device.public_key,
-                }
-                post(path, push_method)
-
-    Pool(concurrency).map(create, accounts)
-    if failures:
-        raise SetupError(f"creating {len(accounts)} accounts failed: {failures[0]}")
+    method: str,
+    batches: int = 1,
+) -> list[float]:
+    """Enrol ``accounts`` with ``method`` (sms: their phone; push: their device token and
+    the app's public key, active at once) through ``POST /v1/users/sync``, in ``batches``
+    requests (one per worker; more when one would exceed the API's 10,000 users). Returns
+    each request's seconds; any refusal is a ``SetupError`` naming the server's reason."""
+    count = max(1, batches, math.ceil(len(accounts) / SYNC_BATCH_LIMIT))
+    size = math.ceil(len(accounts) / count) if accounts else 0
+    timings: list[float] = []
+    for first in range(0, len(accounts), max(1, size)):
+        chunk = accounts[first : first + size]
+        users = [
+            {"user_id": a.user_id, "method": method, "phone": a.phone}
+            if method == "sms"
+            else {
+                "user_id": a.user_id,
+                "method": method,
+                "device_token": a.device_token,
+                "public_key": a.device.public_key,
+            }
+            for a in chunk
+        ]
+        started = time.monotonic()
+        response = session.request(
+            "POST", "/v1/users/sync", json={"users": users}, headers=dict(headers)
+        )
+        timings.append(time.monotonic() - started)
+        if response.status_code != 200:
+            body = _json(response)
+            detail = body.get("detail") if isinstance(body, dict) else None
+            raise SetupError(
+                f"enrolling {len(chunk)} {method} accounts (POST /v1/users/sync) failed: "
+                f"{response.status_code or response.error}: {detail}"
+            )
+    return timings
 
 
 class SetupError(Exception):
@@ -903,9 +1127,15 @@ class LoadContext:
     headers: dict[str, str]
     router: Router
     pool: AccountPool
+    push_pool: AccountPool
     rng: random.Random
     tag: str
     arrivals: ArrivalLimiter | None = None
+    #: authenticators and app passwords enrolled before the clock, taken by users on start
+    totp_apps: deque[Authenticator] = field(default_factory=deque)
+    app_passwords: deque[tuple[str, str]] = field(default_factory=deque)
+    #: False when the setup failed: the run is quitting and no user logs in
+    ready: bool = True
     _users: int = 0
 
     def new_user_id(self, flow: str) -> str:
@@ -1016,29 +1246,65 @@ def _on_test_start(environment: Environment, **_kwargs: Any) -> None:
     # each worker uses the accounts whose index ≡ its worker index (mod workers)
     workers = int(getattr(environment.parsed_options, "mfalab_workers", 1) or 1) if worker else 1
     weights = _flow_weights(environment, options)
-    pooled = weights.get("sms", 0) > 0 or weights.get("push", 0) > 0
-    size = (options.user_pool or _auto_pool_size(plan, options)) if pooled else 0
-    mine = [account_for(options.run_id, i) for i in range(index % workers, size, workers)]
+    pools = plan_pool(plan, options, weights)
+    if not worker and environment.parsed_options is not None:
+        # a fresh pool under the run id at every start: a reused run id never inherits the
+        # send quota an earlier run used (sent to the workers with the spawn messages)
+        environment.parsed_options.mfalab_pool = f"{options.run_id}-{secrets.token_hex(3)}"
+    pool_id = getattr(environment.parsed_options, "mfalab_pool", None) or options.run_id
     rng = random.Random(None if options.seed is None else options.seed * 1009 + index)
+
+    def share(count: int, make: Callable[[str, int], Account]) -> list[Account]:
+        # each worker uses the accounts whose index ≡ its worker index (mod workers)
+        return [make(pool_id, i) for i in range(index % workers, count, workers)]
+
     context = LoadContext(
         options=options,
         headers=headers,
         router=Router(options.servers or (host,), options.lb, names),
-        pool=AccountPool(mine),
+        pool=AccountPool(
+            share(pools.sms, account_for),
+            limit=None if options.allow_rate_limit else pools.limit,
+            window=float(_ENGINE_DEFAULTS.send_window_seconds),
+        ),
+        push_pool=AccountPool(
+            share(pools.push, push_account_for),
+            limit=None if options.allow_rate_limit else pools.limit,
+            window=float(_ENGINE_DEFAULTS.send_window_seconds),
+        ),
         rng=rng,
         tag=f"w{index}{secrets.token_hex(2)}",
     )
     _CONTEXTS[environment] = context
-    if not worker and size:  # the master creates the accounts, once
+    stats = custom_stats(environment)
+    stats.clear_all()  # login rates count from here, not from the setup
+    if not worker and (pools.sms or pools.push):  # the master enrols the accounts, once
         try:
-            _create_pool(session, headers, options, size, push=weights.get("push", 0) > 0)
+            if pools.too_small and not options.allow_rate_limit:
+                raise SetupError(pools.problem(options, plan))
+            batches = max(1, int(getattr(environment.parsed_options, "mfalab_workers", 1) or 1))
+            timings = _enrol_pool(session, headers, pool_id, pools, batches)
         except SetupError as exc:
             log.error("mfalab: %s", exc)
+            context.ready = False
             environment.process_exit_code = 2
             if runner is not None:
                 gevent.spawn(runner.quit)
             return
-    custom_stats(environment).clear_all()  # login rates count from here, not from the setup
+        for seconds in timings:  # reported apart: a SETUP row, never in the request table
+            stats.log_request(SETUP, N_SETUP_POOL, seconds * 1000.0, 0)
+    if not isinstance(runner, MasterRunner):  # the processes that run users
+        users = math.ceil(plan.users / workers)
+        try:
+            _enrol_apps(
+                session, headers, context, stats, f"{pool_id}-{context.tag}", users, weights
+            )
+        except SetupError as exc:  # the users enrol on start instead
+            log.warning("mfalab: %s; each user enrols on start instead", exc)
+        except Exception:  # never a run without its clock: log, and users enrol on start
+            log.exception("mfalab: enrolling the totp and app-password users failed")
+    if not worker:
+        _start_the_clock(environment)
     if plan.rate is not None:  # the schedule starts once users can log in
         context.arrivals = ArrivalLimiter(
             plan.rate_at,
@@ -1049,38 +1315,115 @@ def _on_test_start(environment: Environment, **_kwargs: Any) -> None:
         )
 
 
-def _create_pool(
+def _enrol_pool(
     session: FastHttpSession,
     headers: Mapping[str, str],
-    options: LoadOptions,
-    size: int,
-    *,
-    push: bool,
-) -> None:
+    pool_id: str,
+    pools: PoolPlan,
+    batches: int,
+) -> list[float]:
+    """Enrol the sms and push pools, one sync request per worker for each; the seconds of
+    each request."""
     started = time.monotonic()
-    accounts = [account_for(options.run_id, i) for i in range(size)]
-    create_accounts(session, headers, accounts, push=push)
+    timings: list[float] = []
+    if pools.sms:
+        accounts = [account_for(pool_id, i) for i in range(pools.sms)]
+        timings += enrol_accounts(session, headers, accounts, method="sms", batches=batches)
+    if pools.push:
+        accounts = [push_account_for(pool_id, i) for i in range(pools.push)]
+        timings += enrol_accounts(session, headers, accounts, method="push", batches=batches)
     log.info(
-        "mfalab: %d accounts ready in %.1f s (run id %s)",
-        size,
+        "mfalab: %d sms and %d push accounts enrolled in %.1f s before the clock started "
+        "(%d POST /v1/users/sync; pool %s; %s sms and push logins planned per %g s, %d accounts "
+        "needed)",
+        pools.sms,
+        pools.push,
         time.monotonic() - started,
-        options.run_id,
+        len(timings),
+        pool_id,
+        f"{sum(pools.logins.values()):,.0f}",
+        pools.window,
+        sum(pools.needed.values()),
     )
+    return timings
 
 
-def _auto_pool_size(plan: LoadPlan, options: LoadOptions) -> int:
-    """Enough accounts that none needs more texts than the engine's default send limit
-    allows in its window (5 in 300 s): a person logs in rarely, a load-test account often.
-    Bounded, so creating the pool stays a matter of seconds."""
-    window = min(
-        plan.duration or _ENGINE_DEFAULTS.send_window_seconds, _ENGINE_DEFAULTS.send_window_seconds
+def _enrol_apps(
+    session: FastHttpSession,
+    headers: Mapping[str, str],
+    context: LoadContext,
+    stats: RequestStats,
+    prefix: str,
+    users: int,
+    weights: Mapping[str, float],
+) -> None:
+    """This process's totp authenticators (``--totp-accounts`` per user, one sync request)
+    and app passwords (one user each, one sync request, then one request per password),
+    before the clock, so users start logging in at once; reported apart (``SETUP`` rows)."""
+    options = context.options
+    if weights.get("totp", 0) > 0:
+        ids = [f"lt-{prefix}-t{i:06d}" for i in range(users * options.totp_accounts)]
+        for chunk in _chunks(ids):
+            started = time.monotonic()
+            entries = [{"user_id": user_id, "method": "totp"} for user_id in chunk]
+            body = _sync(session, headers, entries)
+            stats.log_request(SETUP, N_SETUP_APPS, (time.monotonic() - started) * 1000.0, 0)
+            for method in body.get("methods", []):
+                uri, secret = method.get("otpauth_uri"), method.get("secret")
+                app = pyotp.parse_uri(uri) if uri else pyotp.TOTP(str(secret))
+                assert isinstance(app, pyotp.TOTP)
+                context.totp_apps.append(Authenticator(str(method["user_id"]), app))
+    if weights.get("app_password", 0) > 0:
+        ids = [f"lt-{prefix}-a{i:06d}" for i in range(users)]
+        for chunk in _chunks(ids):
+            started = time.monotonic()
+            # a push method without a device: a user record that can never receive a text
+            _sync(session, headers, [{"user_id": u, "method": "push"} for u in chunk])
+            stats.log_request(SETUP, N_SETUP_APPS, (time.monotonic() - started) * 1000.0, 0)
+
+        def create(user_id: str) -> None:
+            started = time.monotonic()
+            path = f"/v1/users/{quote(user_id)}/app-passwords"
+            response = session.request("POST", path, headers=dict(headers))
+            stats.log_request(
+                SETUP, N_SETUP_APP_PASSWORDS, (time.monotonic() - started) * 1000.0, 0
+            )
+            body = _json(response)
+            if response.status_code == 201 and isinstance(body, dict):
+                context.app_passwords.append((user_id, str(body.get("app_password"))))
+
+        Pool(16).map(create, ids)
+
+
+def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    for first in range(0, len(items), SYNC_BATCH_LIMIT):
+        yield items[first : first + SYNC_BATCH_LIMIT]
+
+
+def _sync(
+    session: FastHttpSession, headers: Mapping[str, str], users: list[dict[str, Any]]
+) -> dict[str, Any]:
+    response = session.request(
+        "POST", "/v1/users/sync", json={"users": users}, headers=dict(headers)
     )
-    if plan.rate is not None:
-        logins = plan.rate * window
-    else:
-        logins = plan.users * window / max(0.25, sum(options.think) / 2)
-    per_account = max(1, _ENGINE_DEFAULTS.max_sends - 1)
-    return min(_MAX_AUTO_POOL, max(100, 2 * plan.users, math.ceil(logins / per_account)))
+    body = _json(response)
+    if response.status_code != 200 or not isinstance(body, dict):
+        detail = body.get("detail") if isinstance(body, dict) else None
+        raise SetupError(
+            f"enrolling {len(users)} users (POST /v1/users/sync) failed: "
+            f"{response.status_code or response.error}: {detail}"
+        )
+    return body
+
+
+def _start_the_clock(environment: Environment) -> None:
+    """The run time and Locust's rates count from the end of the enrolment, not from the
+    test start: the measured run is the logins only."""
+    shape = environment.shape_class
+    if shape is not None:
+        shape.reset_time()
+    if environment.runner is not None:
+        environment.runner.stats.clear_all()
 
 
 def _flow_weights(environment: Environment, options: LoadOptions) -> dict[str, float]:
@@ -1225,6 +1568,7 @@ class SmsFlow(Flow):
             reply = self.begin(account.user_id)
             if not reply.ok:
                 return reply.reason
+            self.user.shared.pool.sent(account)
             auth_id = str(reply.get("auth_id"))
             issued.append((auth_id, self._sink_of(reply.get("server"), auth_id)))
             found = self._read_code(account, issued, since, options.code_wait)
@@ -1335,7 +1679,11 @@ class TotpFlow(Flow):
         self.apps: list[Authenticator] = []
 
     def enrol(self) -> str | None:
+        enrolled = self.user.shared.totp_apps
         while len(self.apps) < self.user.shared.options.totp_accounts:
+            if enrolled:  # enrolled before the clock
+                self.apps.append(enrolled.popleft())
+                continue
             failed = self._enrol_one()
             if failed:
                 return failed
@@ -1394,13 +1742,14 @@ class PushFlow(Flow):
 
     def login(self) -> str | None:
         context = self.user.shared
-        account = context.pool.lease()
+        account = context.push_pool.lease()
         if account is None:
             return "pool_exhausted"
         try:
             reply = self.begin(account.user_id)
             if not reply.ok:
                 return reply.reason
+            context.push_pool.sent(account)  # a notification counts toward the send limit
             auth_id = str(reply.get("auth_id"))
             # the person types the number the login page shows into the app (number
             # matching; absent when the servers run without it), the app signs its approval
@@ -1419,7 +1768,7 @@ class PushFlow(Flow):
                 return answer.reason
             return self._wait_for_status(auth_id, context.options.push_timeout)
         finally:
-            context.pool.release(account)
+            context.push_pool.release(account)
 
     def _wait_for_status(self, auth_id: str, timeout: float) -> str | None:
         deadline = time.monotonic() + timeout
@@ -1446,6 +1795,9 @@ class AppPasswordFlow(Flow):
 
     def enrol(self) -> str | None:
         if self.password is not None:
+            return None
+        if self.user.shared.app_passwords:  # enrolled before the clock
+            self.user_id, self.password = self.user.shared.app_passwords.popleft()
             return None
         user_id, reason = self.create_user()
         if reason:
@@ -1499,6 +1851,7 @@ class MfaUser(FastHttpUser):
         self.headers = {**self.shared.headers, "X-Client-Id": self.shared.new_user_id("client")}
         self.mix = dict(self.flow_weights(self.shared.options))
         self.flows = {name: FLOW_TYPES[name](self) for name, w in self.mix.items() if w > 0}
+        self._setup: FastHttpSession | None = None
 
     @classmethod
     def flow_weights(cls, options: LoadOptions) -> Mapping[str, float]:
@@ -1512,6 +1865,8 @@ class MfaUser(FastHttpUser):
         return self.shared.rng.uniform(low, high)
 
     def on_start(self) -> None:
+        if not self.shared.ready:  # the setup failed: the run is quitting
+            return
         for flow in self.flows.values():
             failed = flow.enrol()
             if failed:
@@ -1519,6 +1874,9 @@ class MfaUser(FastHttpUser):
 
     @task
     def authenticate(self) -> None:
+        if not self.shared.ready:  # the setup failed: wait for the quit, log in never
+            gevent.sleep(1.0)
+            return
         names = list(self.flows)
         weights = [self.mix[n] for n in names]
         flow = self.flows[self.shared.rng.choices(names, weights)[0]]
@@ -1564,7 +1922,8 @@ class MfaUser(FastHttpUser):
         """One API request, routed, recorded under ``name`` and failed with the engine's
         denial reason when the server gives one."""
         url = (base or self.shared.router.base(self.pinned, auth_id)) + path
-        with self.client.request(
+        client = self._setup_client() if name.endswith(" (setup)") else self.client
+        with client.request(
             method,
             url,
             name=name,
@@ -1580,6 +1939,23 @@ class MfaUser(FastHttpUser):
             else:
                 response.failure(Denied(reason))
         return Reply(response.status_code, body, reason)
+
+    def _setup_client(self) -> FastHttpSession:
+        """A session for this user's enrolment: its requests go to the ``SETUP`` rows of the
+        login statistics, not to Locust's request table (whose totals and thresholds
+        measure the sign-ins)."""
+        if self._setup is None:
+            hook = EventHook()
+            stats = custom_stats(self.environment)
+
+            def record(name: str, response_time: float, exception: Any = None, **_: Any) -> None:
+                stats.log_request(SETUP, name, response_time, 0)
+                if exception is not None:
+                    stats.log_error(SETUP, name, exception)
+
+            hook.add_listener(record)
+            self._setup = FastHttpSession(self.host, request_event=hook, user=None)
+        return self._setup
 
 
 # --------------------------------------------------------------------------- at the end
@@ -1620,8 +1996,36 @@ def _on_quitting(environment: Environment, **_kwargs: Any) -> None:
         environment.process_exit_code = 0
 
 
+def login_figures(stats: RequestStats) -> dict[str, int]:
+    """The run's sign-ins: ``scheduled`` = ``completed`` + ``dropped`` (arrivals of the open
+    workload no user was free to start); ``succeeded`` of the completed ones."""
+    everything = _merged(stats, LOGIN, None)
+    dropped = _dropped(stats)
+    completed = everything.num_requests
+    return {
+        "scheduled": completed + dropped,
+        "completed": completed,
+        "dropped": dropped,
+        "succeeded": completed - everything.num_failures,
+    }
+
+
+def login_headline(figures: Mapping[str, int]) -> str:
+    """``logins: 1,508 scheduled, 777 completed, 731 dropped; 777 succeeded (51.53 % of
+    scheduled)``: a dropped login is a failed one, so the share is over the scheduled."""
+    scheduled = figures["scheduled"]
+    share = f"{figures['succeeded'] / scheduled:.2%}".replace("%", " %") if scheduled else "n/a"
+    return (
+        f"logins: {scheduled:,} scheduled, {figures['completed']:,} completed, "
+        f"{figures['dropped']:,} dropped; {figures['succeeded']:,} succeeded "
+        f"({share} of scheduled)"
+    )
+
+
 def login_summary(stats: RequestStats) -> list[str]:
-    lines = []
+    """The console lines: the headline, one line per flow, then setup requests apart."""
+    figures = login_figures(stats)
+    lines = [login_headline(figures)]
     for (name, kind), entry in sorted(stats.entries.items()):
         if kind != LOGIN or not entry.num_requests:
             continue
@@ -1636,15 +2040,24 @@ def login_summary(stats: RequestStats) -> list[str]:
             f"p95 {entry.get_response_time_percentile(0.95)} ms"
             + (f", failed: {reasons}" if reasons else "")
         )
-    dropped = stats.entries.get(("dropped", ARRIVAL))
-    if dropped is not None and dropped.num_requests:
-        lines.append(f"{dropped.num_requests} arrivals dropped: every user was busy; raise -u")
+    if figures["dropped"]:
+        lines.append(
+            f"{figures['dropped']} arrivals dropped (failed logins): every user was busy; raise -u"
+        )
+    setup = _merged(stats, SETUP, None)
+    if setup.num_requests:
+        lines.append(
+            f"setup (not in the request table or thresholds): {setup.num_requests} requests, "
+            f"{setup.num_failures} failed, p95 {setup.get_response_time_percentile(0.95)} ms"
+        )
     return lines
 
 
 LOGIN_CSV_COLUMNS = (
     "flow",
+    "scheduled",
     "logins",
+    "dropped",
     "per_s",
     "successes",
     "failures",
@@ -1659,9 +2072,13 @@ LOGIN_CSV_COLUMNS = (
 
 
 def write_login_csv(stats: RequestStats, path: str | Path) -> None:
-    """One row per flow and one ``All`` row; ``per_s`` counts over the time the users ran;
-    ``failure_reasons`` is ``reason=count;...``.
-    Arrival rows (open workload) follow with flow ``arrivals:started``/``arrivals:dropped``."""
+    """One row per flow and one ``All`` row; ``logins`` are the completed sign-ins,
+    ``scheduled`` = ``logins`` + ``dropped`` (only the ``All`` row has dropped arrivals: they
+    had no flow yet) and ``success_ratio`` = successes / scheduled; ``per_s`` counts over the
+    time the users ran; ``failure_reasons`` is ``reason=count;...``. Arrival rows (open
+    workload) follow with flow ``arrivals:started``/``arrivals:dropped``: counts and start
+    lag, no successes; then ``setup:<request>`` rows (enrolment before a user's first
+    login, apart from the sign-ins)."""
     rows = []
     entries = [(n, k, e) for (n, k), e in sorted(stats.entries.items()) if k == LOGIN]
     everything = _merged(stats, LOGIN, None)
@@ -1670,29 +2087,67 @@ def write_login_csv(stats: RequestStats, path: str | Path) -> None:
         for error in stats.errors.values():
             if error.method == kind and (name == "All" or error.name == name):
                 reasons[str(error.error)] = reasons.get(str(error.error), 0) + error.occurrences
-        rows.append(_login_row(name, entry, reasons))
+        dropped = _dropped(stats) if name == "All" else 0
+        if dropped:
+            reasons["dropped"] = reasons.get("dropped", 0) + dropped
+        rows.append(_login_row(name, entry, reasons, dropped))
     for (name, kind), entry in sorted(stats.entries.items()):
         if kind == ARRIVAL:
-            rows.append(_login_row(f"arrivals:{name}", entry, {}))
+            rows.append(_count_row(f"arrivals:{name}", entry, dropped=name == "dropped"))
+    for (name, kind), entry in sorted(stats.entries.items()):
+        if kind == SETUP:
+            row = _login_row(f"setup:{name}", entry, {}, 0)
+            row[1] = ""  # setup requests are not scheduled logins
+            rows.append(row)
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(LOGIN_CSV_COLUMNS)
         writer.writerows(rows)
 
 
-def _login_row(name: str, entry: StatsEntry, reasons: Mapping[str, int]) -> list[Any]:
+def _login_row(name: str, entry: StatsEntry, reasons: Mapping[str, int], dropped: int) -> list[Any]:
+    done = entry.num_requests
+    scheduled = done + dropped
+    successes = done - entry.num_failures
+    return [
+        name,
+        scheduled,
+        done,
+        dropped,
+        round(entry.total_rps, 3),
+        successes,
+        entry.num_failures + dropped,
+        round(successes / scheduled, 6) if scheduled else "",
+        *_times(entry),
+        ";".join(f"{k}={v}" for k, v in sorted(reasons.items())),
+    ]
+
+
+def _count_row(name: str, entry: StatsEntry, *, dropped: bool) -> list[Any]:
+    """An arrival row: how many, at what rate, how late they started (no sign-in verdict)."""
     done = entry.num_requests
     return [
         name,
+        "",
         done,
+        done if dropped else "",
         round(entry.total_rps, 3),
-        done - entry.num_failures,
-        entry.num_failures,
-        round((done - entry.num_failures) / done, 6) if done else "",
-        round(entry.avg_response_time, 2) if done else "",
-        entry.get_response_time_percentile(0.5) if done else "",
-        entry.get_response_time_percentile(0.95) if done else "",
-        entry.get_response_time_percentile(0.99) if done else "",
-        round(entry.max_response_time, 2) if done else "",
-        ";".join(f"{k}={v}" for k, v in sorted(reasons.items())),
+        "",
+        "",
+        "",
+        *(["", "", "", "", ""] if dropped else _times(entry)),
+        "",
+    ]
+
+
+def _times(entry: StatsEntry) -> list[Any]:
+    done = entry.num_requests
+    if not done:
+        return ["", "", "", "", ""]
+    return [
+        round(entry.avg_response_time, 2),
+        entry.get_response_time_percentile(0.5),
+        entry.get_response_time_percentile(0.95),
+        entry.get_response_time_percentile(0.99),
+        round(entry.max_response_time, 2),
     ]

@@ -8,14 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mfa.fastrecords import builder
 from mfa.methods import MethodType
 from mfa.reasons import AuthResult, DenialReason
 
 __all__ = ["Challenge", "Denial", "Verdict"]
-
-# bound once: a lookup on an enum class is slow on Python 3.11 (see mfa.engine)
-_SUCCESS, _DENIED = AuthResult.SUCCESS, AuthResult.DENIED
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,11 +62,11 @@ class Verdict:
 
     @property
     def ok(self) -> bool:
-        return self.result is _SUCCESS
+        return self.result is AuthResult.SUCCESS
 
     @classmethod
     def success(cls, auth_id: str | None = None, method: MethodType | None = None) -> Verdict:
-        return _new_verdict(_SUCCESS, None, auth_id, None, method)
+        return cls(result=AuthResult.SUCCESS, auth_id=auth_id, method=method)
 
     @classmethod
     def denied(
@@ -80,8 +76,10 @@ class Verdict:
         retry_after: float | None = None,
         method: MethodType | None = None,
     ) -> Verdict:
-        return _new_verdict(_DENIED, reason, auth_id, retry_after, method)
-
-
-# every verify answers with one of these: built without the frozen-setattr cost
-_new_verdict = builder(Verdict)
+        return cls(
+            result=AuthResult.DENIED,
+            reason=reason,
+            auth_id=auth_id,
+            retry_after=retry_after,
+            method=method,
+        )

@@ -27,10 +27,6 @@ class Mode(StrEnum):
 ALL_METHODS = frozenset(MethodType)
 
 
-# bound once: a lookup on an enum class is slow on Python 3.11 (see mfa.engine)
-_CLOUD = Mode.CLOUD
-
-
 @dataclass(frozen=True, slots=True)
 class Policy:
     mode: Mode = Mode.SERVER
@@ -71,7 +67,7 @@ class Policy:
     @property
     def timeout_seconds(self) -> float:
         """How long a sent code stays valid under this mode."""
-        if self.mode is _CLOUD:
+        if self.mode is Mode.CLOUD:
             return CLOUD_TIMEOUT_SECONDS
         return self.pending_timeout_seconds
 

@@ -31,12 +31,11 @@ T = TypeVar("T")
 
 
 class Repository(Protocol):
-    """The engine's durable state.
+    """The engine's durable state."""
 
-    A repository may have a ``keep_logs`` attribute; when it is False the engine does not
-    even build authentication-log records for it (the simulator's speed setting: it keeps
-    its own rows).
-    """
+    #: Whether the authentication log is kept. When False the engine builds no log records
+    #: at all (the simulator's setting: it writes its own rows).
+    keep_logs: bool
 
     # users
     def add_user(self, user: User) -> None:

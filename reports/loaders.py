@@ -374,8 +374,14 @@ def _load_records(
         return _empty(dtypes)
     try:
         dataset = ds.dataset(path, format="parquet", partitioning="hive")
+        # a sweep's parts carry the swept value as typed per point (0 and 0.5: int64 in one
+        # file, double in the next): read every part under one widened schema
+        schemas = [fragment.physical_schema for fragment in dataset.get_fragments()]
+        if len({str(schema) for schema in schemas}) > 1:
+            schema = pa.unify_schemas(schemas, promote_options="permissive")
+            dataset = ds.dataset(path, format="parquet", partitioning="hive", schema=schema)
         table = dataset.to_table()
-    except (pa.ArrowInvalid, OSError) as exc:
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:
         raise ReportInputError(path, f"not a readable Parquet dataset ({exc})") from None
     missing = [c for c in dtypes if c not in table.column_names]
     if missing:

@@ -21,7 +21,9 @@ __all__ = [
     "failure_reason",
     "failures_by_reason",
     "headline",
+    "headline_sentence",
     "latency_table",
+    "login_figures",
     "over_time",
     "threshold_results",
 ]
@@ -103,8 +105,73 @@ def threshold_results(results: LocustResults) -> pd.DataFrame:
     return results.thresholds.copy()
 
 
+def _count(row: pd.Series | None, column: str) -> int:
+    if row is None or column not in row.index:
+        return 0
+    value = pd.to_numeric(row[column], errors="coerce")
+    return 0 if pd.isna(value) else int(value)
+
+
+def login_figures(results: LocustResults) -> dict[str, float]:
+    """The sign-ins of a load test (``PREFIX_logins.csv``): ``scheduled`` = ``completed`` +
+    ``dropped`` (open-workload arrivals no user was free to start), and ``succeeded``;
+    ``login_success_ratio`` is succeeded / scheduled, so a dropped arrival is a failed login.
+    Also reads the files written before the ``scheduled``/``dropped`` columns existed (then
+    the ``arrivals:dropped`` row counts the drops). ``setup_requests``: enrolment requests,
+    apart from the measured ones."""
+    logins = results.logins
+    if logins.empty or "flow" not in logins.columns:
+        return {}
+    by_flow = {str(row["flow"]): row for _, row in logins.iterrows()}
+    everything = by_flow.get("All")
+    completed = _count(everything, "logins")
+    if everything is not None and "dropped" in logins.columns:
+        dropped = _count(everything, "dropped")
+    else:
+        dropped = _count(by_flow.get("arrivals:dropped"), "logins")
+    succeeded = _count(everything, "successes")
+    scheduled = completed + dropped
+    setup = sum(_count(row, "logins") for flow, row in by_flow.items() if flow.startswith("setup:"))
+    return {
+        "scheduled": scheduled,
+        "completed": completed,
+        "dropped": dropped,
+        "succeeded": succeeded,
+        "login_success_ratio": succeeded / scheduled if scheduled else float("nan"),
+        "setup_requests": setup,
+    }
+
+
+def headline_sentence(head: dict[str, float]) -> str:
+    """The load test in one paragraph: the sign-ins first (what a user experienced), then
+    the requests and the thresholds."""
+    parts = []
+    if "scheduled" in head:
+        ratio = head["login_success_ratio"]
+        share = "n/a" if np.isnan(ratio) else f"{ratio:.2%}".replace("%", " %")
+        parts.append(
+            f"{head['scheduled']:,} logins scheduled, {head['completed']:,} completed, "
+            f"{head['dropped']:,} dropped; {head['succeeded']:,} succeeded ({share} of "
+            "scheduled)."
+        )
+    fail = "n/a" if np.isnan(head["fail_ratio"]) else f"{head['fail_ratio']:.2%}"
+    parts.append(
+        f"Requests: {head['requests']:,}, {head['failures']:,} failed ({fail}); "
+        f"{head['rps']:.1f} requests/s; p50 {head['p50']:.0f} ms, p95 {head['p95']:.0f} ms, "
+        f"p99 {head['p99']:.0f} ms; thresholds: "
+        f"{head['thresholds'] - head['thresholds_failed']}/{head['thresholds']} passed."
+    )
+    if head.get("setup_requests"):
+        parts.append(
+            "Setup requests (before the measured logins, not in thresholds): "
+            f"{head['setup_requests']:,}."
+        )
+    return " ".join(parts)
+
+
 def headline(results: LocustResults) -> dict[str, float]:
-    """Totals of the ``Aggregated`` row, and whether every threshold passed."""
+    """Totals of the ``Aggregated`` row, whether every threshold passed, and the sign-ins
+    (``login_figures``) when the test wrote them."""
     total = results.stats[results.stats["name"] == AGGREGATED]
     if total.empty:
         total = results.stats
@@ -122,4 +189,5 @@ def headline(results: LocustResults) -> dict[str, float]:
         "p99": float(row.get("p99", np.nan)),
         "thresholds": len(thresholds),
         "thresholds_failed": int((~thresholds["passed"].astype(bool)).sum()),
+        **login_figures(results),
     }

@@ -412,12 +412,7 @@ def _billing_section(
 def _loadtest_section(page: Page, results: LocustResults, index: int) -> None:
     section: Section = page.section(f"{results.label}: load test", f"loadtest-{index}")
     head = loadtest.headline(results)
-    section.text(
-        f"{head['requests']:,} requests, {head['failures']:,} failures "
-        f"({head['fail_ratio']:.2%}); {head['rps']:.1f} requests/s; p50 {head['p50']:.0f} ms, "
-        f"p95 {head['p95']:.0f} ms, p99 {head['p99']:.0f} ms; thresholds: "
-        f"{head['thresholds'] - head['thresholds_failed']}/{head['thresholds']} passed."
-    )
+    section.text(loadtest.headline_sentence(head))
     timeline = loadtest.over_time(results)
     section.chart(
         "loadtest-throughput",

@@ -40,7 +40,8 @@ from sim.waits import start
 __all__ = ["STREAMS", "Replication", "Server", "SimClock", "engine_policy"]
 
 #: The independent random streams of a replication, in ``SeedSequence.spawn`` order.
-STREAMS = ("population", "arrivals", "behaviour", "network", "entropy", "service")
+#: (A stream added at the end leaves the earlier ones, and so every existing run, unchanged.)
+STREAMS = ("population", "arrivals", "behaviour", "network", "entropy", "service", "balancer")
 #: Not a secret: the simulator's engines need a key for code digests, nothing more.
 _SIM_KEY = b"mfalab-simulation-key-not-secret"
 
@@ -140,7 +141,9 @@ class Replication:
 
         servers_spec = scenario.servers
         names = [f"mfa{i + 1}" for i in range(servers_spec.count)]
-        self.balancer = LoadBalancer(servers_spec.lb_policy, names)
+        self.balancer = LoadBalancer(
+            servers_spec.lb_policy, names, RandomStream(generators["balancer"])
+        )
         # the people object is the network's recipient directory and delivery sink
         self.people: People
         self.network = DeliveryNetwork(

@@ -146,15 +146,27 @@ class Session:
 
 
 class LoadBalancer:
-    """Which server gets a request: round robin, sticky by user, or by the auth id."""
+    """Which server gets a request: round robin, random, sticky by user, or by the auth id.
 
-    __slots__ = ("_by_name", "_count", "_turns", "policy")
+    ``round_robin`` is nginx's: one strict rotation that every request advances, so with
+    few clients a sign-in's begin and verify fall on fixed turns (with one client and two
+    servers, always on different servers). ``random`` is nginx's ``random``: each request
+    lands on a server independently of the last, so a verify reaches the issuer 1 time in k.
+    """
 
-    def __init__(self, policy: str, names: list[str]) -> None:
+    __slots__ = ("_by_name", "_count", "_rng", "_turns", "policy")
+
+    def __init__(self, policy: str, names: list[str], rng: RandomStream | None = None) -> None:
         self.policy = policy
         self._count = len(names)
         self._by_name = {name: i for i, name in enumerate(names)}
         self._turns = itertools.cycle(range(self._count))  # round robin: 0, 1, …, 0, 1, …
+        self._rng = rng
+
+    def _next(self) -> int:
+        if self.policy == "random" and self._rng is not None:
+            return min(int(self._rng.uniform() * self._count), self._count - 1)
+        return next(self._turns)
 
     def home(self, user_id: str) -> int:
         """A stable per-user server (CRC32, unlike Python's salted hash)."""
@@ -163,7 +175,7 @@ class LoadBalancer:
     def begin(self, session: Session) -> int:
         if self.policy == "sticky":
             return session.home
-        return next(self._turns)
+        return self._next()
 
     def verify(self, session: Session, auth_id: str) -> int:
         if self.policy == "sticky":
@@ -172,7 +184,7 @@ class LoadBalancer:
             parsed = parse_auth_id(auth_id)
             if parsed is not None and parsed[0] in self._by_name:
                 return self._by_name[parsed[0]]
-        return next(self._turns)
+        return self._next()
 
 
 class People:

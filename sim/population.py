@@ -27,7 +27,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from mfa.engine import Engine
 from mfa.enrolment import Enrolment
-from mfa.fastrecords import builder
 from mfa.methods import MethodType, RegisteredMethod
 from mfa.push_proof import public_key_of
 from mfa.tokens.model import HardwareToken
@@ -173,17 +172,14 @@ class Population:
                 tokens.append(token)
             phone = self.phone(index) if self.registered[index] & _PHONE_METHODS else None
             batch.append(
-                _new_enrolment(
-                    uid,
-                    _KINDS[m],  # method
-                    phone,
-                    token.serial if token is not None else None,  # serial
-                    device_token,
-                    None,  # first_name
-                    None,  # last_name
-                    None,  # email
-                    self.licensed(index),
-                    public_key,
+                Enrolment(
+                    user_id=uid,
+                    method=_KINDS[m],
+                    phone=phone,
+                    serial=token.serial if token is not None else None,
+                    device_token=device_token,
+                    licensed=self.licensed(index),
+                    public_key=public_key,
                 )
             )
             enrolling.append(index)
@@ -243,7 +239,6 @@ _KINDS = tuple(MethodType(method) for method in METHODS)
 # bound once: a lookup on an enum class is slow on Python 3.11 (see mfa.engine)
 _PUSH, _TOTP, _HARDWARE_TOKEN = MethodType.PUSH, MethodType.TOTP, MethodType.HARDWARE_TOKEN
 _PHONE_METHODS = (1 << METHODS.index("sms")) | (1 << METHODS.index("voice"))
-_new_enrolment = builder(Enrolment)  # one per user who signs in (mfa.fastrecords)
 
 
 def _token_secret(serial: str) -> str:

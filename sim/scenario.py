@@ -499,11 +499,13 @@ class ServiceTime(_Model):
 
 class Servers(_Model):
     count: int = Field(1, ge=1, le=64, description="MFA servers (mfa1..mfaN)")
-    lb_policy: Literal["round_robin", "sticky", "auth_id"] = Field(
+    lb_policy: Literal["round_robin", "random", "sticky", "auth_id"] = Field(
         "round_robin",
-        description="how the load balancer picks a server: round_robin for every request; "
-        "sticky by user; auth_id = begin round robin, verify to the server named in the "
-        "auth id",
+        description="how the load balancer picks a server: round_robin = one strict "
+        "rotation over every request (nginx's default; with few clients a sign-in's begin "
+        "and verify land on fixed turns); random = each request on a server drawn "
+        "independently (nginx's random); sticky by user; auth_id = begin round robin, "
+        "verify to the server named in the auth id",
     )
     pending_store: Literal["memory", "shared"] = Field(
         "memory",

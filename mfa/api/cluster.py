@@ -4,7 +4,7 @@
 (``python -m mfa serve``) that share one database and one API key, and in server mode keep
 their pending codes in their own memory — the seed's multi-server deployment, where only the
 server that sent a code can validate it. With ``pending="redis://..."`` every server sees
-every code. ``lb="nginx"`` puts nginx in front (``policy`` round_robin, sticky or auth_id).
+every code. ``lb="nginx"`` puts nginx in front (``policy`` round_robin, random, sticky or auth_id).
 
 The schema is created once by the parent before the servers start, so N servers never race
 to create the same tables. ``stop`` (also on leaving the ``with`` block) stops the load
@@ -61,7 +61,7 @@ class ClusterSpec:
     secret_key: str | None = None  # generated if None (shared by all servers)
     workers: int = 1
     lb: str | None = None  # None or "nginx"
-    policy: str = "round_robin"  # round_robin | sticky | auth_id (nginx routing)
+    policy: str = "round_robin"  # round_robin | random | sticky | auth_id (nginx routing)
     lb_port: int = 8000
     extra_env: Mapping[str, str] = field(default_factory=dict)
 

@@ -3,7 +3,7 @@
 The configuration is rendered from the readable template ``nginx.conf.tmpl`` beside this
 module into a private prefix directory, and nginx runs in the foreground as a child process
 with its own pid file, logs and temp paths there — never the system service. The three
-policies (round_robin, sticky, auth_id) are explained at the top of the template and in
+policies (round_robin, random, sticky, auth_id) are explained at the top of the template and in
 docs/api.md.
 """
 
@@ -34,7 +34,8 @@ __all__ = [
     "render_config",
 ]
 
-POLICIES = ("round_robin", "sticky", "auth_id")
+#: The same names as the simulator's ``servers.lb_policy`` and ``mfalab loadtest --lb``.
+POLICIES = ("round_robin", "random", "sticky", "auth_id")
 INSTALL_HINT = (
     "nginx is not installed; install the Debian package with "
     "`sudo apt-get install -y nginx` (or `apt-get install -y nginx` as root) and retry"

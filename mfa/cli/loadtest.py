@@ -37,7 +37,8 @@ __all__ = ["ROUTING_POLICIES", "SCENARIOS", "locust_command", "parse_duration", 
 
 SCENARIOS = ("mixed", "sms", "totp", "push", "app_password", "healthz")
 #: How a cluster's requests are spread: by the load generator, or by nginx (same names).
-ROUTING_POLICIES = ("round_robin", "sticky", "auth_id")
+#: The names of the simulator's ``servers.lb_policy`` and nginx's policies (mfa.api.nginx).
+ROUTING_POLICIES = ("round_robin", "random", "sticky", "auth_id")
 #: How long Locust may take to write its results after the run time (or a Ctrl-C).
 _SHUTDOWN_GRACE = 30.0
 

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from mfa.cli import UsageError
+from mfa.cli.loadtest import ROUTING_POLICIES
 
 if TYPE_CHECKING:
     from mfa.api.cluster import Cluster, ClusterSpec
@@ -65,9 +66,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     cluster.add_argument("--gateway", default="sink", help="sink or simulated:scenarios/<x>.yaml")
     cluster.add_argument("--workers", type=_positive, default=1, metavar="N")
     cluster.add_argument("--lb", choices=("nginx",), default=None)
-    cluster.add_argument(
-        "--policy", choices=("round_robin", "sticky", "auth_id"), default="round_robin"
-    )
+    cluster.add_argument("--policy", choices=ROUTING_POLICIES, default="round_robin")
     cluster.add_argument("--lb-port", type=int, default=8000)
     cluster.set_defaults(handler=_cluster)
 

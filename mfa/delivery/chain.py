@@ -13,11 +13,8 @@ from collections.abc import Sequence
 from mfa.clock import Clock
 from mfa.delivery.message import Message, Provider, Receipt
 from mfa.errors import DeliveryError
-from mfa.fastrecords import builder
 
 __all__ = ["ProviderChain", "ProviderError"]
-
-_new_receipt = builder(Receipt)  # one per message sent
 
 
 class ProviderError(Exception):
@@ -55,5 +52,5 @@ class ProviderChain:
                 continue
             if skip_until:
                 skip_until.pop(provider.name, None)
-            return _new_receipt(provider.name, message_id)
+            return Receipt(provider=provider.name, message_id=message_id)
         raise DeliveryError("no provider took the message (" + "; ".join(errors) + ")")

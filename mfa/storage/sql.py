@@ -101,6 +101,8 @@ class SqlRepository:
 
     #: What ``mfa.errors.ServiceUnavailable`` calls this repository when it fails.
     backend = "database"
+    #: The authentication log is always kept (``Repository.keep_logs``).
+    keep_logs = True
 
     def __init__(self, url: str, *, secret_key: bytes | None, echo: bool = False) -> None:
         self.url = database_url(url)

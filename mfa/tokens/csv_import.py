@@ -38,6 +38,7 @@ _COLUMNS: dict[str, tuple[str, ...]] = {
     "algorithm": ("algorithm", "hash", "hashalgorithm", "digest"),
 }
 _POSITIONAL = ("serial", "secret", "interval", "digits")
+_REQUIRED = ("serial", "secret", "interval")
 
 
 def _name(header: str) -> str:
@@ -91,77 +92,83 @@ def parse_csv(content: str | bytes, *, source: str = "<input>") -> list[Hardware
     if not lines:
         raise TokenImportError(source, [ProblemItem("file", "no token rows")])
     delimiter = _delimiter(lines[0][1])
-
-    def cells(line: str) -> list[str]:
-        return [c.strip() for c in next(csv.reader(io.StringIO(line), delimiter=delimiter))]
-
-    columns = _header_map(cells(lines[0][1]))
-    if columns is None:
-        columns = {field: i for i, field in enumerate(_POSITIONAL)}
-    else:
-        missing = [f for f in ("serial", "secret", "interval") if f not in columns]
-        if missing:
-            raise TokenImportError(
-                source,
-                [
-                    ProblemItem(
-                        f"line {lines[0][0]}",
-                        "the header names no column for " + ", ".join(missing),
-                    )
-                ],
-            )
-        lines = lines[1:]
-        if not lines:
-            raise TokenImportError(source, [ProblemItem("file", "a header but no token rows")])
-
+    columns, rows = _columns(lines, delimiter, source)
     tokens: list[HardwareToken] = []
     problems: list[ProblemItem] = []
-    first_seen: dict[str, int] = {}
-    needed = max(columns[f] for f in ("serial", "secret", "interval")) + 1
-    for number, line in lines:
-        row = cells(line)
-
-        def cell(field: str, row: list[str] = row) -> str:
-            position = columns.get(field)
-            return row[position] if position is not None and position < len(row) else ""
-
-        reasons: list[str] = []
-        if len(row) < needed:
-            reasons.append(f"{len(row)} column(s), expected at least {needed}")
-        serial = cell("serial")
-        if problem := serial_problem(serial):
-            reasons.append(problem)
-        elif serial in first_seen:
-            reasons.append(f"duplicate serial {serial!r} (first on line {first_seen[serial]})")
-        else:
-            first_seen[serial] = number
-        secret = cell("secret")
-        if problem := secret_problem(secret):
-            reasons.append(problem)
-        period = _whole_number(cell("interval"), "time interval", reasons)
-        digits_text = cell("digits")
-        digits = _whole_number(digits_text, "digits", reasons) if digits_text else 6
-        algorithm = "sha1"
-        if cell("algorithm"):
-            try:
-                algorithm = normalise_algorithm(cell("algorithm"))
-            except ValueError as exc:
-                reasons.append(str(exc))
-        if period is not None and digits is not None:
-            reasons += parameter_problems(period, digits, algorithm)
-        if reasons:
+    first_seen: dict[str, int] = {}  # serial -> line
+    for number, line in rows:
+        token, reasons = _row_token(_cells(line, delimiter), columns, number, first_seen)
+        if token is None:
             problems.extend(ProblemItem(f"line {number}", r) for r in reasons)
-            continue
-        tokens.append(
-            HardwareToken(
-                serial=serial,
-                secret=normalise_base32(secret),
-                period=period,  # type: ignore[arg-type]
-                digits=digits,  # type: ignore[arg-type]
-                algorithm=algorithm,
-                manufacturer=cell("manufacturer") or None,
-            )
-        )
+        else:
+            tokens.append(token)
     if problems:
         raise TokenImportError(source, problems)
     return tokens
+
+
+def _cells(line: str, delimiter: str) -> list[str]:
+    return [c.strip() for c in next(csv.reader(io.StringIO(line), delimiter=delimiter))]
+
+
+def _columns(
+    lines: list[tuple[int, str]], delimiter: str, source: str
+) -> tuple[dict[str, int], list[tuple[int, str]]]:
+    """Column positions by field, and the data lines: named by a header, or positional."""
+    columns = _header_map(_cells(lines[0][1], delimiter))
+    if columns is None:
+        return {field: i for i, field in enumerate(_POSITIONAL)}, lines
+    missing = [f for f in _REQUIRED if f not in columns]
+    if missing:
+        problem = "the header names no column for " + ", ".join(missing)
+        raise TokenImportError(source, [ProblemItem(f"line {lines[0][0]}", problem)])
+    if len(lines) == 1:
+        raise TokenImportError(source, [ProblemItem("file", "a header but no token rows")])
+    return columns, lines[1:]
+
+
+def _row_token(
+    row: list[str], columns: dict[str, int], number: int, first_seen: dict[str, int]
+) -> tuple[HardwareToken | None, list[str]]:
+    """The token on one data line, or ``None`` and every reason it is refused."""
+
+    def cell(field: str) -> str:
+        position = columns.get(field)
+        return row[position] if position is not None and position < len(row) else ""
+
+    reasons: list[str] = []
+    needed = max(columns[f] for f in _REQUIRED) + 1
+    if len(row) < needed:
+        reasons.append(f"{len(row)} column(s), expected at least {needed}")
+    serial = cell("serial")
+    if problem := serial_problem(serial):
+        reasons.append(problem)
+    elif serial in first_seen:
+        reasons.append(f"duplicate serial {serial!r} (first on line {first_seen[serial]})")
+    else:
+        first_seen[serial] = number
+    secret = cell("secret")
+    if problem := secret_problem(secret):
+        reasons.append(problem)
+    period = _whole_number(cell("interval"), "time interval", reasons)
+    digits_text = cell("digits")
+    digits = _whole_number(digits_text, "digits", reasons) if digits_text else 6
+    algorithm = "sha1"
+    if cell("algorithm"):
+        try:
+            algorithm = normalise_algorithm(cell("algorithm"))
+        except ValueError as exc:
+            reasons.append(str(exc))
+    if period is not None and digits is not None:
+        reasons += parameter_problems(period, digits, algorithm)
+    if reasons or period is None or digits is None:
+        return None, reasons
+    token = HardwareToken(
+        serial=serial,
+        secret=normalise_base32(secret),
+        period=period,
+        digits=digits,
+        algorithm=algorithm,
+        manufacturer=cell("manufacturer") or None,
+    )
+    return token, []

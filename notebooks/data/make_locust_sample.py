@@ -1,9 +1,9 @@
 """Regenerate the shipped Locust sample (notebooks/data/locust/) with the project's own stack.
 
 Two real MFA servers (``mfa.api.cluster``, in-memory pending codes, the sink gateway) and a
-short headless Locust run of the SMS flow with client-side round robin — so most verifies reach
-the server that did not send the code and fail with ``wrong_server``, the seed's multi-server
-pitfall — writing ``--csv`` files and ``thresholds.json`` (one threshold is meant
+short headless Locust run of the SMS flow with client-side ``random`` routing — so half the
+verifies reach the server that did not send the code and fail with ``wrong_server``, the seed's
+multi-server pitfall — writing ``--csv`` files and ``thresholds.json`` (one threshold is meant
 to fail). Everything runs on 127.0.0.1 and stops by itself.
 
     .venv/bin/python notebooks/data/make_locust_sample.py [--seconds 15] [--users 8]
@@ -52,7 +52,7 @@ def main() -> int:
             "--servers",
             ",".join(cluster.urls),
             "--lb",
-            "round_robin",
+            "random",
             "--api-key",
             cluster.api_key,
             "--user-pool",

@@ -4,6 +4,7 @@ schedule, routing, accounts and how a server answer becomes a failure row."""
 from __future__ import annotations
 
 import argparse
+import csv
 import itertools
 import math
 import random
@@ -16,6 +17,9 @@ from locust.stats import RequestStats, StatsError
 from loadtests.common import (
     ARRIVAL,
     LOGIN,
+    SETUP,
+    SYNC_BATCH_LIMIT,
+    AccountPool,
     ArrivalLimiter,
     Denied,
     LoadOptions,
@@ -27,11 +31,14 @@ from loadtests.common import (
     _reason,
     account_for,
     evaluate_thresholds,
+    login_summary,
     parse_mix,
     parse_servers,
     parse_thresholds,
+    plan_pool,
+    write_login_csv,
 )
-from mfa.cli.loadtest import locust_command, parse_duration
+from mfa.cli.loadtest import ROUTING_POLICIES, locust_command, parse_duration
 from mfa.engine import parse_auth_id
 from mfa.policy import Policy
 from mfa.users import parse_phone
@@ -138,7 +145,8 @@ def test_thresholds_measure_requests_and_logins() -> None:
     assert got["p95[verify]<100ms"] == (p95, True)
     assert got["p95[verify]<90ms"] == (p95, False)
     assert got["fail_ratio[verify]<0.05"] == (0.1, False)
-    assert got["success_ratio>0.95"] == (0.9, False)
+    # 18 of 21 scheduled logins succeeded: the dropped arrival is a failed login
+    assert got["success_ratio>0.95"] == (round(18 / 21, 6), False)
     assert got["success_ratio[push]>0.99"] == (1.0, True)
     assert got["logins==20"] == (20.0, True)
     assert got["dropped<1"] == (1.0, False)
@@ -150,6 +158,74 @@ def test_unselected_request_thresholds_read_locusts_total() -> None:
     requests = _request_stats()
     value = Threshold.parse("fail_ratio<0.5").measure(requests, RequestStats())
     assert value == pytest.approx(10 / 101)
+
+
+def _dropping_run() -> RequestStats:
+    """An open workload that started 777 logins, all successful, and dropped 731 arrivals."""
+    stats = RequestStats()
+    for _ in range(777):
+        stats.log_request(LOGIN, "sms", 40, 0)
+        stats.log_request(ARRIVAL, "started", 0, 0)
+    for _ in range(731):
+        stats.log_request(ARRIVAL, "dropped", 0, 0)
+    return stats
+
+
+def test_dropped_arrivals_are_failed_logins_in_the_success_ratio() -> None:
+    logins = _dropping_run()
+    got = {
+        r["threshold"]: (r["value"], r["passed"])
+        for r in evaluate_thresholds(
+            parse_thresholds("success_ratio>0.98,scheduled==1508,logins==777,dropped==731"),
+            RequestStats(),
+            logins,
+        )
+    }
+    assert got["success_ratio>0.98"] == (round(777 / 1508, 6), False)
+    assert got["scheduled==1508"] == (1508.0, True)
+    assert got["logins==777"] == (777.0, True)
+    assert got["dropped==731"] == (731.0, True)
+
+
+def test_the_logins_csv_and_summary_state_scheduled_completed_dropped(tmp_path: Path) -> None:
+    logins = _dropping_run()
+    write_login_csv(logins, tmp_path / "x_logins.csv")
+    with open(tmp_path / "x_logins.csv", newline="", encoding="utf-8") as handle:
+        rows = {r["flow"]: r for r in csv.DictReader(handle)}
+    everything = rows["All"]
+    assert (everything["scheduled"], everything["logins"], everything["dropped"]) == (
+        "1508",
+        "777",
+        "731",
+    )
+    assert everything["successes"] == "777" and everything["failures"] == "731"
+    assert float(everything["success_ratio"]) == pytest.approx(777 / 1508, abs=1e-6)
+    assert "dropped=731" in everything["failure_reasons"]
+    # an arrival row counts arrivals, not sign-ins: no successes, no ratio
+    dropped = rows["arrivals:dropped"]
+    assert dropped["logins"] == "731" and dropped["successes"] == ""
+    assert dropped["success_ratio"] == ""
+    first = login_summary(logins)[0]
+    assert "1,508 scheduled" in first and "777 completed" in first and "731 dropped" in first
+    assert "777 succeeded (51.53 % of scheduled)" in first
+
+
+def test_setup_requests_are_apart_and_out_of_thresholds_unless_named() -> None:
+    requests, custom = _request_stats(), _login_stats()
+    for _ in range(40):  # a slow enrolment: p95 29 s
+        custom.log_request(SETUP, "/v1/users (setup)", 29_000, 0)
+    got = {
+        r["threshold"]: (r["value"], r["passed"])
+        for r in evaluate_thresholds(
+            parse_thresholds("p95<200ms,requests==101,p95[setup]<200ms,requests[setup]==40"),
+            requests,
+            custom,
+        )
+    }
+    assert got["p95<200ms"][1] is True
+    assert got["requests==101"] == (101.0, True)
+    assert got["p95[setup]<200ms"] == (29_000.0, False)
+    assert got["requests[setup]==40"] == (40.0, True)
 
 
 # --------------------------------------------------------------------------- shapes
@@ -259,15 +335,37 @@ NAMES = {"mfa1": "http://a:1", "mfa2": "http://b:2", "mfa3": "http://c:3"}
 AUTH_ID = "mfa3." + "x" * 22
 
 
-def test_round_robin_lands_each_request_independently_of_the_last() -> None:
-    """A shared balancer: one user's next request reaches the same server 1 time in 3."""
-    router = Router(URLS, "round_robin", NAMES)
+def test_random_lands_each_request_independently_of_the_last() -> None:
+    """nginx's ``random``: one user's next request reaches the same server 1 time in 3."""
+    router = Router(URLS, "random", NAMES)
     picks = [router.base(None, AUTH_ID) for _ in range(3000)]
     assert set(picks) == set(URLS)
     for url in URLS:  # each server ~1/3 (±5 standard deviations of a binomial, n=3000)
         assert abs(picks.count(url) / 3000 - 1 / 3) < 5 * (2 / 9 / 3000) ** 0.5
     repeats = sum(a == b for a, b in itertools.pairwise(picks)) / 2999
     assert abs(repeats - 1 / 3) < 5 * (2 / 9 / 2999) ** 0.5
+
+
+def test_round_robin_is_nginx_strict_rotation() -> None:
+    """One user's begin and verify against two servers: always different servers."""
+    router = Router(URLS[:2], "round_robin", NAMES)
+    picks = [router.base(None, AUTH_ID) for _ in range(6)]
+    assert picks == [URLS[0], URLS[1]] * 3
+
+
+def test_the_routing_policies_have_one_set_of_names() -> None:
+    from typing import get_args
+
+    from mfa.api.nginx import POLICIES
+    from sim.scenario import Servers
+
+    names = get_args(Servers.model_fields["lb_policy"].annotation)
+    assert (
+        tuple(names)
+        == POLICIES
+        == ROUTING_POLICIES
+        == ("round_robin", "random", "sticky", "auth_id")
+    )
 
 
 def test_sticky_users_keep_one_server_each() -> None:
@@ -325,6 +423,65 @@ def test_the_default_pool_keeps_every_account_under_the_send_limit() -> None:
     assert size * (policy.max_sends - 1) >= 50.0 * policy.send_window_seconds
     short = LoadPlan(Profile(), users=5, spawn_rate=5, duration=10.0)
     assert _auto_pool_size(short, options) == 100
+
+
+def test_at_think_0_the_pool_is_sized_so_no_account_exceeds_the_send_limit() -> None:
+    """32 users at --think 0 for 45 s: the old pool (sized for 0.25 s of think time, 100
+    accounts... 1,440) ran into 5 texts per 5 minutes; the plan assumes 0.05 s per login."""
+    policy = Policy()
+    options = LoadOptions.of(SimpleNamespace(parsed_options=SimpleNamespace(think="0")))
+    plan = LoadPlan(Profile(), users=32, spawn_rate=32, duration=45.0)
+    pools = plan_pool(plan, options, {"sms": 1.0})
+    assert not pools.too_small
+    assert pools.sms * (policy.max_sends - 1) >= 32 / 0.05 * 45
+    # push notifications count toward the same limit: each pool for its share of logins
+    mixed = plan_pool(plan, options, {"sms": 1.0, "push": 1.0})
+    assert mixed.sms * (policy.max_sends - 1) >= 32 / 0.05 * 45 / 2
+    assert mixed.push * (policy.max_sends - 1) >= 32 / 0.05 * 45 / 2
+
+
+def test_a_short_run_is_sized_for_the_seconds_it_runs_past_its_run_time() -> None:
+    """--rate 150 for 5 s started 888 logins (the shape stops at its next tick and the
+    logins in progress finish): a pool sized for exactly 5 s ran out of send quota."""
+    options = LoadOptions.of(_default_environment())
+    plan = LoadPlan(Profile(), users=300, spawn_rate=300, rate=150.0, duration=5.0)
+    pools = plan_pool(plan, options, {"sms": 1.0})
+    assert pools.sms * (Policy().max_sends - 1) >= 150 * 7
+
+
+def test_a_pool_too_small_for_the_rate_is_refused_with_a_reason() -> None:
+    namespace = SimpleNamespace(user_pool=10)
+    options = LoadOptions.of(SimpleNamespace(parsed_options=namespace))
+    plan = LoadPlan(Profile(), users=100, spawn_rate=100, rate=50.0, duration=600.0)
+    pools = plan_pool(plan, options, {"sms": 1.0})
+    assert pools.too_small and pools.sms == 10
+    message = pools.problem(options, plan)
+    assert "send limit (5 texts per 300 s per account)" in message
+    assert "--rate 50" in message and "--user-pool 10" in message
+    assert "which need 3,750 accounts, but the pool has 10" in message
+    assert "--allow-rate-limit" in message
+
+
+def test_a_returning_account_waits_for_its_send_quota() -> None:
+    now = [0.0]
+    account = account_for("run1", 0)
+    pool = AccountPool([account], limit=5, window=300.0, clock=lambda: now[0])
+    for _ in range(3):
+        assert pool.room_in(account) == 0.0
+        pool.sent(account)
+        now[0] += 10.0
+    assert pool.room_in(account) == 0.0  # 3 texts: room for a login and a resend
+    pool.sent(account)  # the 4th, at t = 30 s
+    # 4 in the window: only the resend room is left; the first leaves it at t = 300 s
+    assert pool.room_in(account) == pytest.approx(300.0 - 30.0)
+    now[0] = 300.0
+    assert pool.room_in(account) == 0.0
+
+
+def test_the_sync_batch_limit_is_the_apis() -> None:
+    from mfa.api.schemas import SYNC_MAX_USERS
+
+    assert SYNC_BATCH_LIMIT == SYNC_MAX_USERS
 
 
 # --------------------------------------------------------------------------- failures

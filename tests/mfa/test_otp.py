@@ -196,12 +196,12 @@ def test_a_value_repeated_in_the_next_step_is_accepted_for_that_step(monkeypatch
     current = int(now // 30)
     real = otp._hotp
 
-    def repeating(keyed, counter, digits):  # steps current-1 and current share a value
-        return real(keyed, current - 1 if counter == current else counter, digits)
+    def repeating(generator, counter):  # steps current-1 and current share a value
+        return real(generator, current - 1 if counter == current else counter)
 
     monkeypatch.setattr(otp, "_hotp", repeating)
     secret = new_totp_secret()
-    code = repeating(otp._keyed(secret, "sha1"), current - 1, 6)
+    code = repeating(otp._generator(secret, "sha1", 6), current - 1)
     assert match_totp(secret, code, now) == current - 1
     assert match_totp(secret, code, now, after_step=current - 1) == current
     assert match_totp(secret, code, now, after_step=current) is None

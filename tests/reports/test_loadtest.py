@@ -92,3 +92,37 @@ def test_bad_locust_input_names_the_file(tmp_path: Path) -> None:
     (tmp_path / "thresholds.json").write_text('[{"threshold": "p95<1ms"}]', encoding="utf-8")
     with pytest.raises(ReportInputError, match=re.escape("thresholds.json: item 0 has no 'value'")):
         load_locust(tmp_path)
+
+
+TIMES = "avg_ms,p50_ms,p95_ms,p99_ms,max_ms,failure_reasons"
+NEW_LOGINS = f"""flow,scheduled,logins,dropped,per_s,successes,failures,success_ratio,{TIMES}
+sms,777,777,0,17.2,777,0,1.0,40,40,40,40,40,
+All,1508,777,731,17.2,777,731,0.515252,40,40,40,40,40,dropped=731
+arrivals:started,,777,,17.2,,,,3,0,10,20,30,
+arrivals:dropped,,731,731,16.2,,,,,,,,,
+setup:/v1/users (setup),,40,0,1.0,40,0,1.0,29000,29000,29000,29000,29000,
+"""
+
+#: as the locustfiles wrote it before: no scheduled/dropped columns, dropped as an arrival row
+OLD_LOGINS = f"""flow,logins,per_s,successes,failures,success_ratio,{TIMES}
+sms,777,17.2,777,0,1.0,40,40,40,40,40,
+All,777,17.2,777,0,1.0,40,40,40,40,40,
+arrivals:started,777,17.2,777,0,1.0,3,0,10,20,30,
+arrivals:dropped,731,16.2,731,0,1.0,0,0,0,0,0,
+"""
+
+
+@pytest.mark.parametrize("logins", [NEW_LOGINS, OLD_LOGINS], ids=["now", "before"])
+def test_the_headline_counts_dropped_arrivals_as_failed_logins(logins: str, tmp_path: Path) -> None:
+    for name in ("sample_stats.csv", "sample_failures.csv", "sample_stats_history.csv"):
+        (tmp_path / name).write_text((SAMPLE / name).read_text("utf-8"), encoding="utf-8")
+    (tmp_path / "sample_logins.csv").write_text(logins, encoding="utf-8")
+    head = loadtest.headline(load_locust(tmp_path))
+    assert (head["scheduled"], head["completed"], head["dropped"]) == (1508, 777, 731)
+    assert head["succeeded"] == 777
+    assert head["login_success_ratio"] == pytest.approx(777 / 1508)
+    sentence = loadtest.headline_sentence(head)
+    assert "1,508 logins scheduled, 777 completed, 731 dropped" in sentence
+    assert "777 succeeded (51.53 % of scheduled)" in sentence
+    if logins is NEW_LOGINS:
+        assert "Setup requests (before the measured logins, not in thresholds): 40" in sentence

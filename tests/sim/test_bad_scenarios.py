@@ -28,7 +28,7 @@ CASES = {
     "p95_below_median.yaml": ("user.read_and_type", "p95_s (5) must not be below median_s"),
     "cloud_timeout.yaml": ("servers", "timeout_s cannot be set in cloud mode"),
     "profile_out_of_order.yaml": ("arrivals.profile", "increasing order"),
-    "bad_lb_policy.yaml": ("servers.lb_policy", "'round_robin', 'sticky' or 'auth_id'"),
+    "bad_lb_policy.yaml": ("servers.lb_policy", "'round_robin', 'random', 'sticky' or 'auth_id'"),
     "no_voice_provider.yaml": ("providers", "no provider carries voice"),
     "outage_ends_before_start.yaml": ("providers[0].outages[0]", "must be after start_s"),
     "long_code_pool_of_two.yaml": ("routing.pools.GB", "exactly one sender"),

@@ -4,6 +4,11 @@ scale (CI runs them all; the full sizes are for planners)."""
 from __future__ import annotations
 
 import json
+import os
+import re
+import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -108,4 +113,61 @@ def test_schema_command_prints_the_json_schema(capsys):
     for section in ("population", "arrivals", "routing", "providers", "carriers", "servers"):
         assert section in schema["properties"]
     servers = schema["$defs"]["Servers"]["properties"]
-    assert servers["lb_policy"]["enum"] == ["round_robin", "sticky", "auth_id"]
+    assert servers["lb_policy"]["enum"] == ["round_robin", "random", "sticky", "auth_id"]
+
+
+def header_commands(path: Path) -> list[str]:
+    """The ``mfalab`` commands a scenario's header comment tells the planner to run: lines
+    starting with ``mfalab`` (continued with a trailing backslash) and inline
+    ```mfalab ...``` spans, in the order written."""
+    header = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.startswith("#"):
+            break
+        header.append(line.lstrip("#").strip())
+    commands: list[str] = []
+    pending = ""
+    for text in header:
+        if pending:
+            pending += " " + text
+        elif text.startswith("mfalab "):
+            pending = text
+        else:
+            commands += re.findall(r"`(mfalab [^`]+)`", text)
+            continue
+        if pending.endswith("\\"):
+            pending = pending[:-1].rstrip()
+        else:
+            commands.append(pending)
+            pending = ""
+    return commands
+
+
+COMMANDED = [p for p in SCENARIOS if header_commands(p)]
+
+
+def test_headers_with_commands_are_found():
+    names = {p.stem for p in COMMANDED}
+    assert {"server_300s_vs_cloud_180s", "provider_outage_failover", "login_storm_0900"} <= names
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", COMMANDED, ids=[p.stem for p in COMMANDED])
+def test_every_command_in_a_scenario_header_works(path: Path, tmp_path: Path) -> None:
+    """Run the header's commands as written, in order, from a directory holding the
+    scenarios, at --scale 0.01 and one replication (the planner's sizes take minutes)."""
+    (tmp_path / "scenarios").symlink_to(ROOT / "scenarios")
+    for command in header_commands(path):
+        argv = shlex.split(command)
+        assert argv[0] == "mfalab"
+        if argv[1] in ("run", "sweep"):
+            argv += ["--scale", "0.01", "--replications", "1"]
+        done = subprocess.run(
+            [sys.executable, "-m", "mfa", *argv[1:]],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        assert done.returncode == 0, f"{command}\n{done.stdout}\n{done.stderr}"

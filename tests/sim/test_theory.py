@@ -76,7 +76,7 @@ def erlang_c(c: int, lam: float, mu: float) -> tuple[float, float]:
 
 
 def test_erlang_c_reference_values():
-    # CALIBRATION.md: c=3, lambda=0.2, mu=0.1 -> C = 0.4444, Wq = 4.444
+    # docs/CALIBRATION.md: c=3, lambda=0.2, mu=0.1 -> C = 0.4444, Wq = 4.444
     waiting, wq = erlang_c(3, 0.2, 0.1)
     assert waiting == pytest.approx(0.4444, abs=1e-4)
     assert wq == pytest.approx(4.444, abs=1e-3)

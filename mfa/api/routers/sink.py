@@ -9,6 +9,7 @@ answer is skipped: the phone simply did not get that server's messages.
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import datetime
 from typing import Any
 
@@ -36,16 +37,27 @@ class SinkQuery(BaseModel):
     local: bool = False
 
 
+#: ``?to=+1646…`` written without encoding: the query string decodes ``+`` to a space.
+_PLUS_AS_SPACE = re.compile(r"^ \d{4,15}$")
+
+
+def _unplussed(to: str) -> str:
+    """The E.164 number a caller meant when its ``+`` arrived as a space (a device token
+    never starts with a space followed by digits only)."""
+    return "+" + to[1:] if _PLUS_AS_SPACE.match(to) else to
+
+
 @router.get(
     "/messages",
     response_model=list[SinkMessagePublic],
     openapi_extra=documented(query=SinkQuery, hidden=("local",)),
 )
 async def messages(request: Request) -> JSONResponse:
-    """Messages to ``to``, newest first; 404 when the gateway is not the sink (or a simulated
-    gateway in front of it, which shows only the messages that have been delivered)."""
+    """Messages to ``to``, newest first (``to=+1…`` may be sent unencoded); 404 when the
+    gateway is not the sink (or a simulated gateway in front of it, which shows only the
+    messages that have been delivered)."""
     query = read_query(request, SinkQuery)
-    to, limit, local = query.to, query.limit, query.local
+    to, limit, local = _unplussed(query.to), query.limit, query.local
     runtime = runtime_of(request)
     if runtime.sink is None:
         raise ApiProblem(

@@ -566,3 +566,13 @@ def test_invalid_json_to_begin_is_422_naming_the_body(client: TestClient) -> Non
         "/v1/auth", content=b"{not json", headers={"Content-Type": "application/json"}
     )
     assert _problem(answer, 422)["errors"][0]["field"] == "body"
+
+
+def test_the_sink_reads_a_phone_written_with_an_unencoded_plus(client: TestClient) -> None:
+    """``?to=+16465550100`` typed as is: the query's ``+`` decodes to a space, which the
+    sink reads back as the ``+`` of an E.164 number (``%2B`` works as well)."""
+    _enrol(client)
+    assert client.post("/v1/auth", json={"user_id": "alice"}).status_code == 201
+    raw = client.get(f"/v1/sink/messages?to={US_PHONE}").json()
+    encoded = client.get(f"/v1/sink/messages?to={US_PHONE.replace('+', '%2B')}").json()
+    assert raw == encoded and len(raw) == 1 and raw[0]["to"] == US_PHONE

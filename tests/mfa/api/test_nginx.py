@@ -110,4 +110,26 @@ def test_the_rendered_config_is_readable_and_checked() -> None:
     sticky = render_config(backends, policy="sticky", listen="127.0.0.1:8000", prefix="/tmp/x")
     assert "hash $mfa_client consistent;" in sticky and "$mfa_upstream" not in sticky
     with pytest.raises(ValueError, match="policy"):
-        render_config(backends, policy="random", listen="127.0.0.1:8000", prefix="/tmp/x")
+        render_config(backends, policy="least_conn", listen="127.0.0.1:8000", prefix="/tmp/x")
+
+
+def test_random_is_nginx_random_directive_and_round_robin_its_default() -> None:
+    """The same policy names as the simulator and the load tests: ``random`` lands each
+    request independently (nginx's ``random`` upstream directive), ``round_robin`` is nginx's
+    default strict rotation (no directive)."""
+    backends = [Backend("mfa1", "127.0.0.1", 8001), Backend("mfa2", "127.0.0.1", 8002)]
+    shuffled = render_config(backends, policy="random", listen="127.0.0.1:8000", prefix="/x")
+    upstream = shuffled.split("upstream mfa_pool {", 1)[1].split("}", 1)[0]
+    assert [line.strip() for line in upstream.splitlines()][1] == "random;"
+    rotation = render_config(backends, policy="round_robin", listen="127.0.0.1:8000", prefix="/x")
+    assert "random;" not in rotation and "hash " not in rotation
+
+
+def test_cluster_random_lands_each_request_independently(cluster: Cluster) -> None:
+    with nginx(cluster, "random") as lb:
+        names = _names(lb.url, 400)
+    # strict rotation would never repeat; independent landing repeats 1 time in 2
+    # (±5 binomial standard deviations over 399 pairs: ±0.125)
+    repeats = sum(a == b for a, b in itertools.pairwise(names)) / 399
+    assert abs(repeats - 0.5) <= 0.125
+    assert set(names) == {"mfa1", "mfa2"}

@@ -11,6 +11,14 @@ SimPy's general resume logic (a process that waits only for time needs none of i
 
 A light process starts at once (``start`` runs the generator to its first wait), which is
 what a process created at this moment would do before any later event.
+
+What it buys, measured (callgrind, warm quarter-size US baseline): 4,206 M instructions,
+against 4,291 M with a ``simpy.Process`` per sign-in (``env.process`` of a generator that
+yields ``env.timeout(delay)`` for each delay): 2 %. That alone would not keep it (the
+project keeps a trick for 10 % or more); it stays because it is no longer than that
+wrapper, uses only SimPy's public API, and keeps every row of a seeded run as it was: a
+Process takes its first step through an Initialize event, after the event that created it
+rather than at once, which changes the order of events (and the rows) of a run.
 """
 
 from __future__ import annotations

@@ -2,7 +2,9 @@
 
 ``write_run_report`` reads simulator run directories (``mfalab run``/``mfalab sweep``) and
 load-test directories (``mfalab loadtest``: Locust ``--csv`` files and ``thresholds.json``),
-and writes a self-contained HTML page (every chart embedded) plus a Markdown summary beside it.
+and engine logs of a real server (``mfalab logs export`` Parquet, ``logs=``: a reliability and
+billing section for real traffic, see ``reports.traffic``), and writes a self-contained HTML
+page (every chart embedded) plus a Markdown summary beside it.
 Two or more runs — or one sweep — are also compared side by side. Every number comes from the
 ``reports`` library functions, so a notebook reproduces the page cell by cell.
 """
@@ -17,20 +19,21 @@ from pathlib import Path
 
 import pandas as pd
 
-from reports import billing, charts, loadtest, reliability
+from reports import billing, charts, loadtest, reliability, traffic
 from reports.loaders import (
     LocustResults,
     ReportInputError,
     SimRun,
     is_locust_dir,
     is_sim_run,
+    load_engine_logs,
     load_locust,
     load_run,
     point_label,
     sweep_points,
 )
 from reports.render import Page, Section
-from sim.metrics import CATALOGUE, LOADTEST, format_parameter
+from sim.metrics import CATALOGUE, LOADTEST, TRAFFIC, format_parameter
 
 __all__ = [
     "LOADTEST_CHARTS",
@@ -73,13 +76,30 @@ def write_run_report(
     *,
     pricing: str | Path | billing.Pricing | None = None,
     signins_per_user_month: float | None = None,
+    logs: Sequence[str | Path] = (),
+    enabled_users: int | None = None,
+    licensed_users: int = 0,
 ) -> Path:
-    """Write ``out`` (default ``<first run dir>/report.html``) and the Markdown summary beside
-    it (same name, ``.md``); return the HTML path."""
-    if not run_dirs:
-        raise ReportInputError("(no runs)", "give at least one run directory")
-    target = Path(out) if out is not None else Path(run_dirs[0]) / "report.html"
-    report = build_report(run_dirs, pricing=pricing, signins_per_user_month=signins_per_user_month)
+    """Write ``out`` (default ``<first run dir>/report.html``, or ``<logs>-report.html``
+    beside the first logs file) and the Markdown summary beside it (same name, ``.md``);
+    return the HTML path."""
+    if not run_dirs and not logs:
+        raise ReportInputError("(no runs)", "give at least one run directory or --logs file")
+    if out is not None:
+        target = Path(out)
+    elif run_dirs:
+        target = Path(run_dirs[0]) / "report.html"
+    else:
+        first = Path(logs[0])
+        target = first.with_name(f"{first.stem}-report.html")
+    report = build_report(
+        run_dirs,
+        pricing=pricing,
+        signins_per_user_month=signins_per_user_month,
+        logs=logs,
+        enabled_users=enabled_users,
+        licensed_users=licensed_users,
+    )
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(report.html, encoding="utf-8")
     target.with_suffix(".md").write_text(report.markdown, encoding="utf-8")
@@ -91,6 +111,9 @@ def build_report(
     *,
     pricing: str | Path | billing.Pricing | None = None,
     signins_per_user_month: float | None = None,
+    logs: Sequence[str | Path] = (),
+    enabled_users: int | None = None,
+    licensed_users: int = 0,
 ) -> Report:
     sims: list[SimRun] = []
     tests: list[LocustResults] = []
@@ -108,11 +131,16 @@ def build_report(
             raise ReportInputError(
                 path, "neither a simulator run (auths/) nor a load test (*_stats.csv)"
             )
-    names = ", ".join(r.label for r in [*sims, *tests])
+    traffic_logs = [(_unique(Path(p).stem, labels), load_engine_logs(p)) for p in logs]
+    names = ", ".join([*(r.label for r in [*sims, *tests]), *(label for label, _ in traffic_logs)])
+    sources = (
+        [f"{len(run_dirs)} director{'y' if len(run_dirs) == 1 else 'ies'}"] if run_dirs else []
+    )
+    if logs:
+        sources.append(f"{len(logs)} engine log{'' if len(logs) == 1 else 's'}")
     page = Page(
         title=f"mfalab report — {names}",
-        subtitle=f"generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC from {len(run_dirs)} "
-        f"director{'y' if len(run_dirs) == 1 else 'ies'}",
+        subtitle=f"generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC from {' and '.join(sources)}",
     )
     if len(sims) > 1 or any(run.parameters for run in sims):
         _comparison(page, sims)
@@ -122,6 +150,10 @@ def build_report(
         _sim_sections(page, run, index, prices, signins_per_user_month)
     for index, results in enumerate(tests):
         _loadtest_section(page, results, index)
+    if traffic_logs:
+        prices = pricing if isinstance(pricing, billing.Pricing) else billing.load_pricing(pricing)
+        for index, (label, frame) in enumerate(traffic_logs):
+            _traffic_section(page, label, frame, index, prices, enabled_users, licensed_users)
     return Report(html=page.to_html(), markdown=page.to_markdown(), charts=tuple(page.charts))
 
 
@@ -403,6 +435,80 @@ def _billing_section(
         f"{prices.per_auth_price:g} per {prices.per_auth_block} authentication(s), licence "
         f"{prices.licence_user_year:g}/user/year, per SMS {prices.sms_per_message:g}, per call "
         f"{prices.voice_per_call:g}. Override with --pricing FILE."
+    )
+
+
+# ---------------------------------------------------------------------- real traffic
+
+
+def _traffic_section(
+    page: Page,
+    label: str,
+    logs: pd.DataFrame,
+    index: int,
+    prices: billing.Pricing,
+    enabled_users: int | None,
+    licensed_users: int,
+) -> None:
+    """Reliability and billing of a real server's traffic, from its engine log."""
+    section = page.section(f"{label}: real traffic (engine log)", f"traffic-{index}")
+    head = traffic.headline(logs)
+    if not head["authentications"]:
+        section.text("The log holds no authentication.")
+        return
+    first, last = logs["began_at"].min(), logs["began_at"].max()
+    section.text(
+        f"{head['authentications']:,} authentications began from {first:%Y-%m-%d %H:%M} to "
+        f"{last:%Y-%m-%d %H:%M} UTC; {head['successes']:,} succeeded "
+        f"({TRAFFIC.format('success_share', head['success_share'])} of those that finished); "
+        f"time from begin to success p50 {TRAFFIC.format('p50', head['p50'])}, "
+        f"p95 {TRAFFIC.format('p95', head['p95'])}; {head['unfinished']:,} never "
+        f"finished (pending: not answered, or not yet); {head['billable']:,} billable."
+    )
+    section.table("By method", traffic.by_column(logs, "mode"), markdown=True, catalogue=TRAFFIC)
+    section.table(
+        "By server", traffic.by_column(logs, "server_name"), markdown=True, catalogue=TRAFFIC
+    )
+    section.table(
+        "Not successful, by status and reason",
+        traffic.refusals(logs),
+        markdown=True,
+        catalogue=TRAFFIC,
+    )
+    section = page.section(f"{label}: billing of real traffic", f"traffic-billing-{index}")
+    tables = []
+    for month in traffic.usage_by_month(
+        logs, enabled_users=enabled_users, licensed_users=licensed_users
+    ):
+        usage = month.usage
+        section.text(
+            f"{usage.month}: {usage.authentications:,} billable authentications; "
+            f"{usage.enabled_users:,} enabled users, {usage.licensed_users:,} licensed "
+            f"(users: {month.users_rule})."
+        )
+        costs = billing.monthly_costs(usage, prices).drop(columns=["current"])
+        tables.append(costs.assign(month=usage.month).set_index("month").reset_index())
+    section.table(
+        f"Cost per month under each model ({prices.currency})",
+        pd.concat(tables, ignore_index=True),
+        markdown=True,
+        catalogue=TRAFFIC,
+    )
+    section.text(
+        "The log has no user table: for the bill of record, with the users enabled and "
+        "licensed in each month and the providers active in it, run "
+        "`mfalab billing --db URL --month YYYY-MM` on the server's database."
+    )
+    _prices_note(section, prices)
+
+
+def _prices_note(section: Section, prices: billing.Pricing) -> None:
+    note = " (historical list prices)" if prices.historical else ""
+    dated = f", as of {prices.as_of}" if prices.as_of else ""
+    section.text(
+        f"Prices: {prices.source}{note}{dated}; per user {prices.per_user_month:g}/month, "
+        f"{prices.per_auth_price:g} per {prices.per_auth_block} authentication(s), licence "
+        f"{prices.licence_user_year:g}/user/year. Override with --pricing FILE."
     )
 
 

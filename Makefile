@@ -29,6 +29,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/engine_bench.py
 	$(BIN)/python bench/sim_bench.py
+	$(BIN)/python bench/report_bench.py
 
 ## schemathesis, long run: every check, FUZZ_EXAMPLES per operation and phase, against a
 ## server on 127.0.0.1 (SQLite, codes in memory) started and stopped here.

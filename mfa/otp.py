@@ -25,6 +25,7 @@ import pyotp
 __all__ = [
     "ALGORITHMS",
     "MIN_SECRET_BITS",
+    "TOTP_PERIOD_SECONDS",
     "hotp_at",
     "match_totp",
     "new_totp_secret",
@@ -39,6 +40,8 @@ __all__ = [
 ALGORITHMS: tuple[str, ...] = ("sha1", "sha256", "sha512")
 #: RFC 4226 §4 R6: "The length of the shared secret MUST be at least 128 bits."
 MIN_SECRET_BITS = 128
+#: RFC 6238's time step, the one authenticator apps use (and the engine's totp methods).
+TOTP_PERIOD_SECONDS = 30
 _CANONICAL = frozenset(ALGORITHMS)
 
 
@@ -114,7 +117,12 @@ def hotp_at(secret: str, counter: int, *, digits: int = 6, algorithm: str = "sha
 
 
 def totp_at(
-    secret: str, for_time: float, *, digits: int = 6, period: int = 30, algorithm: str = "sha1"
+    secret: str,
+    for_time: float,
+    *,
+    digits: int = 6,
+    period: int = TOTP_PERIOD_SECONDS,
+    algorithm: str = "sha1",
 ) -> str:
     """RFC 6238 TOTP value of a base32 secret at POSIX time ``for_time``."""
     _check(digits, period)
@@ -128,7 +136,7 @@ def match_totp(
     now: float,
     *,
     digits: int = 6,
-    period: int = 30,
+    period: int = TOTP_PERIOD_SECONDS,
     algorithm: str = "sha1",
     window: int = 1,
     after_step: int | None = None,
@@ -154,7 +162,7 @@ def match_totp(
 
 
 def otpauth_uri(
-    secret: str, account: str, issuer: str, *, digits: int = 6, period: int = 30
+    secret: str, account: str, issuer: str, *, digits: int = 6, period: int = TOTP_PERIOD_SECONDS
 ) -> str:
     """``otpauth://totp/Issuer:account?secret=…&issuer=Issuer`` for authenticator apps."""
     return pyotp.TOTP(secret, digits=digits, interval=period).provisioning_uri(

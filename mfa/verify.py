@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from mfa.auth_records import finish, moved, parse_auth_id
 from mfa.methods import DELIVERED_METHODS, MethodType, RegisteredMethod
-from mfa.otp import match_totp
+from mfa.otp import TOTP_PERIOD_SECONDS, match_totp
 from mfa.outcomes import Verdict
 from mfa.pending import PendingAuth
 from mfa.reasons import AuthStatus, DenialReason
@@ -203,7 +203,7 @@ def _otp_parameters(engine: Engine, method: RegisteredMethod) -> _OtpParameters 
         return _OtpParameters(
             secret=method.secret,
             digits=6,
-            period=30,
+            period=TOTP_PERIOD_SECONDS,
             algorithm="sha1",
             replay_key=method.method_id,
         )

@@ -14,13 +14,17 @@ A run directory (``mfalab run … --out runs/NAME``) holds:
 - ``summary.json``               the summary table printed at the end of the run.
 
 Times are simulated seconds since the start of the run (floats); a missing time is NaN.
-String enums are stored as their ``.value``. Columns and their order are those of the
-dataclass fields; ``reports.loaders`` documents the dtypes.
+String enums are stored as their ``.value``. Each row kind is a ``NamedTuple``: the
+simulator builds its rows by field name, and the columns, their order (``*_COLUMNS``) and
+the Parquet schema (``sim.output.arrow_schema``) all come from the class below, so adding
+a column is one edit here plus the keyword where the row is built. Being tuples, rows go
+to the Parquet writer as they are, with no conversion per row. ``reports.loaders``
+documents the dtypes.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from typing import NamedTuple
 
 __all__ = [
     "AUTH_COLUMNS",
@@ -32,8 +36,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class AuthRow:
+class AuthRow(NamedTuple):
     replication: int
     auth_seq: int  # 0.. within the replication, in arrival order
     user_id: str
@@ -65,8 +68,7 @@ class AuthRow:
     billable: int = 0  # begins the engine accepted (each leaves a billable log record)
 
 
-@dataclass(frozen=True, slots=True)
-class DeliveryRow:
+class DeliveryRow(NamedTuple):
     replication: int
     auth_seq: int
     attempt: int  # 1.. within the authentication
@@ -87,8 +89,7 @@ class DeliveryRow:
     failovers: int = 0  # providers that refused this message before one took it
 
 
-@dataclass(frozen=True, slots=True)
-class ResourceSample:
+class ResourceSample(NamedTuple):
     replication: int
     time: float
     kind: str  # sender | provider | server
@@ -102,6 +103,6 @@ class ResourceSample:
     # at most 1 (the one-second burst may pass the rate); servers: busy / slots at the time
 
 
-AUTH_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(AuthRow))
-DELIVERY_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(DeliveryRow))
-RESOURCE_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(ResourceSample))
+AUTH_COLUMNS: tuple[str, ...] = AuthRow._fields
+DELIVERY_COLUMNS: tuple[str, ...] = DeliveryRow._fields
+RESOURCE_COLUMNS: tuple[str, ...] = ResourceSample._fields

@@ -34,7 +34,7 @@ from reports.loaders import (
     sweep_points,
 )
 from reports.render import Page, Section
-from reports.senders import sender_table
+from reports.senders import SENDER_COLUMNS, sender_table
 
 __all__ = [
     "LOADTEST_CHARTS",
@@ -60,18 +60,6 @@ COMPARISON_CHARTS = ("comparison", "time-to-auth-cdf-compare")
 #: The comparison's first table; its other figures (in-time shares, retries, denials) go in a
 #: second one so that each fits a 1280 px window.
 _HEADLINE_MAIN = ("authentications", "success_rate", "ci_low", "ci_high", "p50", "p95", "p99")
-#: The per-sender table's columns in the report (``reports.senders.sender_table``).
-_SENDER_COLUMNS = (
-    "sender",
-    "sender_kind",
-    "sent",
-    "delivered",
-    "delivery_rate",
-    "latency_p50",
-    "latency_p95",
-    "utilisation",
-    "peak_utilisation",
-)
 #: Charts every load test gets.
 LOADTEST_CHARTS = ("loadtest-throughput", "loadtest-latency", "loadtest-failures")
 
@@ -340,7 +328,7 @@ def _stacked(
 
 def _sender_rows(run: SimRun) -> pd.DataFrame:
     table = sender_table(run.deliveries, run.resources)
-    return table[[c for c in _SENDER_COLUMNS if c in table]]
+    return table[[c for c in SENDER_COLUMNS if c in table]]
 
 
 def _success_pivot(points: Sequence[tuple[str, SimRun]], segment: str) -> pd.DataFrame:

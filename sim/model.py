@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator
 from functools import partial
-from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -28,6 +27,7 @@ from mfa.entropy import SeededEntropy
 from mfa.pending import MemoryPendingStore, PendingStore, SharedPendingStore
 from mfa.policy import Mode, Policy, security_defaults
 from mfa.repository import InMemoryRepository
+from outputs.records import AuthRow, DeliveryRow, ResourceSample
 from sim.distributions import Lognormal, RandomStream, poisson_arrivals
 from sim.network import CarrierTable, Conditions, DeliveryNetwork, sender_directory
 from sim.people import LoadBalancer, People, Session
@@ -45,11 +45,6 @@ STREAMS = ("population", "arrivals", "behaviour", "network", "entropy", "service
 #: Not a secret: the simulator's engines need a key for code digests, nothing more.
 _SIM_KEY = b"mfalab-simulation-key-not-secret"
 
-RowSink = Callable[[tuple[Any, ...]], None]
-#: SimPy keeps the time in ``Environment._now`` behind its ``now`` property, which costs a
-#: Python call per read; the hot paths here and in ``sim.people`` read ``_now`` directly.
-_ENV_NOW = attrgetter("_now")
-
 
 class SimClock:
     """The engine's ``Clock`` in a simulation: the epoch plus SimPy's ``env.now``."""
@@ -61,7 +56,7 @@ class SimClock:
         self.epoch = epoch
 
     def now(self) -> float:
-        return self.epoch + self._env._now
+        return self.epoch + self._env.now
 
 
 class Server:
@@ -124,9 +119,9 @@ class Replication:
         seed: np.random.SeedSequence,
         index: int,
         *,
-        on_auth: RowSink,
-        on_delivery: RowSink,
-        on_sample: RowSink,
+        on_auth: Callable[[AuthRow], None],
+        on_delivery: Callable[[DeliveryRow], None],
+        on_sample: Callable[[ResourceSample], None],
     ) -> None:
         self.scenario = scenario
         self.index = index
@@ -153,7 +148,7 @@ class Replication:
         self.people: People
         self.network = DeliveryNetwork(
             scenario,
-            now=partial(_ENV_NOW, env),  # env.now without a Python-level call
+            now=lambda: env.now,
             stream=RandomStream(generators["network"]),
             recipients=self,
             on_delivery=self._delivered,
@@ -263,19 +258,20 @@ class Replication:
             drawn = conditions.draw_many(len(times), behaviour.generator)
             chunk = zip(times.tolist(), users, ids, *drawn, strict=True)
             for t, index, user_id, connectivity, signal in chunk:
-                if t > env._now:
-                    yield t - env._now
+                now = env.now
+                if t > now:
+                    yield t - now
                 session = Session(
-                    self.started,
-                    index,
-                    user_id,
-                    countries[country[index]],
-                    carriers[carrier[index]],
-                    security_app[index],
-                    connectivity,
-                    signal,
-                    env._now,
-                    balancer.home(user_id) if balancer.policy == "sticky" else 0,
+                    seq=self.started,
+                    index=index,
+                    user_id=user_id,
+                    country=countries[country[index]],
+                    carrier=carriers[carrier[index]],
+                    security_app=security_app[index],
+                    connectivity=connectivity,
+                    signal=signal,
+                    arrived=env.now,
+                    home=balancer.home(user_id) if balancer.policy == "sticky" else 0,
                 )
                 self.started += 1
                 start(env, people.sign_in(session))
@@ -312,7 +308,18 @@ class Replication:
         key = (kind, name)
         if u > self._peaks.get(key, 0.0):
             self._peaks[key] = u
-        self.on_sample((self.index, t, kind, name, queued, busy, cap, u))
+        self.on_sample(
+            ResourceSample(
+                replication=self.index,
+                time=t,
+                kind=kind,
+                name=name,
+                queue_length=queued,
+                busy=busy,
+                capacity=cap,
+                utilisation=u,
+            )
+        )
 
     def _sample(self, t: float, interval: float) -> None:
         for line in self.network.senders.values():

@@ -1,9 +1,9 @@
 """Writing a run directory: Parquet streamed in row groups, plus the small JSON/YAML files.
 
-Rows arrive as plain tuples in the column order of ``outputs.records`` and are buffered per
+Rows arrive as the named tuples of ``outputs.records`` (``AuthRow`` …) and are buffered per
 table; every ``chunk_rows`` rows become one Parquet row group, so memory stays bounded
 however many authentications a run has. The Arrow schema is derived from the record
-dataclasses, so the files and the contract cannot drift apart. A sweep adds its swept
+classes, so the files and the contract cannot drift apart. A sweep adds its swept
 parameters as constant columns at the end of every row.
 """
 
@@ -12,9 +12,8 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import Any, get_type_hints
 
 import numpy as np
 import pyarrow as pa
@@ -33,14 +32,16 @@ __all__ = [
     "write_json",
 ]
 
-_ARROW_TYPES = {"int": pa.int64(), "float": pa.float64(), "str": pa.string(), "bool": pa.bool_()}
+_ARROW_TYPES = {int: pa.int64(), float: pa.float64(), str: pa.string(), bool: pa.bool_()}
 _FLOAT = pa.float64()
 
 
 def arrow_schema(record: type) -> pa.Schema:
-    """The Arrow schema of a records dataclass (ints int64, floats float64, str, bool)."""
+    """The Arrow schema of a records class, in its field order (ints int64, floats float64,
+    str, bool)."""
+    types = get_type_hints(record)
     return pa.schema(
-        [pa.field(f.name, _ARROW_TYPES[str(f.type)], nullable=False) for f in fields(record)]
+        [pa.field(name, _ARROW_TYPES[types[name]], nullable=False) for name in record._fields]
     )
 
 

@@ -34,10 +34,11 @@ from mfa.delivery.message import Channel, Message, extract_code
 from mfa.engine import parse_auth_id
 from mfa.errors import DeliveryError
 from mfa.methods import MethodType
-from mfa.otp import match_totp, totp_at
+from mfa.otp import TOTP_PERIOD_SECONDS, match_totp, totp_at
 from mfa.outcomes import Challenge, Denial, Verdict
 from mfa.push_proof import sign_answer
 from mfa.reasons import DenialReason
+from outputs.records import AuthRow, DeliveryRow
 from sim.distributions import Lognormal, RandomStream
 from sim.network import CarrierModel
 from sim.population import Population
@@ -57,8 +58,6 @@ _METHOD = {m.value: m for m in MethodType}
 _CHANNEL = {c: c.value for c in Channel}
 _REASON = {r: r.value for r in DenialReason}
 NAN = float("nan")
-# the time is read as ``env._now``, the attribute behind SimPy's ``now`` property (which
-# costs a Python call per read, a dozen times per sign-in)
 
 
 class Session:
@@ -98,6 +97,7 @@ class Session:
 
     def __init__(
         self,
+        *,
         seq: int,
         index: int,
         user_id: str,
@@ -200,8 +200,8 @@ class People:
         servers: list[Server],
         balancer: LoadBalancer,
         tally: Tally,
-        on_auth: Callable[[tuple[Any, ...]], None],
-        on_delivery_row: Callable[[tuple[Any, ...]], None],
+        on_auth: Callable[[AuthRow], None],
+        on_delivery_row: Callable[[DeliveryRow], None],
         replication: int,
         epoch: float,
     ) -> None:
@@ -258,23 +258,23 @@ class People:
         if channel != "push" and not s.first_sender:
             s.first_sender, s.first_sender_kind, s.first_provider = sender, sender_kind, provider
         self.on_delivery_row(
-            (
-                self.replication,
-                s.seq,
-                s.deliveries,
-                message.auth_id,
-                channel,
-                s.country,
-                carrier,
-                provider,
-                sender,
-                sender_kind,
-                s.server,
-                requested_at,
-                sent_at,
-                delivered_at,
-                loss_cause,
-                failovers,
+            DeliveryRow(
+                replication=self.replication,
+                auth_seq=s.seq,
+                attempt=s.deliveries,
+                auth_id=message.auth_id,
+                channel=channel,
+                country=s.country,
+                carrier=carrier,
+                provider=provider,
+                sender=sender,
+                sender_kind=sender_kind,
+                server=s.server,
+                requested_at=requested_at,
+                sent_at=sent_at,
+                delivered_at=delivered_at,
+                loss_cause=loss_cause,
+                failovers=failovers,
             )
         )
         if not loss_cause:
@@ -293,7 +293,7 @@ class People:
         queue = server.queue
         if queue is None:
             return 0.0
-        now = self.env._now
+        now = self.env.now
         service = server.service()
         start = queue.admit(now, service)
         s.lag = service
@@ -414,10 +414,10 @@ class People:
 
     def _delivered_method(self, s: Session, method: str) -> Generator[float, None, int]:
         env = self.env
-        started = env._now
+        started = env.now
         attempts = 0
         push = method == "push"
-        while attempts < self.max_attempts and env._now - started < self.window:
+        while attempts < self.max_attempts and env.now - started < self.window:
             if attempts and not self._retries(attempts):
                 s.last_kind, s.last_reason = "abandoned", "gave_up"
                 return STOP
@@ -430,19 +430,19 @@ class People:
             if isinstance(begun, Denial):
                 return STOP if begun.reason is DenialReason.LOCKED_OUT else NEXT
             got_any = False
-            deadline = env._now + s.lag + self.resend_after  # from when the page shows
+            deadline = env.now + s.lag + self.resend_after  # from when the page shows
             while True:
                 item = s.next_message(deadline)
                 if item is None:
-                    if deadline - env._now > s.lag:
+                    if deadline - env.now > s.lag:
                         s.lag = 0.0
-                        yield deadline - env._now
+                        yield deadline - env.now
                     break
                 got_any = True
                 arrives, code, auth_id = item
-                ready = env._now + s.lag
+                ready = env.now + s.lag
                 s.lag = 0.0
-                wait = (arrives if arrives > ready else ready) - env._now
+                wait = (arrives if arrives > ready else ready) - env.now
                 if push:
                     yield wait + self.respond.sample(self.stream)
                     verdict = yield from self._verify(s, auth_id, None, begun.number)
@@ -481,14 +481,21 @@ class People:
         secrets = population.totp_secret if method == "totp" else population.token_secret
         return secrets[s.index]
 
+    def _period(self, s: Session, method: str) -> int:
+        """The time step of the person's app (the engine's totp step) or hardware token."""
+        if method == "totp":
+            return TOTP_PERIOD_SECONDS
+        return self.population.token_period[s.index]
+
     def _token_code(self, s: Session, method: str) -> str:
-        return totp_at(self._secret(s, method), self.epoch + self.env._now)
+        now = self.epoch + self.env.now
+        return totp_at(self._secret(s, method), now, period=self._period(s, method))
 
     def _token_method(self, s: Session, method: str) -> Generator[float, None, int]:
         env = self.env
-        started = env._now
+        started = env.now
         attempts = 0
-        while attempts < self.max_attempts and env._now - started < self.window:
+        while attempts < self.max_attempts and env.now - started < self.window:
             if attempts and not self._retries(attempts):
                 s.last_kind, s.last_reason = "abandoned", "gave_up"
                 return STOP
@@ -511,7 +518,8 @@ class People:
                 if reason == "locked_out":
                     return STOP
                 if reason == "replayed":  # this step's code was used: wait for the next
-                    step_left = 30.0 - (self.epoch + env._now) % 30.0
+                    period = self._period(s, method)
+                    step_left = period - (self.epoch + env.now) % period
                     if step_left > s.lag:
                         s.lag = 0.0
                         yield step_left + self.read.sample(self.stream)
@@ -529,49 +537,50 @@ class People:
         accept is mistyped further: a mistyped code is one the engine refuses, whatever the
         secret."""
         secret = self._secret(s, method)
-        now = self.epoch + self.env._now
+        now = self.epoch + self.env.now
         window = self.servers[0].engine.policy.totp_window_steps
-        while match_totp(secret, typed, now, window=window) is not None:
+        period = self._period(s, method)
+        while match_totp(secret, typed, now, period=period, window=window) is not None:
             typed = _mistyped(typed)
         return typed
 
     def _finish(self, s: Session, success: bool) -> None:
         self.active -= 1
-        now = self.env._now + s.lag  # when the last answer reached the person
+        now = self.env.now + s.lag  # when the last answer reached the person
         if success:
             outcome, reason, tta = "success", "", now - s.arrived
         else:
             outcome, reason, tta = s.last_kind, s.last_reason, NAN
         methods = s.methods_used
         self.on_auth(
-            (
-                self.replication,
-                s.seq,
-                s.user_id,
-                s.country,
-                s.carrier.name,
-                self.population.licensed(s.index),
-                methods[0] if methods else "",
-                ">".join(methods),
-                s.arrived,
-                now,
-                outcome,
-                reason,
-                s.begins,
-                s.verifies,
-                tta,
-                ">".join(s.servers),
-                s.wrong_server,
-                s.expired,
-                s.rate_limited,
-                s.first_sender,
-                s.first_sender_kind,
-                s.first_provider,
-                s.server_wait,
-                s.connectivity,
-                s.signal,
-                s.initial_security_app,
-                s.billable,
+            AuthRow(
+                replication=self.replication,
+                auth_seq=s.seq,
+                user_id=s.user_id,
+                country=s.country,
+                carrier=s.carrier.name,
+                licensed=self.population.licensed(s.index),
+                method_first=methods[0] if methods else "",
+                methods_used=">".join(methods),
+                arrived_at=s.arrived,
+                finished_at=now,
+                outcome=outcome,
+                reason=reason,
+                begins=s.begins,
+                verifies=s.verifies,
+                time_to_auth=tta,
+                servers=">".join(s.servers),
+                wrong_server=s.wrong_server,
+                expired=s.expired,
+                rate_limited=s.rate_limited,
+                first_sender=s.first_sender,
+                first_sender_kind=s.first_sender_kind,
+                first_provider=s.first_provider,
+                server_wait=s.server_wait,
+                connectivity=s.connectivity,
+                signal=s.signal,
+                security_app=s.initial_security_app,
+                billable=s.billable,
             )
         )
 

@@ -99,6 +99,8 @@ class Population:
         #: base32 secrets of each user's authenticator app and hardware token
         self.totp_secret: dict[int, str] = {}
         self.token_secret: dict[int, str] = {}
+        #: the time step of each user's hardware token, as imported into the engine
+        self.token_period: dict[int, int] = {}
         #: each push user's authenticator app: its private key, made when first registered
         #: (the key objects hold no Python references, so a run still makes no cycles)
         self.device_keys: dict[int, Ed25519PrivateKey] = {}
@@ -220,7 +222,9 @@ class Population:
         if kind is _HARDWARE_TOKEN:
             serial = f"HT{index:08d}"
             secret = self.token_secret[index] = _token_secret(serial)
-            return None, None, HardwareToken(serial=serial, secret=secret)
+            token = HardwareToken(serial=serial, secret=secret)
+            self.token_period[index] = token.period
+            return None, None, token
         return None, None, None
 
     def _keep_secret(self, index: int, method: RegisteredMethod) -> None:

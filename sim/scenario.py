@@ -20,7 +20,7 @@ from typing import Annotated, Literal
 import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from mfa.delivery.senders import DEFAULT_SHORT_CODES
+from mfa.delivery.senders import DEFAULT_LONG_CODE, DEFAULT_SHORT_CODES
 from mfa.policy import CLOUD_TIMEOUT_SECONDS, Policy
 
 __all__ = [
@@ -255,7 +255,7 @@ class Routing(_Model):
         "97671/69829/51789/99399 and CA 759731/673801.",
     )
     long_code: str = Field(
-        "+14255550199",
+        DEFAULT_LONG_CODE,
         description="the long code used for every country without a pool (the seed: no "
         "short codes elsewhere). Source: assumed number.",
     )
@@ -423,15 +423,16 @@ class UserBehaviour(_Model):
         "asking for another. Source: assumed (>30 % give up after 10 s, Mblox, vendor).",
     )
     max_attempts: int = Field(
-        5,
+        _ENGINE.max_sends,
         ge=1,
-        description="sends a user asks for per method. Source: the seed, 'up to five "
-        "times in 5 minutes'.",
+        description="sends a user asks for per method. Default: the engine policy's "
+        "max_sends (the seed, 'up to five times in 5 minutes').",
     )
     window_s: float = Field(
-        300.0,
+        _ENGINE.send_window_seconds,
         gt=0,
-        description="after this long on one method the user stops asking. Source: the seed.",
+        description="after this long on one method the user stops asking. Default: the "
+        "engine policy's send window (the seed).",
     )
     retry_probability: list[Share] = Field(
         default_factory=lambda: [1.0],

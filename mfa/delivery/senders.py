@@ -15,7 +15,7 @@ from types import MappingProxyType
 
 from mfa.entropy import Entropy
 
-__all__ = ["DEFAULT_SHORT_CODES", "Sender", "SenderDirectory", "SenderKind"]
+__all__ = ["DEFAULT_LONG_CODE", "DEFAULT_SHORT_CODES", "Sender", "SenderDirectory", "SenderKind"]
 
 DEFAULT_SHORT_CODES: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {
@@ -23,6 +23,8 @@ DEFAULT_SHORT_CODES: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "CA": ("759731", "673801"),
     }
 )
+#: The long code for every country without short codes (an assumed number).
+DEFAULT_LONG_CODE = "+14255550199"
 
 
 class SenderKind(StrEnum):
@@ -45,7 +47,7 @@ class SenderDirectory:
 
     short_codes: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: DEFAULT_SHORT_CODES)
     long_codes: Mapping[str, str] = field(default_factory=dict)
-    default_long_code: str = "+14255550199"
+    default_long_code: str = DEFAULT_LONG_CODE
 
     def pool(self, country: str | None) -> tuple[Sender, ...]:
         codes = self.short_codes.get(country or "", ())

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import astuple
 from pathlib import Path
 
 import numpy as np
@@ -212,5 +211,5 @@ def _write_parts(folder: Path, rows: Sequence[object], columns: Sequence[str], p
 
 
 def _table(rows: Sequence[object], columns: Sequence[str]) -> pa.Table:
-    values = list(zip(*(astuple(r) for r in rows), strict=True)) if rows else [()] * len(columns)
+    values = list(zip(*rows, strict=True)) if rows else [()] * len(columns)
     return pa.table({c: list(v) for c, v in zip(columns, values, strict=True)})

@@ -1,4 +1,9 @@
-"""Pre-enrolled accounts, the pool that leases them and the plan that sizes it."""
+"""Pre-enrolled accounts, the pool that leases them and the plan that sizes it.
+
+Accounts are derived from the pool id (phone, device token, push key), so the master enrols
+them and every worker uses its share without exchanging anything; the pool is sized from the
+planned rate and the engine's send limit, so a test measures the servers, not
+``rate_limited``, unless ``--allow-rate-limit`` asks for exactly that."""
 
 from __future__ import annotations
 
@@ -15,10 +20,7 @@ import gevent
 import pyotp
 from gevent.event import Event
 
-from loadtests.options import (
-    ENGINE_DEFAULTS,
-    LoadOptions,
-)
+from loadtests.options import ENGINE_DEFAULTS, LoadOptions
 from loadtests.shapes import LoadPlan
 from mfa.push_proof import PushDevice
 from mfa.users import parse_phone

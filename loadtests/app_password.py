@@ -14,10 +14,7 @@ from urllib.parse import quote
 
 from locust import run_single_user, task
 
-from loadtests.names import (
-    N_APP_PASSWORD,
-    N_SETUP_APP_PASSWORD,
-)
+from loadtests.names import N_APP_PASSWORD, N_SETUP_APP_PASSWORD
 from loadtests.shapes import MfaLoadShape
 from loadtests.user import Flow, MfaUser, think_time
 

@@ -1,4 +1,9 @@
-"""Setup."""
+"""One test's setup, per process: the ``init`` and ``test_start`` hooks and the context
+every user of the process shares.
+
+At the start the master fixes the plan and the pool id the workers follow (sent with the
+spawn messages), enrols the pools once, then starts the clock: the run time and Locust's
+rates count the logins only, not the enrolment before them."""
 
 from __future__ import annotations
 
@@ -18,10 +23,7 @@ from locust.contrib.fasthttp import FastHttpSession
 from locust.env import Environment
 from locust.event import EventHook
 from locust.runners import MasterRunner, WorkerRunner
-from locust.stats import (
-    RequestStats,
-    setup_distributed_stats_event_listeners,
-)
+from locust.stats import RequestStats, setup_distributed_stats_event_listeners
 
 from loadtests.accounts import (
     Account,
@@ -33,15 +35,8 @@ from loadtests.accounts import (
 )
 from loadtests.enrolment import SetupError, enrol_apps, enrol_pool
 from loadtests.messaging import namespaced
-from loadtests.names import (
-    N_SETUP_POOL,
-    SETUP,
-)
-from loadtests.options import (
-    ENGINE_DEFAULTS,
-    LoadOptions,
-    parse_servers,
-)
+from loadtests.names import N_SETUP_POOL, SETUP
+from loadtests.options import ENGINE_DEFAULTS, LoadOptions, parse_servers
 from loadtests.routing import Router, discover_names
 from loadtests.shapes import ArrivalLimiter, LoadPlan
 

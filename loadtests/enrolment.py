@@ -1,4 +1,6 @@
-"""Enrolment before the clock starts."""
+"""Enrolment before the clock starts: the sms and push pools through
+``POST /v1/users/sync`` (once, on the master), and each process's totp authenticators and
+app passwords; these requests are reported apart (``SETUP`` rows), never as sign-ins."""
 
 from __future__ import annotations
 
@@ -12,9 +14,7 @@ from urllib.parse import quote
 import pyotp
 from gevent.pool import Pool
 from locust.contrib.fasthttp import FastHttpSession
-from locust.stats import (
-    RequestStats,
-)
+from locust.stats import RequestStats
 
 from loadtests.accounts import (
     SYNC_BATCH_LIMIT,
@@ -24,11 +24,7 @@ from loadtests.accounts import (
     account_for,
     push_account_for,
 )
-from loadtests.names import (
-    N_SETUP_APP_PASSWORDS,
-    N_SETUP_APPS,
-    SETUP,
-)
+from loadtests.names import N_SETUP_APP_PASSWORDS, N_SETUP_APPS, SETUP
 from loadtests.replies import json_body
 
 if TYPE_CHECKING:  # the context holds what enrolment fills in; imported for the types only

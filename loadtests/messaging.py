@@ -1,4 +1,5 @@
-"""Worker messaging."""
+"""Worker messaging: the login statistics travel from the workers to the master beside
+Locust's own, through Locust's report events, under their own key."""
 
 from __future__ import annotations
 

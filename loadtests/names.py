@@ -1,4 +1,7 @@
-"""Request names and the kinds of the login statistics."""
+"""Request names and the kinds of the login statistics.
+
+Names are URL templates, so Locust groups every auth id under one row; the kinds are the
+custom rows kept beside Locust's request table (``LOGIN``, ``ARRIVAL``, ``SETUP``)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""The load tests' own command-line options and the values users read from them."""
+"""The load tests' own command-line options and the values users read from them.
+
+Options travel to the workers (and through the web UI) as plain strings; ``LoadOptions``
+parses them where they are used. The client's patience defaults come from the engine's
+policy, never a copy of it."""
 
 from __future__ import annotations
 
@@ -12,10 +16,7 @@ from typing import Any
 from locust import events
 from locust.env import Environment
 
-from loadtests.thresholds import (
-    Threshold,
-    parse_thresholds,
-)
+from loadtests.thresholds import Threshold, parse_thresholds
 from mfa.cli.loadtest import ROUTING_POLICIES, parse_duration
 from mfa.policy import Policy
 

@@ -13,10 +13,7 @@ from typing import Any, ClassVar
 import gevent
 from locust import run_single_user, task
 
-from loadtests.names import (
-    N_RESPOND,
-    N_STATUS,
-)
+from loadtests.names import N_RESPOND, N_STATUS
 from loadtests.shapes import MfaLoadShape
 from loadtests.user import Flow, MfaUser, think_time
 from mfa.reasons import AuthStatus

@@ -1,4 +1,9 @@
-"""What a server answer means to the load generator."""
+"""What a server answer means to the load generator.
+
+The load generator plays the users and their phones, never the MFA server: whether a code is
+wrong, expired, replayed or from the wrong server is what the server answers (the engine's
+``DenialReason``), and that answer is what Locust records as the failure, so
+``wrong_server``, ``expired`` and ``rate_limited`` are separate rows of its failure table."""
 
 from __future__ import annotations
 

@@ -13,10 +13,7 @@ from typing import Any
 import gevent
 from locust import LoadTestShape
 
-from loadtests.options import (
-    optional_number,
-    parse_shape_params,
-)
+from loadtests.options import optional_number, parse_shape_params
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,12 +18,8 @@ from urllib.parse import quote
 import gevent
 from locust import run_single_user, task
 
-from loadtests.accounts import (
-    Account,
-)
-from loadtests.names import (
-    N_SINK,
-)
+from loadtests.accounts import Account
+from loadtests.names import N_SINK
 from loadtests.shapes import MfaLoadShape
 from loadtests.user import Flow, MfaUser, think_time
 from mfa.delivery.message import extract_code

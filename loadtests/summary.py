@@ -1,4 +1,8 @@
-"""At the end."""
+"""The end of a run: the per-login statistics printed, written next to Locust's CSVs
+(``<prefix>_logins.csv``) and checked against the thresholds (``thresholds.json``, exit 3).
+
+A login is begin → code → verify, including the wait for the text and any resend: it is
+what a person waits for, which Locust's per-request statistics do not show."""
 
 from __future__ import annotations
 
@@ -12,26 +16,12 @@ from typing import Any
 import gevent
 from locust import events
 from locust.env import Environment
-from locust.stats import (
-    CSV_STATS_INTERVAL_SEC,
-    RequestStats,
-    StatsEntry,
-)
+from locust.stats import CSV_STATS_INTERVAL_SEC, RequestStats, StatsEntry
 
 from loadtests.context import custom_stats, is_worker
-from loadtests.names import (
-    ARRIVAL,
-    LOGIN,
-    SETUP,
-)
-from loadtests.options import (
-    LoadOptions,
-)
-from loadtests.thresholds import (
-    dropped_arrivals,
-    evaluate_thresholds,
-    merged,
-)
+from loadtests.names import ARRIVAL, LOGIN, SETUP
+from loadtests.options import LoadOptions
+from loadtests.thresholds import dropped_arrivals, evaluate_thresholds, merged
 
 log = logging.getLogger("mfalab.loadtest")
 

@@ -9,16 +9,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from locust.stats import (
-    RequestStats,
-    StatsEntry,
-)
+from locust.stats import RequestStats, StatsEntry
 
-from loadtests.names import (
-    ARRIVAL,
-    LOGIN,
-    SETUP,
-)
+from loadtests.names import ARRIVAL, LOGIN, SETUP
 
 _THRESHOLD = re.compile(
     r"^\s*(?P<metric>[a-z_]*p\d+(?:\.\d+)?|[a-z_]+)\s*(?:\[(?P<selector>[^\]]+)\])?\s*"

@@ -16,12 +16,8 @@ import gevent
 import pyotp
 from locust import run_single_user, task
 
-from loadtests.accounts import (
-    Authenticator,
-)
-from loadtests.names import (
-    N_SETUP_METHOD,
-)
+from loadtests.accounts import Authenticator
+from loadtests.names import N_SETUP_METHOD
 from loadtests.shapes import MfaLoadShape
 from loadtests.user import Flow, MfaUser, think_time
 

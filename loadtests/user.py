@@ -1,4 +1,10 @@
-"""The user."""
+"""The base of every MFA user: a flow (one way to sign in) and the user that runs flows.
+
+A locustfile holds its own flow and User class; what they share is here: calling the API
+(routed, named, failed with the server's denial reason), timing a login from its start or
+from its scheduled arrival, and the enrolment on start. What the client decides on its own
+is only what a person would: how long to wait for a text before asking for a new one, which
+code the phone shows, and when to give up."""
 
 from __future__ import annotations
 
@@ -14,17 +20,8 @@ from locust.event import EventHook
 
 from loadtests import summary  # noqa: F401  (the end of a run: login summary, CSV, thresholds)
 from loadtests.context import custom_stats, shared_context
-from loadtests.names import (
-    ARRIVAL,
-    LOGIN,
-    N_BEGIN,
-    N_SETUP_USER,
-    N_VERIFY,
-    SETUP,
-)
-from loadtests.options import (
-    LoadOptions,
-)
+from loadtests.names import ARRIVAL, LOGIN, N_BEGIN, N_SETUP_USER, N_VERIFY, SETUP
+from loadtests.options import LoadOptions
 from loadtests.replies import Denied, Reply, failure_reason, json_body
 from loadtests.shapes import ArrivalLimiter
 

@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 SCENARIO ?= scenarios/us_baseline.yaml
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,13 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/engine_bench.py
 	$(BIN)/python bench/sim_bench.py
+	$(BIN)/python bench/report_bench.py
+
+## schemathesis, long run: every check, FUZZ_EXAMPLES per operation and phase, against a
+## server on 127.0.0.1 (SQLite, codes in memory) started and stopped here.
+FUZZ_EXAMPLES ?= 300
+fuzz: $(STAMP)
+	$(BIN)/python bench/fuzz.py --examples $(FUZZ_EXAMPLES)
 
 clean:
 	rm -rf $(VENV) runs var .pytest_cache

@@ -5,7 +5,7 @@ store and the repository ports.
 """
 
 from mfa.auth_log import AuthLogRecord
-from mfa.billing import BillingModel, BillingUsage, ProviderAccount
+from mfa.billing import BillingModel, BillingUsage, ProviderAccount, ProviderMove, ProviderUsage
 from mfa.clock import Clock, ManualClock, SystemClock
 from mfa.engine import AuthView, Engine, ServerIdentity, parse_auth_id
 from mfa.enrolment import Enrolment
@@ -34,7 +34,7 @@ from mfa.policy import (
 from mfa.reasons import AuthResult, AuthStatus, DenialReason, RegistrationReason
 from mfa.repository import InMemoryRepository, Repository
 from mfa.tokens.model import HardwareToken
-from mfa.users import User, parse_phone
+from mfa.users import User, UserChange, UserFact, parse_phone
 
 __version__ = "0.1.0"
 
@@ -71,6 +71,8 @@ __all__ = [
     "PendingStore",
     "Policy",
     "ProviderAccount",
+    "ProviderMove",
+    "ProviderUsage",
     "RegisteredMethod",
     "RegistrationReason",
     "Repository",
@@ -82,6 +84,8 @@ __all__ = [
     "SystemClock",
     "TokenImportError",
     "User",
+    "UserChange",
+    "UserFact",
     "Verdict",
     "__version__",
     "parse_auth_id",

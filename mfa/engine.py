@@ -56,7 +56,15 @@ from mfa.app_password_check import check_app_password
 from mfa.app_passwords import AppPasswordHasher, new_app_password
 from mfa.auth_records import AUTH_TOKEN_LENGTH, SERVER_NAME, parse_auth_id
 from mfa.begin import begin_authentication
-from mfa.billing import BillingModel, BillingUsage, ProviderAccount, month_bounds
+from mfa.billing import (
+    BillingModel,
+    BillingUsage,
+    ProviderAccount,
+    ProviderMove,
+    ProviderUsage,
+    count_users,
+    month_bounds,
+)
 from mfa.clock import Clock
 from mfa.delivery.message import DeliveryGateway
 from mfa.delivery.senders import SenderDirectory
@@ -80,7 +88,7 @@ from mfa.push_proof import checked_public_key
 from mfa.reasons import AuthStatus, DenialReason, RegistrationReason
 from mfa.repository import Repository
 from mfa.tokens.model import HardwareToken, token_problems
-from mfa.users import User, parse_phone
+from mfa.users import User, UserChange, UserFact, parse_phone
 from mfa.verify import answer, verify_code
 
 __all__ = ["AuthView", "Engine", "ServerIdentity", "parse_auth_id"]
@@ -202,14 +210,41 @@ class Engine:
         return user
 
     def set_licensed(self, user_id: str, licensed: bool) -> User:
-        user = replace(self.get_user(user_id), licensed=licensed)
-        self.repository.save_user(user)
-        return user
+        """Assign or remove the user's licence, dated now (billing reads the date)."""
+        user = self.get_user(user_id)
+        if user.licensed == bool(licensed):
+            return user  # nothing changes, nothing is dated
+        return self._change_user(replace(user, licensed=bool(licensed)), UserFact.LICENSED)
 
     def disable_user(self, user_id: str) -> User:
         """Stop counting the user as enabled for MFA (per-user billing) from now on."""
-        user = replace(self.get_user(user_id), disabled_at=self.clock.now())
-        self.repository.save_user(user)
+        return self.set_enabled(user_id, False)
+
+    def enable_user(self, user_id: str) -> User:
+        return self.set_enabled(user_id, True)
+
+    def set_enabled(self, user_id: str, enabled: bool) -> User:
+        """Enable or disable the user for MFA, dated now; ``User.disabled_at`` says since
+        when a user is disabled (``None`` while enabled)."""
+        user = self.get_user(user_id)
+        if (user.disabled_at is None) == bool(enabled):
+            return user
+        if enabled and not any(
+            c.user_id == user_id and c.fact is UserFact.ENABLED
+            for c in self.repository.user_changes()
+        ):
+            # disabled before the history was kept: date that first, or re-enabling would
+            # erase the months the user spent disabled
+            self.repository.change_user(
+                user, UserChange(user_id, UserFact.ENABLED, False, at=user.disabled_at)
+            )
+        disabled_at = None if enabled else self.clock.now()
+        return self._change_user(replace(user, disabled_at=disabled_at), UserFact.ENABLED)
+
+    def _change_user(self, user: User, fact: UserFact) -> User:
+        value = user.licensed if fact is UserFact.LICENSED else user.disabled_at is None
+        change = UserChange(user.user_id, fact, value, at=self.clock.now())
+        self.repository.change_user(user, change)
         return user
 
     def register_method(
@@ -448,20 +483,30 @@ class Engine:
     def create_provider(
         self, name: str, model: BillingModel | str, *, tenant: str | None = None
     ) -> ProviderAccount:
-        try:
-            chosen = BillingModel(model)
-        except ValueError:
-            raise InvalidInput("model", f"{model!r} is not per_user or per_auth") from None
+        """The deployment's provider, with a model fixed for its lifetime. Refused while
+        another is active: moving to a new provider is ``replace_provider``."""
+        chosen = _billing_model(model)
         existing = self.repository.get_account()
         if existing is not None:
             if existing.model is not chosen:
                 raise BillingModelLocked(
                     f"provider {existing.name!r} bills {existing.model.value}; the billing "
-                    "model can't be changed after a provider is created — create a new provider"
+                    "model can't be changed after a provider is created — create a new "
+                    "provider with replace_provider"
                 )
             raise ConflictError(f"provider {existing.name!r} exists")
+        return self._new_provider(name, chosen, tenant)
+
+    def _new_provider(self, name: str, model: BillingModel, tenant: str | None) -> ProviderAccount:
+        if not isinstance(name, str) or not name.strip() or len(name) > 128:
+            raise InvalidInput("name", "a provider name of 1 to 128 characters is required")
+        if any(a.name == name for a in self.repository.accounts()):
+            raise ConflictError(
+                f"provider {name!r} existed already: a provider's name is never reused, "
+                "its past months are billed under it"
+            )
         account = ProviderAccount(
-            name=name, model=chosen, created_at=self.clock.now(), tenant=tenant
+            name=name, model=model, created_at=self.clock.now(), tenant=tenant
         )
         self.repository.save_account(account)
         return account
@@ -471,44 +516,103 @@ class Engine:
         account = self.repository.get_account()
         if account is None:
             raise NotFound("provider", "(none)")
-        if BillingModel(model) is not account.model:
+        if _billing_model(model) is not account.model:
             raise BillingModelLocked(
                 f"provider {account.name!r} bills {account.model.value}; the billing model "
                 "can't be changed after a provider is created — create a new provider"
             )
 
-    def relink_provider(self, tenant: str) -> int:
-        """Link the provider to another tenant: phone and SMS keep working, but every push
-        activation is invalidated until the app is re-activated. Returns how many."""
+    def replace_provider(
+        self, name: str, model: BillingModel | str, *, tenant: str | None = None
+    ) -> ProviderMove:
+        """A new provider (e.g. for the other billing model) in place of the active one,
+        which ends now and stays in the history: each month is billed by the providers
+        active in it. The servers are re-activated with the new provider, so every push
+        activation stops until the app is re-activated; user settings carry over only when
+        both providers are linked to the same tenant (the seed)."""
+        chosen = _billing_model(model)
+        old = self.repository.get_account()
+        if old is None:
+            raise NotFound("provider", "(none)")
+        new = self._new_provider(name, chosen, tenant)
+        self.repository.save_account(replace(old, ended_at=new.created_at))
+        same_tenant = old.tenant is not None and old.tenant == tenant
+        return self._move_users(new, carry_settings=same_tenant)
+
+    def delete_provider(self) -> ProviderAccount:
+        """The seed: once every user enabled for MFA holds a licence the provider may be
+        deleted (it ends now and stays in the history). Refused otherwise."""
+        account = self.repository.get_account()
+        if account is None:
+            raise NotFound("provider", "(none)")
+        unlicensed = sum(
+            1
+            for user in self.repository.iter_users()
+            if user.disabled_at is None and not user.licensed
+        )
+        if unlicensed:
+            raise ConflictError(
+                f"provider {account.name!r} can't be deleted: {unlicensed} enabled user(s) "
+                "have no licence — assign them licences (or disable them) first"
+            )
+        ended = replace(account, ended_at=self.clock.now())
+        self.repository.save_account(ended)
+        return ended
+
+    def relink_provider(self, tenant: str) -> ProviderMove:
+        """Link the provider to another tenant. The seed: user settings are not transferred
+        (every method is removed; users register again), and the servers are re-activated
+        (here they share the repository, so the new link is theirs at once). Linking to the
+        tenant it has already changes nothing."""
         account = self.repository.get_account()
         if account is None:
             raise NotFound("provider", "(none)")
         if account.tenant == tenant:
-            return 0
-        self.repository.save_account(replace(account, tenant=tenant))
-        invalidated = 0
+            return ProviderMove(account, True, 0, 0, 0)
+        relinked = replace(account, tenant=tenant)
+        self.repository.save_account(relinked)
+        return self._move_users(relinked, carry_settings=False)
+
+    def _move_users(self, provider: ProviderAccount, *, carry_settings: bool) -> ProviderMove:
+        removed = to_register = push = 0
         for user in self.repository.iter_users():
-            for method in self.repository.list_methods(user.user_id):
-                if method.type is MethodType.PUSH and method.activated:
+            methods = self.repository.list_methods(user.user_id)
+            active_push = [m for m in methods if m.type is MethodType.PUSH and m.activated]
+            push += len(active_push)
+            if carry_settings:
+                for method in active_push:
                     self.repository.save_method(replace(method, activated=False))
-                    invalidated += 1
-        return invalidated
+            elif methods:
+                removed += self.repository.delete_methods(user.user_id)
+                to_register += 1
+        return ProviderMove(provider, carry_settings, removed, to_register, push)
 
     def usage(self, month: str) -> BillingUsage:
+        """The month's usage from dated facts only: nothing done after the month ends
+        changes it (the rule is in ``mfa.billing``)."""
         start, end = month_bounds(month)
-        enabled = licensed = 0
-        for user in self.repository.iter_users():
-            if user.enabled_at < end and (user.disabled_at is None or user.disabled_at >= start):
-                enabled += 1
-                licensed += user.licensed
-        auths = sum(1 for r in self.repository.logs(since=start) if r.billable and r.began_at < end)
-        account = self.repository.get_account()
+        users = list(self.repository.iter_users())
+        changes = self.repository.user_changes()
+        enabled, licensed = count_users(users, changes, start, end)
+        records = [r for r in self.repository.logs(since=start) if r.billable and r.began_at < end]
+        providers: list[ProviderUsage] = []
+        for account in self.repository.accounts():
+            window = account.active_in(start, end)
+            if window is None:
+                continue
+            if account.model is BillingModel.PER_USER:
+                on, off = count_users(users, changes, *window)
+                billed = on - off
+            else:
+                billed = sum(1 for r in records if window[0] <= r.began_at < window[1])
+            providers.append(ProviderUsage(account.name, account.model, *window, billed))
         return BillingUsage(
             month=month,
-            model=account.model if account else None,
+            model=providers[-1].model if providers else None,
             enabled_users=enabled,
             licensed_users=licensed,
-            authentications=auths,
+            authentications=len(records),
+            providers=tuple(providers),
         )
 
     # ------------------------------------------------------------------ parts the steps share
@@ -594,3 +698,10 @@ class Engine:
             if method.method_id == method_id:
                 return method
         return None
+
+
+def _billing_model(model: BillingModel | str) -> BillingModel:
+    try:
+        return BillingModel(model)
+    except ValueError:
+        raise InvalidInput("model", f"{model!r} is not per_user or per_auth") from None

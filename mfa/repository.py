@@ -1,8 +1,9 @@
 """The repository port and its in-memory implementation.
 
 Everything durable about users goes through this interface: users, registered methods,
-hardware tokens, app-password hashes, security counters, the authentication log and the
-provider account. ``mfa.storage.sql.SqlRepository`` implements it on SQLAlchemy (SQLite or
+hardware tokens, app-password hashes, security counters, the authentication log, the dated
+history of users' licences and enablement, and the provider accounts (every provider ever
+created, with its dates). ``mfa.storage.sql.SqlRepository`` implements it on SQLAlchemy (SQLite or
 PostgreSQL); ``InMemoryRepository`` implements it with dicts for the simulator's speed and
 for tests. Both pass the same test suite (tests/mfa/test_repository_contract.py).
 
@@ -23,7 +24,7 @@ from mfa.errors import ConflictError
 from mfa.methods import RegisteredMethod
 from mfa.security_state import SecurityState, StateChange, empty_state
 from mfa.tokens.model import HardwareToken
-from mfa.users import User
+from mfa.users import User, UserChange
 
 __all__ = ["InMemoryRepository", "Repository"]
 
@@ -56,6 +57,16 @@ class Repository(Protocol):
     def get_user(self, user_id: str) -> User | None: ...
     def save_user(self, user: User) -> None: ...
     def iter_users(self) -> Iterable[User]: ...
+
+    # dated user facts (billing)
+    def change_user(self, user: User, change: UserChange) -> None:
+        """Save ``user`` (its new current state) and append ``change`` to the history, as
+        one step: the record and its history never disagree."""
+        ...
+
+    def user_changes(self) -> list[UserChange]:
+        """The whole history, oldest first (changes at the same time in the order made)."""
+        ...
 
     # methods
     def add_method(self, method: RegisteredMethod) -> None: ...
@@ -102,9 +113,18 @@ class Repository(Protocol):
         """Records whose ``began_at`` >= ``since``, oldest first."""
         ...
 
-    # provider account (billing)
-    def get_account(self) -> ProviderAccount | None: ...
-    def save_account(self, account: ProviderAccount) -> None: ...
+    # provider accounts (billing)
+    def get_account(self) -> ProviderAccount | None:
+        """The active provider (``ended_at`` is ``None``), if any."""
+        ...
+
+    def save_account(self, account: ProviderAccount) -> None:
+        """Insert or replace the provider of the same name (names are never reused)."""
+        ...
+
+    def accounts(self) -> list[ProviderAccount]:
+        """Every provider ever saved, ended ones included, oldest ``created_at`` first."""
+        ...
 
 
 class InMemoryRepository:
@@ -122,7 +142,8 @@ class InMemoryRepository:
         self._states: dict[str, SecurityState] = {}
         self._app_passwords: dict[str, list[str]] = {}
         self._logs: dict[str, AuthLogRecord] = {}
-        self._account: ProviderAccount | None = None
+        self._accounts: dict[str, ProviderAccount] = {}
+        self._changes: list[UserChange] = []
         self._state_lock = threading.Lock()
         self._users_lock = threading.Lock()
         self.keep_logs = keep_logs
@@ -162,6 +183,15 @@ class InMemoryRepository:
 
     def iter_users(self) -> Iterable[User]:
         return list(self._users.values())
+
+    # dated user facts
+    def change_user(self, user: User, change: UserChange) -> None:
+        with self._users_lock:
+            self._users[user.user_id] = user
+            self._changes.append(change)
+
+    def user_changes(self) -> list[UserChange]:
+        return sorted(self._changes, key=lambda c: c.at)  # stable: ties keep their order
 
     # methods
     # a user's methods are a tuple, replaced on every change: ``list_methods`` hands out the
@@ -244,9 +274,13 @@ class InMemoryRepository:
             return records
         return [r for r in records if r.began_at >= since]
 
-    # account
+    # provider accounts
     def get_account(self) -> ProviderAccount | None:
-        return self._account
+        active = [a for a in self.accounts() if a.ended_at is None]
+        return active[-1] if active else None
 
     def save_account(self, account: ProviderAccount) -> None:
-        self._account = account
+        self._accounts[account.name] = account
+
+    def accounts(self) -> list[ProviderAccount]:
+        return sorted(self._accounts.values(), key=lambda a: a.created_at)

@@ -13,6 +13,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from mfa.limits import PSKC_MAX_ITERATIONS
+
 __all__ = ["Settings", "shared_store_problem"]
 
 _SIMULATED = "simulated:"
@@ -53,6 +55,14 @@ class Settings(BaseSettings):
     #: Other servers of the cluster (comma-separated base URLs). ``GET /v1/sink/messages``
     #: asks them too, because a phone receives a code whichever server sent it.
     sink_peers: str = ""
+    #: The most PBKDF2 iterations an encrypted PSKC file may ask for (checked before the key
+    #: is derived: the file chooses the count, and 2^31 would hold a CPU for minutes).
+    pskc_max_iterations: int = Field(default=PSKC_MAX_ITERATIONS, ge=1)
+    #: Seconds a Redis call may take (connect, read, write) before the pending store is
+    #: reported unavailable (503); at most 1 s by default so an outage never hangs a server.
+    redis_timeout: float = Field(default=1.0, gt=0, le=60)
+    #: Seconds to connect to the database and, on PostgreSQL, for one statement.
+    db_timeout: float = Field(default=1.0, gt=0, le=600)
     #: Push number matching (``Policy.push_number_matching``): the sign-in page shows two
     #: digits that the person types into the app. On unless turned off.
     push_number_matching: bool = True

@@ -7,6 +7,7 @@ Phone numbers are kept in E.164 and their country (ISO 3166 alpha-2) is derived 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from functools import lru_cache
 
 import phonenumbers
@@ -14,7 +15,7 @@ import phonenumbers
 from mfa.errors import InvalidInput
 from mfa.reasons import RegistrationReason
 
-__all__ = ["Phone", "User", "parse_phone"]
+__all__ = ["Phone", "User", "UserChange", "UserFact", "parse_phone"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,8 +77,11 @@ def _explain(raw: object, field_name: str) -> Phone:
 class User:
     """A user enabled for MFA.
 
-    ``enabled_at``/``disabled_at`` bound the months in which the per-user billing model
-    counts the user; ``licensed`` users are not counted per user (they still are per auth).
+    The record is the user's *current* state: ``enabled_at`` is when the user was created
+    (enabled for MFA), ``disabled_at`` when they were last disabled (``None`` while enabled),
+    ``licensed`` whether they hold a licence now. Billing never reads the current state of a
+    past month: every later change is a dated ``UserChange`` in the repository's history, from
+    which ``mfa.billing`` rebuilds the state at any moment.
     ``pending_registration`` holds reasons set by an admin action (reset, policy) that stay
     until the user registers a method again.
     """
@@ -92,3 +96,24 @@ class User:
     enabled_at: float = 0.0
     disabled_at: float | None = None
     pending_registration: frozenset[RegistrationReason] = field(default_factory=frozenset)
+
+
+class UserFact(StrEnum):
+    """A fact about a user that billing reads with its dates."""
+
+    ENABLED = "enabled"  # enabled for MFA (per-user billing counts enabled users)
+    LICENSED = "licensed"  # holds an MFA licence (not counted per user)
+
+
+@dataclass(frozen=True, slots=True)
+class UserChange:
+    """One dated change of a user's fact, appended to the repository's history and never
+    rewritten: a closed month's bill is computed from facts dated before its end, so nothing
+    done later can change it. Only real changes are recorded; a user's state at creation is
+    ``User.enabled_at`` (enabled) and the opposite of their first licence change (or their
+    current licence when there is none)."""
+
+    user_id: str
+    fact: UserFact
+    value: bool
+    at: float

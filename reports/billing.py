@@ -15,6 +15,11 @@ puts prices on it (``reports/pricing.yaml``, historical list prices, overridable
 - licences: ``licence_user_year / 12`` per licensed user per month, paid under either provider;
   the ``licences`` row prices licensing every enabled user and deleting the provider.
 
+A real deployment's bill of record is ``BillingUsage.providers`` — each provider active in the
+month, billing the part of it in which it was active — priced by ``provider_charges``
+(``mfalab billing --db URL``); ``monthly_costs`` prices the whole month under each model as a
+what-if. Partial price files merge key by key (``load_pricing``).
+
 A provider's model can never change (``Engine.change_billing_model`` raises
 ``BillingModelLocked``): switching means a new provider, re-activating the servers with its
 credentials, and every push user re-activating the app (``switch_what_if``).
@@ -38,6 +43,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -57,8 +63,10 @@ __all__ = [
     "SwitchWhatIf",
     "break_even_auths_per_user",
     "check_model_lock",
+    "last_complete_month",
     "load_pricing",
     "monthly_costs",
+    "provider_charges",
     "push_users",
     "switch_what_if",
     "usage_from_database",
@@ -110,14 +118,17 @@ def load_pricing(
     ``billing.prices``, then the YAML file at ``path`` (``--pricing``), key by key.
 
     A file may also use the scenario's spelling: ``per_auth`` (one authentication) and
-    ``licence_month`` (one licence a month).
+    ``licence_month`` (one licence a month). ``per_auth_price`` and ``per_auth_block`` merge
+    as one price (see ``_with_whole_block``): a layer giving one of them takes the other from
+    the documented defaults, never from a lower layer.
     """
     default = yaml.safe_load(
         resources.files("reports").joinpath("pricing.yaml").read_text(encoding="utf-8")
     )
     merged = dict(default)
     if scenario_prices:
-        merged.update(_normalised(scenario_prices, Path("scenario.yaml: billing.prices")))
+        layer = _normalised(scenario_prices, Path("scenario.yaml: billing.prices"))
+        merged.update(_with_whole_block(layer, default))
         merged.update(source="the scenario's billing.prices", as_of="", historical=False)
     where = Path(path) if path is not None else Path("reports/pricing.yaml")
     if path is not None:
@@ -132,7 +143,7 @@ def load_pricing(
         if not isinstance(override, dict):
             raise ReportInputError(where, "expected a mapping of price keys")
         normalised = _normalised(override, where)
-        merged.update(normalised)
+        merged.update(_with_whole_block(normalised, default))
         if "source" not in normalised:
             merged.update(source=str(where), as_of="", historical=False)
     return _validated(merged, where)
@@ -151,6 +162,21 @@ def _normalised(values: Mapping[str, Any], where: Path) -> dict[str, Any]:
         value = values["licence_month"]
         out["licence_user_year"] = value * 12 if _is_number(value) else value
     return out
+
+
+def _with_whole_block(layer: dict[str, Any], default: Mapping[str, Any]) -> dict[str, Any]:
+    """``per_auth_price`` is the price of ``per_auth_block`` authentications: the two keys are
+    one price and merge as one. A layer that sets either sets both, the one it omits taken
+    from the documented defaults — so a file giving only ``per_auth_price: 1.40`` prices 10
+    authentications, as ``pricing.yaml`` documents, even over a scenario's ``per_auth`` (which
+    is a block of 1)."""
+    if "per_auth_price" not in layer and "per_auth_block" not in layer:
+        return layer
+    return {
+        "per_auth_price": default["per_auth_price"],
+        "per_auth_block": default["per_auth_block"],
+        **layer,
+    }
 
 
 def _is_number(value: object) -> bool:
@@ -339,19 +365,49 @@ def _engine(clock: Any, repository: Any, key: bytes) -> Any:
 
 
 def usage_from_database(db_url: str, month: str, *, secret_key: str | bytes = "") -> BillingUsage:
-    """``Engine.usage(month)`` on a deployment's database: the engine counts, nothing else."""
-    from mfa.clock import SystemClock
-    from mfa.storage import open_repository
-    from mfa.storage.crypto import derive_key
+    """``Engine.usage(month)`` on a deployment's database: the engine counts, nothing else.
 
-    key = derive_key(secret_key or "reports-read-only")
-    repository = open_repository(db_url, secret_key=key)
+    Only users, their dated history, the providers and the log are read — none is sealed, so
+    no secret key is needed (``secret_key`` is accepted for earlier callers and unused)."""
+    del secret_key
+    from mfa.clock import SystemClock
+    from mfa.storage.sql import SqlRepository
+
+    repository = SqlRepository(db_url, secret_key=None)
     try:
-        return _engine(SystemClock(), repository, key).usage(month)
+        return _engine(SystemClock(), repository, b"reports-read-only-never-digests").usage(month)
     finally:
-        close = getattr(repository, "close", None)
-        if close is not None:
-            close()
+        repository.close()
+
+
+def last_complete_month(now: datetime | None = None) -> str:
+    """The month before ``now`` (UTC): the latest month whose bill can no longer change."""
+    when = (now or datetime.now(UTC)).astimezone(UTC)
+    year, month = (when.year, when.month - 1) if when.month > 1 else (when.year - 1, 12)
+    return f"{year:04d}-{month:02d}"
+
+
+def provider_charges(usage: BillingUsage, pricing: Pricing) -> pd.DataFrame:
+    """The month's bill: one row per provider active in it, with what it billed for the part
+    of the month it was active (``BillingUsage.providers``) and the charge. Licences are
+    billed apart (annually), so they are not in this table."""
+    rows = []
+    for provider in usage.providers:
+        per_user = provider.model is BillingModel.PER_USER
+        rows.append(
+            {
+                "provider": provider.name,
+                "model": provider.model.value,
+                "active_from": datetime.fromtimestamp(provider.active_from, UTC),
+                "active_until": datetime.fromtimestamp(provider.active_until, UTC),
+                "billed": provider.billed,
+                "unit": "enabled users without a licence" if per_user else "authentications",
+                "charge": provider.billed
+                * (pricing.per_user_month if per_user else pricing.per_auth),
+            }
+        )
+    columns = ["provider", "model", "active_from", "active_until", "billed", "unit", "charge"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def usage_from_logs(

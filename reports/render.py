@@ -93,9 +93,23 @@ def html_table(frame: pd.DataFrame, *, max_rows: int = 30, catalogue: Catalogue 
     if frame.empty:
         return '<p class="none">(none)</p>'
     shown = format_frame(frame.head(max_rows), catalogue)
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in shown.columns)
+    # text columns read left to right, numbers line up on the right; only long texts (a
+    # definition, a unit) wrap, so "95.99 %" never breaks before its "%"
+    kinds = [
+        ""
+        if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
+        else ' class="t wrap"'
+        if shown[c].str.len().max() > _WRAP_FROM
+        else ' class="t"'
+        for c in frame.columns
+    ]
+    head = "".join(
+        f"<th{k}>{_breakable(str(c))}</th>" for c, k in zip(shown.columns, kinds, strict=True)
+    )
     body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
+        "<tr>"
+        + "".join(f"<td{k}>{html.escape(str(v))}</td>" for v, k in zip(row, kinds, strict=True))
+        + "</tr>"
         for row in shown.itertuples(index=False)
     )
     more = (
@@ -103,10 +117,23 @@ def html_table(frame: pd.DataFrame, *, max_rows: int = 30, catalogue: Catalogue 
         if len(frame) > max_rows
         else ""
     )
+    dense = ' class="dense"' if len(frame.columns) >= _DENSE_FROM else ""
     return (
-        f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody>'
+        f'<div class="scroll"><table{dense}><thead><tr>{head}</tr></thead><tbody>{body}</tbody>'
         f"</table></div>{more}"
     )
+
+
+#: Text cells longer than this may wrap; shorter ones (a figure with its unit) stay whole.
+_WRAP_FROM = 24
+#: Tables with this many columns or more are set smaller, so they still fit a 1280 px card.
+_DENSE_FROM = 12
+
+
+def _breakable(name: str) -> str:
+    """A column name that may wrap after its underscores and dots (``wrong_server_per_auth``
+    would otherwise set the column's width), so a wide table still fits its card."""
+    return html.escape(name).replace("_", "_<wbr>").replace(".", ".<wbr>")
 
 
 @dataclass
@@ -206,13 +233,19 @@ nav ol{margin:0;padding-left:1.2rem;columns:3;font-size:.9rem}
 nav a{color:#e9f5f3}
 main{padding:1rem 2rem;max-width:1200px}
 section{background:#fff;border-radius:6px;padding:.6rem 1.2rem 1rem;margin:1rem 0;
-box-shadow:0 1px 3px rgba(0,0,0,.08)}
+box-shadow:0 1px 3px rgba(0,0,0,.08);overflow-x:auto}
 h2{color:#264653;border-bottom:2px solid #2a9d8f;padding-bottom:.2rem}
 h3{font-size:1rem;margin:1rem 0 .3rem}
-table{border-collapse:collapse;font-size:.85rem;margin:.3rem 0 .8rem}
-th,td{border:1px solid #d9dede;padding:.2rem .5rem;text-align:right}
-th{background:#eef3f2}
-td:first-child,th:first-child{text-align:left}
+table{border-collapse:collapse;font-size:.85rem;margin:.3rem 0 .8rem;max-width:100%}
+th,td{border:1px solid #d9dede;padding:.2rem .45rem;text-align:right}
+th{background:#eef3f2;vertical-align:bottom;font-weight:600;min-width:3.5rem}
+td{white-space:nowrap}
+td:first-child{white-space:normal;overflow-wrap:anywhere;min-width:8rem}
+td.wrap{white-space:normal}
+table.dense{font-size:.78rem}
+table.dense th,table.dense td{padding:.15rem .3rem}
+table.dense th{min-width:2.5rem}
+td:first-child,th:first-child,th.t,td.t{text-align:left}
 .scroll{overflow-x:auto}
 figure{margin:.6rem 0}
 figure img{max-width:100%;height:auto}

@@ -2,7 +2,9 @@
 
 ``write_run_report`` reads simulator run directories (``mfalab run``/``mfalab sweep``) and
 load-test directories (``mfalab loadtest``: Locust ``--csv`` files and ``thresholds.json``),
-and writes a self-contained HTML page (every chart embedded) plus a Markdown summary beside it.
+and engine logs of a real server (``mfalab logs export`` Parquet, ``logs=``: a reliability and
+billing section for real traffic, see ``reports.traffic``), and writes a self-contained HTML
+page (every chart embedded) plus a Markdown summary beside it.
 Two or more runs — or one sweep — are also compared side by side. Every number comes from the
 ``reports`` library functions, so a notebook reproduces the page cell by cell.
 """
@@ -10,27 +12,29 @@ Two or more runs — or one sweep — are also compared side by side. Every numb
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 
-from reports import billing, charts, loadtest, reliability
+from reports import billing, charts, loadtest, reliability, traffic
 from reports.loaders import (
     LocustResults,
     ReportInputError,
     SimRun,
     is_locust_dir,
     is_sim_run,
+    load_engine_logs,
     load_locust,
     load_run,
     point_label,
     sweep_points,
 )
 from reports.render import Page, Section
-from sim.metrics import CATALOGUE, LOADTEST, format_parameter
+from reports.senders import sender_table
+from sim.metrics import CATALOGUE, LOADTEST, TRAFFIC
 
 __all__ = [
     "LOADTEST_CHARTS",
@@ -51,8 +55,23 @@ SIM_CHARTS = (
     "resources",
     "cost-by-model",
 )
-#: Charts a comparison of several runs/sweep points adds.
+#: Charts of a comparison of several runs/sweep points (which has no per-run sections).
 COMPARISON_CHARTS = ("comparison", "time-to-auth-cdf-compare")
+#: The comparison's first table; its other figures (in-time shares, retries, denials) go in a
+#: second one so that each fits a 1280 px window.
+_HEADLINE_MAIN = ("authentications", "success_rate", "ci_low", "ci_high", "p50", "p95", "p99")
+#: The per-sender table's columns in the report (``reports.senders.sender_table``).
+_SENDER_COLUMNS = (
+    "sender",
+    "sender_kind",
+    "sent",
+    "delivered",
+    "delivery_rate",
+    "latency_p50",
+    "latency_p95",
+    "utilisation",
+    "peak_utilisation",
+)
 #: Charts every load test gets.
 LOADTEST_CHARTS = ("loadtest-throughput", "loadtest-latency", "loadtest-failures")
 
@@ -73,13 +92,30 @@ def write_run_report(
     *,
     pricing: str | Path | billing.Pricing | None = None,
     signins_per_user_month: float | None = None,
+    logs: Sequence[str | Path] = (),
+    enabled_users: int | None = None,
+    licensed_users: int = 0,
 ) -> Path:
-    """Write ``out`` (default ``<first run dir>/report.html``) and the Markdown summary beside
-    it (same name, ``.md``); return the HTML path."""
-    if not run_dirs:
-        raise ReportInputError("(no runs)", "give at least one run directory")
-    target = Path(out) if out is not None else Path(run_dirs[0]) / "report.html"
-    report = build_report(run_dirs, pricing=pricing, signins_per_user_month=signins_per_user_month)
+    """Write ``out`` (default ``<first run dir>/report.html``, or ``<logs>-report.html``
+    beside the first logs file) and the Markdown summary beside it (same name, ``.md``);
+    return the HTML path."""
+    if not run_dirs and not logs:
+        raise ReportInputError("(no runs)", "give at least one run directory or --logs file")
+    if out is not None:
+        target = Path(out)
+    elif run_dirs:
+        target = Path(run_dirs[0]) / "report.html"
+    else:
+        first = Path(logs[0])
+        target = first.with_name(f"{first.stem}-report.html")
+    report = build_report(
+        run_dirs,
+        pricing=pricing,
+        signins_per_user_month=signins_per_user_month,
+        logs=logs,
+        enabled_users=enabled_users,
+        licensed_users=licensed_users,
+    )
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(report.html, encoding="utf-8")
     target.with_suffix(".md").write_text(report.markdown, encoding="utf-8")
@@ -91,6 +127,9 @@ def build_report(
     *,
     pricing: str | Path | billing.Pricing | None = None,
     signins_per_user_month: float | None = None,
+    logs: Sequence[str | Path] = (),
+    enabled_users: int | None = None,
+    licensed_users: int = 0,
 ) -> Report:
     sims: list[SimRun] = []
     tests: list[LocustResults] = []
@@ -108,20 +147,30 @@ def build_report(
             raise ReportInputError(
                 path, "neither a simulator run (auths/) nor a load test (*_stats.csv)"
             )
-    names = ", ".join(r.label for r in [*sims, *tests])
+    traffic_logs = [(_unique(Path(p).stem, labels), load_engine_logs(p)) for p in logs]
+    names = ", ".join([*(r.label for r in [*sims, *tests]), *(label for label, _ in traffic_logs)])
+    sources = (
+        [f"{len(run_dirs)} director{'y' if len(run_dirs) == 1 else 'ies'}"] if run_dirs else []
+    )
+    if logs:
+        sources.append(f"{len(logs)} engine log{'' if len(logs) == 1 else 's'}")
     page = Page(
         title=f"mfalab report — {names}",
-        subtitle=f"generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC from {len(run_dirs)} "
-        f"director{'y' if len(run_dirs) == 1 else 'ies'}",
+        subtitle=f"generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC from {' and '.join(sources)}",
     )
-    if len(sims) > 1 or any(run.parameters for run in sims):
-        _comparison(page, sims)
-    points = [point for run in sims for point in sweep_points(run)]
-    for index, run in enumerate(points):
+    points = [point for run in sims for point in _labelled_points(run)]
+    if len(points) > 1:  # one comparison, not every section once per run
+        _comparison(page, points, pricing, signins_per_user_month)
+    elif points:
+        run = points[0][1]
         prices = pricing if isinstance(pricing, billing.Pricing) else run_prices(run, pricing)
-        _sim_sections(page, run, index, prices, signins_per_user_month)
+        _sim_sections(page, run, 0, prices, signins_per_user_month)
     for index, results in enumerate(tests):
         _loadtest_section(page, results, index)
+    if traffic_logs:
+        prices = pricing if isinstance(pricing, billing.Pricing) else billing.load_pricing(pricing)
+        for index, (label, frame) in enumerate(traffic_logs):
+            _traffic_section(page, label, frame, index, prices, enabled_users, licensed_users)
     return Report(html=page.to_html(), markdown=page.to_markdown(), charts=tuple(page.charts))
 
 
@@ -145,36 +194,189 @@ def _unique(label: str, seen: set[str]) -> str:
 # ---------------------------------------------------------------------- simulator runs
 
 
-def _comparison(page: Page, runs: Sequence[SimRun]) -> None:
+def _labelled_points(run: SimRun) -> list[tuple[str, SimRun]]:
+    """Each sweep point (or the run) with the label a reader recognises: the directory's name
+    and what the user set — ``mfalab run --set`` overrides (meta.json) and swept values."""
+    overrides = run.meta.get("overrides") if isinstance(run.meta, dict) else None
+    overrides = overrides if isinstance(overrides, dict) else {}
+    params = run.parameters
+    if not params:
+        return [(_named(run.label, overrides), run)]
+    keys = run.auths.groupby(params, observed=True, sort=True).size().index
+    labelled = []
+    for key, point in zip(keys, sweep_points(run), strict=True):
+        values = key if isinstance(key, tuple) else (key,)
+        chosen = {**overrides, **dict(zip(params, values, strict=True))}
+        labelled.append((_named(run.label, chosen), point))
+    return labelled
+
+
+def _named(label: str, parameters: dict[str, object]) -> str:
+    return " ".join(filter(None, [label, point_label(parameters)]))
+
+
+def _comparison(
+    page: Page,
+    points: Sequence[tuple[str, SimRun]],
+    pricing: str | Path | billing.Pricing | None,
+    signins_per_user_month: float | None,
+) -> None:
+    """Several runs or sweep points: one section per question, a row (or line) per point."""
     section = page.section("Runs side by side", "comparison")
-    table = reliability.compare(runs)
+    rows = []
+    for label, run in points:
+        row = reliability.compare([run]).iloc[0].to_dict()
+        row.pop("run", None)
+        rows.append({"label": label, **row})
+    table = pd.DataFrame(rows)
     section.text(
-        "One row per run or sweep point. The success rate is pooled over replications; its "
-        "95 % interval is Student's t on the ratio estimator across replications when there "
-        "are several, Wilson otherwise (the same as mfalab run and summary.json)."
+        f"{len(points)} runs or sweep points, one row each. The success rate is pooled over "
+        "replications; its 95 % interval is Student's t on the ratio estimator across "
+        "replications when there are several, Wilson otherwise (the same as mfalab run and "
+        "summary.json). Each run's own report (mfalab report DIR) has its charts by segment, "
+        "attempts, flows, denials and queues."
     )
-    shown = table.copy()
-    for column in {c for run in runs for c in run.parameters} & set(shown.columns):
-        shown[column] = [format_parameter(v) or "–" for v in shown[column]]  # as typed
-    section.table("Comparison", shown, markdown=True, max_rows=60)
+    main = ["label", *(c for c in _HEADLINE_MAIN if c in table), "replications"]
+    section.table("Success and time to authenticate", table[main], markdown=True, max_rows=60)
+    rest = ["label", *(c for c in table.columns if c not in main)]
+    section.table("In time, retries and denials", table[rest], markdown=True, max_rows=60)
+    groups = {label: run.auths for label, run in points}
+    percentiles = [_percentile_row(label, run.auths) for label, run in points]
+    bounds = pd.DataFrame(
+        [{"p95_ci_low": p.pop("_p95_low"), "p95_ci_high": p.pop("_p95_high")} for p in percentiles]
+    )
     section.chart(
-        "comparison", "chart-comparison", charts.comparison_chart(table), "Runs side by side"
+        "comparison",
+        "chart-comparison",
+        charts.comparison_chart(pd.concat([table, bounds], axis=1), groups),
+        "Success rate and p95 time to authenticate per run, with 95 % intervals",
     )
-    groups: dict[str, pd.DataFrame] = {}
-    for run in runs:
-        if run.parameters:
-            for key, frame in run.auths.groupby(run.parameters, observed=True, sort=True):
-                values = key if isinstance(key, tuple) else (key,)
-                point = point_label(dict(zip(run.parameters, values, strict=True)), sep=", ")
-                groups[f"{run.label} {point}"] = frame
-        else:
-            groups[run.label] = run.auths
     section.chart(
         "time-to-auth-cdf-compare",
         "chart-time-to-auth-cdf-compare",
         charts.time_to_auth_cdf_chart(groups),
         "Time to authenticate, every run/point",
     )
+
+    timing = page.section("Time to authenticate", "timing")
+    timing.table(
+        "Percentiles (s), successes, with the p95's 95 % t interval over replications",
+        pd.DataFrame(percentiles),
+        markdown=True,
+        max_rows=60,
+    )
+
+    segments = page.section("Success by segment", "segments")
+    segments.text("Success rate of each run (rows) for each value of the segment (columns).")
+    for segment in ("country", "carrier", "method", "sender_kind", "provider", "server"):
+        segments.table(
+            f"By {segment.replace('_', ' ')}",
+            _success_pivot(points, segment),
+            max_rows=60,
+        )
+
+    senders = page.section("Per sender (short code / long code)", "senders")
+    senders.table(
+        "Per sender (short code / long code)",
+        _stacked(points, _sender_rows),
+        markdown=True,
+        max_rows=80,
+    )
+
+    failures = page.section("Denials and abandonment", "denials")
+    failures.table(
+        "Final denials by reason",
+        _stacked(points, lambda run: reliability.denials_by_reason(run.auths)),
+        markdown=True,
+        max_rows=60,
+    )
+    failures.table(
+        "Abandonment causes",
+        _stacked(points, lambda run: reliability.abandonment_causes(run.auths)),
+        max_rows=60,
+    )
+
+    queues = page.section("Queues and utilisation", "queues")
+    queues.table(
+        "Busiest resources (three per run)",
+        _stacked(points, lambda run: reliability.busiest_resources(run.resources).head(3)),
+        markdown=True,
+        max_rows=60,
+    )
+
+    costs = page.section("Billing", "billing")
+    currencies = set()
+    frames = []
+    for label, run in points:
+        prices = pricing if isinstance(pricing, billing.Pricing) else run_prices(run, pricing)
+        currencies.add(prices.currency)
+        estimate = billing.usage_from_run(run, signins_per_user_month=signins_per_user_month)
+        cost = billing.monthly_costs(estimate.usage, prices, messages=estimate.messages)
+        keep = [c for c in ("model", "billed", "unit", "total", "current") if c in cost]
+        frames.append(cost[keep].assign(currency=prices.currency).pipe(_first, "label", label))
+    costs.text("Each run's month is scaled from its simulated window as in its own report.")
+    costs.table(
+        f"Cost per month ({', '.join(sorted(currencies))})",
+        pd.concat(frames, ignore_index=True),
+        markdown=True,
+        max_rows=60,
+    )
+
+
+def _first(frame: pd.DataFrame, column: str, value: object) -> pd.DataFrame:
+    frame = frame.copy()
+    frame.insert(0, column, value)
+    return frame
+
+
+def _stacked(
+    points: Sequence[tuple[str, SimRun]], table_of: Callable[[SimRun], pd.DataFrame]
+) -> pd.DataFrame:
+    """One table per point, stacked, with the point's label as the first column."""
+    frames = [_first(table_of(run), "label", label) for label, run in points]
+    frames = [f for f in frames if not f.empty]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def _sender_rows(run: SimRun) -> pd.DataFrame:
+    table = sender_table(run.deliveries, run.resources)
+    return table[[c for c in _SENDER_COLUMNS if c in table]]
+
+
+def _success_pivot(points: Sequence[tuple[str, SimRun]], segment: str) -> pd.DataFrame:
+    """Rows = points, columns = segment values, cells = success rate (percent text, with the
+    authentications) — one compact table instead of one per run."""
+    rows = []
+    for label, run in points:
+        table = reliability.success_rate(run.auths, by=segment)
+        row: dict[str, object] = {"label": label}
+        for item in table.itertuples(index=False):
+            value = str(getattr(item, segment)) or "(none)"
+            row[value] = f"{item.success_rate:.2%} of {item.authentications:,}"
+        rows.append(row)
+    return pd.DataFrame(rows).fillna("–")
+
+
+def _percentile_row(label: str, auths: pd.DataFrame) -> dict[str, object]:
+    times = reliability.time_to_auth_percentiles(auths).iloc[0]
+    replications = int(auths["replication"].nunique()) if len(auths) else 0
+    interval, low, high = "–", math.nan, math.nan
+    if replications > 1:
+        p95 = reliability.replication_ci(auths, ["p95"]).iloc[0]
+        if not math.isnan(p95["ci_low"]):
+            low, high = float(p95["ci_low"]), float(p95["ci_high"])
+            interval = f"{low:.1f} – {high:.1f} s"
+    return {
+        "label": label,
+        "successes": int(times["successes"]),
+        "p50": times["p50"],
+        "p95": times["p95"],
+        "p99": times["p99"],
+        "p95 interval": interval,
+        "replications": replications,
+        "_p95_low": low,  # for the chart's error bars; not shown
+        "_p95_high": high,
+    }
 
 
 def _sim_sections(
@@ -227,7 +429,13 @@ def _sim_sections(
         charts.time_to_auth_cdf_chart({run.label: auths}),
         "Share of all authentications done within t seconds",
     )
-    timing.table("Percentiles (s), successes", reliability.time_to_auth_percentiles(auths))
+    if replications > 1:
+        timing.table(
+            "Percentiles (s), successes",
+            _interval_table(reliability.replication_ci(auths, ["p50", "p95", "p99"])),
+        )
+    else:
+        timing.table("Percentiles (s), successes", reliability.time_to_auth_percentiles(auths))
     timing.table("By first method", reliability.time_to_auth_percentiles(auths, "method"))
     timing.table("By country", reliability.time_to_auth_percentiles(auths, "country"))
 
@@ -246,12 +454,18 @@ def _sim_sections(
     attempts.table("By begins", reliability.attempts_distribution(auths))
 
     failures = page.section(prefix + "denials and abandonment", f"denials-{tag}")
-    failures.chart(
-        "denials-by-reason",
-        f"chart-denials-by-reason-{tag}",
-        charts.denials_chart(auths),
-        "Denials by reason (final) and denials met along the way",
-    )
+    if (
+        auths["outcome"].astype(str).eq("denied").any()
+        or reliability.denial_events(auths)["events"].any()
+    ):
+        failures.chart(
+            "denials-by-reason",
+            f"chart-denials-by-reason-{tag}",
+            charts.denials_chart(auths),
+            "Denials by reason (final) and denials met along the way",
+        )
+    else:
+        failures.text("No authentication met a denial.")
     failures.table("Final denials by reason", reliability.denials_by_reason(auths), markdown=True)
     failures.table("Denials along the way", reliability.denial_events(auths), markdown=True)
     failures.table("Abandonment", reliability.abandonment(auths))
@@ -271,14 +485,23 @@ def _sim_sections(
     for by in ("channel", "provider", "sender_kind", "country"):
         delivery.table(f"By {by.replace('_', ' ')}", reliability.delivery_rate(run.deliveries, by))
     delivery.table("Lost messages by cause", reliability.loss_causes(run.deliveries))
+    delivery.table(
+        "Per sender (short code / long code); utilisation as the run recorded it",
+        _sender_rows(run),
+        markdown=True,
+    )
 
     queues = page.section(prefix + "queues and utilisation", f"queues-{tag}")
-    queues.chart(
-        "resources",
-        f"chart-resources-{tag}",
-        charts.resources_chart(run.resources),
-        "Queue length and utilisation over time per sender, provider and server",
-    )
+    if run.resources.empty:
+        queues.text("The run recorded no queue samples.")
+    else:
+        queues.chart(
+            "resources",
+            f"chart-resources-{tag}",
+            charts.resources_chart(run.resources),
+            "Queue length and utilisation over time per sender, provider and server "
+            "(panels of queues that never formed are left out)",
+        )
     queues.table("Busiest resources", reliability.busiest_resources(run.resources), markdown=True)
 
     _billing_section(page, run, tag, prefix, prices, signins_per_user_month)
@@ -403,6 +626,80 @@ def _billing_section(
         f"{prices.per_auth_price:g} per {prices.per_auth_block} authentication(s), licence "
         f"{prices.licence_user_year:g}/user/year, per SMS {prices.sms_per_message:g}, per call "
         f"{prices.voice_per_call:g}. Override with --pricing FILE."
+    )
+
+
+# ---------------------------------------------------------------------- real traffic
+
+
+def _traffic_section(
+    page: Page,
+    label: str,
+    logs: pd.DataFrame,
+    index: int,
+    prices: billing.Pricing,
+    enabled_users: int | None,
+    licensed_users: int,
+) -> None:
+    """Reliability and billing of a real server's traffic, from its engine log."""
+    section = page.section(f"{label}: real traffic (engine log)", f"traffic-{index}")
+    head = traffic.headline(logs)
+    if not head["authentications"]:
+        section.text("The log holds no authentication.")
+        return
+    first, last = logs["began_at"].min(), logs["began_at"].max()
+    section.text(
+        f"{head['authentications']:,} authentications began from {first:%Y-%m-%d %H:%M} to "
+        f"{last:%Y-%m-%d %H:%M} UTC; {head['successes']:,} succeeded "
+        f"({TRAFFIC.format('success_share', head['success_share'])} of those that finished); "
+        f"time from begin to success p50 {TRAFFIC.format('p50', head['p50'])}, "
+        f"p95 {TRAFFIC.format('p95', head['p95'])}; {head['unfinished']:,} never "
+        f"finished (pending: not answered, or not yet); {head['billable']:,} billable."
+    )
+    section.table("By method", traffic.by_column(logs, "mode"), markdown=True, catalogue=TRAFFIC)
+    section.table(
+        "By server", traffic.by_column(logs, "server_name"), markdown=True, catalogue=TRAFFIC
+    )
+    section.table(
+        "Not successful, by status and reason",
+        traffic.refusals(logs),
+        markdown=True,
+        catalogue=TRAFFIC,
+    )
+    section = page.section(f"{label}: billing of real traffic", f"traffic-billing-{index}")
+    tables = []
+    for month in traffic.usage_by_month(
+        logs, enabled_users=enabled_users, licensed_users=licensed_users
+    ):
+        usage = month.usage
+        section.text(
+            f"{usage.month}: {usage.authentications:,} billable authentications; "
+            f"{usage.enabled_users:,} enabled users, {usage.licensed_users:,} licensed "
+            f"(users: {month.users_rule})."
+        )
+        costs = billing.monthly_costs(usage, prices).drop(columns=["current"])
+        tables.append(costs.assign(month=usage.month).set_index("month").reset_index())
+    section.table(
+        f"Cost per month under each model ({prices.currency})",
+        pd.concat(tables, ignore_index=True),
+        markdown=True,
+        catalogue=TRAFFIC,
+    )
+    section.text(
+        "The log has no user table: for the bill of record, with the users enabled and "
+        "licensed in each month and the providers active in it, run "
+        "`mfalab billing --db URL --month YYYY-MM` on the server's database."
+    )
+    _prices_note(section, prices)
+
+
+def _prices_note(section: Section, prices: billing.Pricing) -> None:
+    note = " (historical list prices)" if prices.historical else ""
+    dated = f", as of {prices.as_of}" if prices.as_of else ""
+    section.text(
+        f"Prices: {prices.source}{note}{dated}; per user {prices.per_user_month:g}/month, "
+        f"{prices.per_auth_price:g} per {prices.per_auth_block} authentication(s), licence "
+        f"{prices.licence_user_year:g}/user/year. Override with --pricing FILE."
     )
 
 

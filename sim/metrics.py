@@ -13,6 +13,8 @@ replication. The console, ``summary.json`` and the report headline all print tha
 
 Load-test tables read latencies in milliseconds under the same column names as the
 simulator's seconds (``p95``), so they have their own small catalogue (``LOADTEST``).
+A real server's traffic, read from the engine's authentication log (``reports.traffic``), has
+its own small catalogue too (``TRAFFIC``): one record is one authentication begun.
 This module imports nothing from the simulator, so ``reports`` may depend on it freely.
 """
 
@@ -29,6 +31,7 @@ __all__ = [
     "LOADTEST",
     "POOLED_RULE",
     "SIGNED_IN_WITHIN_S",
+    "TRAFFIC",
     "Aggregation",
     "Catalogue",
     "Metric",
@@ -403,4 +406,42 @@ LOADTEST = Catalogue(
     Metric("max_ms", "max", _MS, "Slowest response.", _NONE, 0),
     Metric("occurrences", "occurrences", C, "Failures of this reason.", _NONE),
     Metric("share", "share", S, "Occurrences / all failures.", _NONE),
+)
+
+_MONEY = Unit.CURRENCY
+#: Real traffic from an engine's authentication log (``reports.traffic``, ``mfalab report
+#: --logs``, ``mfalab billing``): one log record = one authentication begun.
+TRAFFIC = Catalogue(
+    Metric("authentications", "authentications", C, "Log records that began.", _NONE),
+    Metric(
+        "billable",
+        "billable",
+        C,
+        "Records the engine bills per authentication (begin reached the service).",
+        _NONE,
+    ),
+    Metric("successes", "successes", C, "Records whose status is success.", _NONE),
+    Metric(
+        "unfinished",
+        "never finished",
+        C,
+        "Records still pending: not answered, or not yet (expiry is marked when asked).",
+        _NONE,
+    ),
+    Metric(
+        "success_share",
+        "success share",
+        S,
+        "Successes / records that finished (success, denied or expired).",
+        _NONE,
+    ),
+    Metric("p50", "p50", SEC, "Median seconds from begin to success, over successes.", _NONE, 1),
+    Metric("p95", "p95", SEC, "95th percentile seconds from begin to success.", _NONE, 1),
+    Metric("count", "records", C, "Records of this status and reason.", _NONE),
+    Metric("billed", "billed", C, "Units billed: users (per user) or authentications.", _NONE),
+    Metric("consumption", "consumption", _MONEY, "The provider's usage charge.", _NONE),
+    Metric("message_fees", "message fees", _MONEY, "Per-message fees, if priced.", _NONE),
+    Metric("licences", "licences", _MONEY, "Licences held, a month.", _NONE),
+    Metric("total", "total", _MONEY, "Consumption + message fees + licences.", _NONE),
+    Metric("charge", "charge", _MONEY, "What a provider bills for its part of the month.", _NONE),
 )

@@ -23,7 +23,7 @@ from mfa import __version__
 from mfa.api.bodies import add_body_schemas
 from mfa.api.fastpath import install_fast_path
 from mfa.api.metrics import LatencyMiddleware
-from mfa.api.problems import install_problem_handlers
+from mfa.api.problems import UnexpectedErrors, document_outages, install_problem_handlers
 from mfa.api.routers import auth, health, logs, push, sink, tokens, users
 from mfa.api.runtime import build_runtime
 from mfa.api.security import ApiKeyMiddleware, document_bearer_auth
@@ -59,6 +59,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     )
     app.state.runtime = runtime
     install_problem_handlers(app)
+    # innermost: answers what no handler took, without dropping the connection
+    app.add_middleware(UnexpectedErrors)
     app.add_middleware(ApiKeyMiddleware, runtime=runtime)
     app.add_middleware(LatencyMiddleware, metrics=runtime.metrics)
     # routes are matched in order: the probe, then the sign-in path, then administration
@@ -76,7 +78,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
                 description=app.description,
                 routes=app.routes,
             )
-            app.openapi_schema = document_bearer_auth(add_body_schemas(schema, auth.BODIES))
+            schema = document_bearer_auth(add_body_schemas(schema, (*auth.BODIES, *tokens.BODIES)))
+            app.openapi_schema = document_outages(schema)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

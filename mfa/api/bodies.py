@@ -14,13 +14,14 @@ operation, and ``add_body_schemas`` puts the body models' schemas under
 
 from __future__ import annotations
 
+import json
 from typing import Any, TypeVar
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
-__all__ = ["add_body_schemas", "documented", "read_body", "read_query"]
+__all__ = ["add_body_schemas", "documented", "parse_body", "read_body", "read_query"]
 
 M = TypeVar("M", bound=BaseModel)
 _REF = "#/components/schemas/{model}"
@@ -28,10 +29,33 @@ _REF = "#/components/schemas/{model}"
 
 async def read_body(request: Request, model: type[M]) -> M:
     """The JSON body as ``model``; a 422 naming each bad field otherwise."""
+    return parse_body(await request.body(), model)
+
+
+def parse_body(raw: bytes, model: type[M]) -> M:
+    """``read_body`` for a body already read (a route that parses a large body in a worker
+    thread calls this there)."""
     try:
-        return model.model_validate_json(await request.body())
+        return model.model_validate_json(raw)
     except ValidationError as exc:
+        if any(error["type"] == "json_invalid" for error in exc.errors()):
+            raise _invalid("body", _named(model, raw) or exc) from None
         raise _invalid("body", exc) from None
+
+
+def _named(model: type[BaseModel], raw: bytes) -> ValidationError | None:
+    """The error naming the field, for JSON that pydantic's parser refuses as a whole but
+    Python's accepts: a lone surrogate escape (``"\\ud800"``) is not text, and the client
+    should learn which field held it, as on every other route."""
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    try:
+        model.model_validate(data)
+    except ValidationError as exc:
+        return exc
+    return None
 
 
 def read_query(request: Request, model: type[M]) -> M:
@@ -61,9 +85,10 @@ def documented(
     """``openapi_extra`` for a route that reads its ``body`` model, its ``path`` parameters
     (strings) and its ``query`` model itself; ``hidden`` query fields stay undocumented."""
     extra: dict[str, Any] = {}
+    from mfa.api.params import path_schema
+
     parameters: list[dict[str, Any]] = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-        for name in path
+        {"name": name, "in": "path", "required": True, "schema": path_schema(name)} for name in path
     ]
     if query is not None:
         properties = query.model_json_schema(ref_template=_REF)["properties"]

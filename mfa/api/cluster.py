@@ -10,6 +10,12 @@ The schema is created once by the parent before the servers start, so N servers 
 to create the same tables. ``stop`` (also on leaving the ``with`` block) stops the load
 balancer first, then every server with SIGTERM — uvicorn finishes the requests in flight
 and closes the database — and SIGKILL only after a grace period.
+
+The cluster is a supervisor, not a fuse: ``revive`` restarts a server that died (the others
+keep serving), handing back its exit code and last log lines so the caller can show why;
+a server that keeps dying is given up after ``_MAX_RESTARTS`` restarts in
+``_RESTART_WINDOW`` seconds. The work directory (the default SQLite database with the
+audit log, and every server's log) is never deleted: it is the evidence of what happened.
 """
 
 from __future__ import annotations
@@ -18,7 +24,6 @@ import atexit
 import base64
 import os
 import secrets
-import shutil
 import sys
 import tempfile
 import time
@@ -35,10 +40,13 @@ from mfa.api.nginx import POLICIES, Backend, NginxBalancer, NginxMissing
 from mfa.errors import MfaError
 from mfa.settings import shared_store_problem
 
-__all__ = ["Cluster", "ClusterError", "ClusterSpec", "NginxMissing"]
+__all__ = ["Cluster", "ClusterError", "ClusterSpec", "NginxMissing", "Revival"]
 
 _GRACE_SECONDS = 10.0
 _START_TIMEOUT = 60.0
+#: a server restarted this many times within the window is left down
+_MAX_RESTARTS = 5
+_RESTART_WINDOW = 60.0
 
 
 class ClusterError(MfaError):
@@ -64,6 +72,9 @@ class ClusterSpec:
     policy: str = "round_robin"  # round_robin | random | sticky | auth_id (nginx routing)
     lb_port: int = 8000
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    #: where the database (by default) and the server logs go; a new temp dir if None.
+    #: Never deleted by the cluster.
+    workdir: str | None = None
 
     def check(self) -> None:
         problems = []
@@ -103,6 +114,19 @@ def _stop_leftovers() -> None:  # pragma: no cover - only when a caller forgot s
         cluster.stop()
 
 
+@dataclass(frozen=True)
+class Revival:
+    """A server that died and what the supervisor did about it."""
+
+    name: str
+    exit_code: int | None
+    #: the last lines of its log, read before the restart
+    log_tail: str
+    restarted: bool
+    #: why it was not restarted (``restarted`` is False), or why the restart failed
+    problem: str | None = None
+
+
 class Cluster:
     def __init__(self, spec: ClusterSpec) -> None:
         spec.check()
@@ -117,9 +141,15 @@ class Cluster:
         self.ports = ports
         self.urls: list[str] = [f"http://{spec.host}:{port}" for port in ports]
         self.lb_url: str | None = None
-        self.workdir = Path(tempfile.mkdtemp(prefix="mfalab-cluster-"))
-        # removed by stop(); or when the cluster object is collected, or at exit
-        self._cleanup = weakref.finalize(self, shutil.rmtree, self.workdir, ignore_errors=True)
+        if spec.workdir is None:
+            self.workdir = Path(tempfile.mkdtemp(prefix="mfalab-cluster-"))
+        else:
+            self.workdir = Path(spec.workdir)
+            self.workdir.mkdir(parents=True, exist_ok=True)
+        #: restart times of each server, for the restart limit
+        self._restarts: list[list[float]] = [[] for _ in range(spec.servers)]
+        self._given_up: set[int] = set()
+        self._stopped = False
         self.db_url: str = spec.db_url or f"sqlite:///{self.workdir / 'mfalab.db'}"
         self._servers: list[ChildProcess] = [
             ChildProcess(
@@ -190,7 +220,7 @@ class Cluster:
         for child in self._servers:
             child.wait(_GRACE_SECONDS)
         _LIVE.discard(self)
-        self._cleanup()
+        self._stopped = True
 
     def restart(self, index: int) -> None:
         """Stop server ``index`` gracefully and start it again (its memory is lost)."""
@@ -198,6 +228,36 @@ class Cluster:
         child.stop(_GRACE_SECONDS)
         child.start()
         self._wait_healthy(index)
+
+    def revive(self) -> list[Revival]:
+        """Restart every server that died since the last call (not those ``stop`` ended),
+        and say which, with their last log lines. The other servers are not touched."""
+        if self._stopped:
+            return []
+        found: list[Revival] = []
+        now = time.monotonic()
+        for index, child in enumerate(self._servers):
+            if child.running() or index in self._given_up or child.pid is None:
+                continue
+            name, code, tail = self.names[index], child.exit_code(), child.log_tail()
+            recent = [t for t in self._restarts[index] if now - t < _RESTART_WINDOW]
+            if len(recent) >= _MAX_RESTARTS:
+                self._given_up.add(index)
+                problem = (
+                    f"{name} died {len(recent) + 1} times within {_RESTART_WINDOW:.0f} s; "
+                    "left down (see its log)"
+                )
+                found.append(Revival(name, code, tail, restarted=False, problem=problem))
+                continue
+            self._restarts[index] = [*recent, now]
+            child.start()
+            try:
+                self._wait_healthy(index)
+            except ClusterError as exc:
+                found.append(Revival(name, code, tail, restarted=False, problem=str(exc)))
+                continue
+            found.append(Revival(name, code, tail, restarted=True))
+        return found
 
     def running(self) -> list[bool]:
         return [child.running() for child in self._servers]

@@ -5,12 +5,19 @@ Every error the API returns has the same shape — ``type``, ``title``, ``status
 ``type``/``reason`` and a person can read ``detail``. The engine's own errors map onto HTTP
 statuses here and nowhere else: ``InvalidInput`` → 422 naming the field, ``NotFound`` → 404,
 ``ConflictError`` → 409, ``TokenImportError`` and ``EnrolmentError`` → 422 listing every
-problem, ``DeliveryError`` → 502, ``ServiceUnavailable`` → 503 with
-``Retry-After``. A validation failure names each bad field in ``detail`` and in ``errors``.
+problem, ``DeliveryError`` → 502, ``ServiceUnavailable`` (a store did not answer: ``what``
+is ``redis`` or ``database``) → 503 with ``Retry-After``. A driver error that escaped its
+store (a Redis or database connection failure) is the same 503, never a 500. A validation
+failure names each bad field in ``detail`` and in ``errors``.
+
+Every one of these answers leaves the HTTP/1.1 connection open for the next request, 500
+included: ``UnexpectedErrors`` answers an unexpected exception itself instead of letting it
+reach uvicorn, which would drop the connection without ``Connection: close``.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping, Sequence
 from http import HTTPStatus
@@ -20,6 +27,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mfa.errors import (
     ConflictError,
@@ -34,12 +42,15 @@ from mfa.errors import (
 __all__ = [
     "PROBLEM_JSON",
     "ApiProblem",
+    "UnexpectedErrors",
+    "document_outages",
     "install_problem_handlers",
     "problem_response",
     "retry_after_header",
 ]
 
 PROBLEM_JSON = "application/problem+json"
+_log = logging.getLogger("mfa.api")
 _TYPE_PREFIX = "urn:mfalab:problem:"
 
 
@@ -141,20 +152,6 @@ def _delivery(request: Request, exc: DeliveryError) -> JSONResponse:
     return problem_response(request, 502, "delivery-failed", str(exc))
 
 
-def _unavailable(request: Request, exc: ServiceUnavailable) -> JSONResponse:
-    """A store failed: the request had no effect (the engine saw to it) and may be retried."""
-    return problem_response(
-        request,
-        503,
-        "service-unavailable",
-        str(exc),
-        title="Service Unavailable",
-        headers=retry_after_header(exc.retry_after),
-        failing=exc.what,
-        retry_after=exc.retry_after,
-    )
-
-
 def _api_problem(request: Request, exc: ApiProblem) -> JSONResponse:
     return problem_response(
         request,
@@ -167,16 +164,144 @@ def _api_problem(request: Request, exc: ApiProblem) -> JSONResponse:
     )
 
 
+#: FastAPI's answer to a body that is not JSON (or not UTF-8) on a declared-body route
+_UNPARSABLE_BODY = "There was an error parsing the body"
+
+
 def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+    if exc.status_code == 400 and detail == _UNPARSABLE_BODY:
+        # the same answer as every other route (and the fast path) gives a bad body
+        errors = [{"field": "body", "message": "not a JSON document in UTF-8"}]
+        return problem_response(
+            request, 422, "validation", "body: not a JSON document in UTF-8", errors=errors
+        )
+    headers = dict(getattr(exc, "headers", None) or {})
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(_allowed_methods(request))
+    return problem_response(request, exc.status_code, "about:blank", detail, headers=headers)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """The methods the OpenAPI document gives this path (Starlette names only the first
+    matching route's: ``POST`` and ``DELETE`` on one path are two routes). A literal path
+    wins over a template that also matches it (``/v1/auth/app-password`` is not an auth
+    id)."""
+    import re
+
+    paths = request.app.openapi().get("paths", {})
+    path = request.url.path
+    literal = paths.get(path)
+    if literal is None:
+        literal = next(
+            (
+                operations
+                for template, operations in paths.items()
+                if "{" in template
+                and re.fullmatch(re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(template)), path)
+            ),
+            {},
+        )
+    methods = {method.upper() for method in literal}
+    return sorted(methods)
+
+
+def _unavailable(request: Request, exc: ServiceUnavailable) -> JSONResponse:
+    """A store failed: the request had no effect and may be retried after ``Retry-After``.
+    ``what`` (and ``failing``, as in ``/healthz``) names the store."""
+    runtime = getattr(request.app.state, "runtime", None)
+    if runtime is not None:
+        runtime.forget_health()
+    detail = f"the {exc.what} did not answer; nothing was changed, retry later"
     return problem_response(
-        request, exc.status_code, "about:blank", detail, headers=getattr(exc, "headers", None)
+        request,
+        503,
+        "service-unavailable",
+        detail,
+        title="Service Unavailable",
+        headers=retry_after_header(exc.retry_after),
+        what=exc.what,
+        failing=exc.what,
+        retry_after=exc.retry_after,
     )
 
 
+def unavailable_of(exc: BaseException) -> ServiceUnavailable | None:
+    """The outage a driver error means, if it is one: a Redis connection or timeout error,
+    a database that cannot be reached or cancelled the statement."""
+    if isinstance(exc, ServiceUnavailable):
+        return exc
+    try:
+        import redis
+    except ImportError:  # pragma: no cover - redis is a dependency
+        redis = None  # type: ignore[assignment]
+    if redis is not None and isinstance(exc, redis.ConnectionError | redis.TimeoutError):
+        return ServiceUnavailable("redis", exc.__class__.__name__)
+    import sqlalchemy.exc
+
+    orig = getattr(exc, "orig", exc)
+    if isinstance(exc, sqlalchemy.exc.OperationalError) or type(orig).__name__ in (
+        "OperationalError",
+        "QueryCanceled",
+    ):
+        return ServiceUnavailable("database", exc.__class__.__name__)
+    return None
+
+
 def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    outage = unavailable_of(exc)
+    if outage is not None:
+        return _unavailable(request, outage)
     # the traceback goes to the server log, never to the client
+    _log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem_response(request, 500, "internal", "the server failed; see its log")
+
+
+class UnexpectedErrors:
+    """The innermost safety net: an exception no handler took becomes the 500 (or 503)
+    problem here, and is not re-raised. (Starlette's own last-resort handler re-raises after
+    answering, and uvicorn then closes the keep-alive connection without saying so: the
+    client's next request on it fails.) If the answer had already begun, the connection
+    cannot be saved: the exception goes on to uvicorn, which closes it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception as exc:
+            if started:
+                raise
+            await _unexpected(Request(scope), exc)(scope, receive, send)
+
+
+def document_outages(schema: dict[str, Any]) -> dict[str, Any]:
+    """Every ``/v1`` operation may answer 503 (a store did not answer): say so, with its
+    ``Retry-After`` header, in the OpenAPI document."""
+    answer = {
+        "description": "Service Unavailable: the database or Redis did not answer in time",
+        "headers": {
+            "Retry-After": {"description": "seconds", "schema": {"type": "integer"}},
+        },
+        "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+    for path, operations in schema.get("paths", {}).items():
+        if path.startswith("/v1/"):
+            for operation in operations.values():
+                operation.setdefault("responses", {}).setdefault("503", answer)
+    return schema
 
 
 def install_problem_handlers(app: FastAPI) -> None:

@@ -10,9 +10,12 @@ the app's lifespan, so a graceful shutdown releases the database and Redis clean
 from __future__ import annotations
 
 import hmac
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import anyio
+import anyio.to_thread
 import httpx
 
 from mfa.api.metrics import Metrics
@@ -40,6 +43,8 @@ class Runtime:
     api_key: bytes
     closers: list[Callable[[], None]] = field(default_factory=list)
     _http: httpx.AsyncClient | None = None
+    #: the last health check: (monotonic time, failing stores)
+    _health: tuple[float, list[str]] | None = None
 
     def key_matches(self, presented: str) -> bool:
         return hmac.compare_digest(presented.encode("utf-8", "replace"), self.api_key)
@@ -52,6 +57,45 @@ class Runtime:
                 headers={"Authorization": "Bearer " + self.api_key.decode()},
             )
         return self._http
+
+    async def failing(self, within: float = 0.5, fresh: float = 0.5) -> list[str]:
+        """The stores that do not answer a ping within ``within`` seconds: ``"database"``,
+        ``"redis"``. Each ping runs in a worker thread, so a hung store delays this answer
+        by ``within`` at most and never blocks the event loop. A result is reused for
+        ``fresh`` seconds (``/healthz`` stays the bare endpoint load tests measure), unless
+        a request met a store failure since (``forget_health``)."""
+        now = time.monotonic()
+        if self._health is not None and now - self._health[0] < fresh:
+            return list(self._health[1])
+        found = await self._ping_stores(within)
+        self._health = (time.monotonic(), found)
+        return list(found)
+
+    def forget_health(self) -> None:
+        """A store just failed a request: the next ``/healthz`` asks again."""
+        self._health = None
+
+    async def _ping_stores(self, within: float) -> list[str]:
+        checks = {
+            "database": getattr(self.engine.repository, "ping", None),
+            "redis": getattr(self.engine.pending, "ping", None),
+        }
+        found: list[str] = []
+
+        async def check(name: str, ping: Callable[[], None]) -> None:
+            with anyio.move_on_after(within) as scope:
+                try:
+                    await anyio.to_thread.run_sync(ping, abandon_on_cancel=True)
+                except Exception:
+                    found.append(name)
+            if scope.cancelled_caught:
+                found.append(name)
+
+        async with anyio.create_task_group() as group:
+            for name, ping in checks.items():
+                if ping is not None:
+                    group.start_soon(check, name, ping)
+        return sorted(found)
 
     async def aclose(self) -> None:
         if self._http is not None:
@@ -93,10 +137,12 @@ def build_runtime(settings: Settings, *, engine: Engine | None = None) -> Runtim
     except ValueError as exc:
         raise ServerConfigError(f"MFALAB_SERVER_NAME: {exc}") from None
     clock = SystemClock()
-    repository = open_repository(settings.db_url, secret_key=secret)
+    repository = open_repository(settings.db_url, secret_key=secret, timeout=settings.db_timeout)
     closers.append(getattr(repository, "close", _nothing))
     try:
-        pending = open_pending(settings.pending, namespace=settings.redis_namespace)
+        pending = open_pending(
+            settings.pending, namespace=settings.redis_namespace, timeout=settings.redis_timeout
+        )
         closers.append(getattr(pending, "close", _nothing))
         sink = SinkGateway()
         scenario = settings.scenario_path

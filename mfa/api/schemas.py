@@ -9,11 +9,13 @@ travel as ISO 8601 in UTC.
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool
 
+from mfa import limits
 from mfa.auth_log import AuthLogRecord
 from mfa.delivery.sink import SinkMessage
 from mfa.methods import MethodType
@@ -24,6 +26,7 @@ __all__ = [
     "AppPasswordCheck",
     "AppPasswordCreated",
     "AuthCreate",
+    "AuthId",
     "AuthPublic",
     "AuthStatusPublic",
     "EnrolledMethod",
@@ -33,19 +36,24 @@ __all__ = [
     "MethodActivate",
     "MethodActivated",
     "MethodCreate",
+    "MethodId",
     "MethodPublic",
     "Problem",
     "PushRespond",
+    "RecipientAddress",
     "RegistrationPublic",
     "SinkMessagePublic",
     "TokenImport",
     "TokensImported",
     "UserCreate",
+    "UserId",
+    "UserPatch",
     "UserPublic",
     "UsersSync",
     "UsersSynced",
     "VerdictPublic",
     "VerifyCreate",
+    "bounded",
     "from_timestamp",
 ]
 
@@ -57,6 +65,64 @@ SYNC_MAX_USERS = 10_000
 class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+
+def _printable(maximum: int) -> AfterValidator:
+    def check(value: str) -> str:
+        problem = limits.text_problem(value, maximum=maximum)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+    return AfterValidator(check)
+
+
+def bounded(maximum: int, *, min_length: int = 0, description: str | None = None) -> Any:
+    """A string of at most ``maximum`` characters without control characters, NUL or lone
+    surrogates (``mfa.limits``). The rule is in the OpenAPI document as ``maxLength`` and a
+    ``pattern``; the pattern is checked by a validator (pydantic's regex engine cannot name
+    surrogates), so the answer is the same 422 naming the field whatever the route."""
+    return Annotated[
+        str,
+        Field(
+            max_length=maximum,
+            min_length=min_length or None,
+            description=description,
+            json_schema_extra={"pattern": limits.PRINTABLE},
+        ),
+        _printable(maximum),
+    ]
+
+
+def _ip_address(value: str) -> str:
+    try:
+        return str(ipaddress.ip_address(value.strip()))
+    except ValueError:
+        raise ValueError("an IPv4 or IPv6 address is required") from None
+
+
+UserId = bounded(limits.MAX_USER_ID, min_length=1)
+AuthId = bounded(limits.MAX_AUTH_ID, min_length=1)
+MethodId = bounded(limits.MAX_METHOD_ID, min_length=1)
+Name = bounded(limits.MAX_NAME)
+Email = bounded(limits.MAX_EMAIL)
+Phone = bounded(limits.MAX_PHONE, description="E.164, e.g. +14255550100")
+DeviceToken = bounded(limits.MAX_DEVICE_TOKEN, min_length=1)
+Serial = bounded(limits.MAX_SERIAL)
+Code = bounded(limits.MAX_CODE)
+AppPassword = bounded(limits.MAX_APP_PASSWORD)
+PskcPassword = bounded(limits.MAX_PSKC_PASSWORD)
+RecipientAddress = bounded(limits.MAX_DEVICE_TOKEN, min_length=1)
+ClientIp = Annotated[
+    str,
+    Field(
+        max_length=45,
+        description="IPv4 or IPv6 address of the person signing in (logged)",
+        json_schema_extra={"pattern": r"^[0-9A-Fa-f:.]+$"},
+    ),
+    AfterValidator(_ip_address),
+]
+PublicKey = bounded(64)
+Signature = bounded(128)
 
 _PUBLIC_KEY = (
     "push: the app's Ed25519 public key, its 32 raw bytes in base64url without padding "
@@ -72,11 +138,11 @@ def from_timestamp(seconds: float | None) -> datetime | None:
 
 
 class UserCreate(_Request):
-    user_id: str
-    first_name: str | None = None
-    last_name: str | None = None
-    email: str | None = None
-    phone: str | None = Field(None, description="E.164, e.g. +14255550100")
+    user_id: UserId
+    first_name: Name | None = None
+    last_name: Name | None = None
+    email: Email | None = None
+    phone: Phone | None = None
 
 
 class UserPublic(BaseModel):
@@ -85,17 +151,28 @@ class UserPublic(BaseModel):
     last_name: str | None
     email: str | None
     phone: str | None
+    enabled: bool = Field(True, description="enabled for MFA (counted by per-user billing)")
+    licensed: bool = Field(False, description="holds an MFA licence (not billed per user)")
+
+
+class UserPatch(_Request):
+    """Only the fields given change; each change is dated by the server's clock."""
+
+    enabled: StrictBool | None = Field(
+        None, description="enable or disable the user for MFA (a disabled user can't sign in)"
+    )
+    licensed: StrictBool | None = Field(None, description="assign or remove an MFA licence")
 
 
 class MethodCreate(_Request):
     type: MethodType
-    phone: str | None = Field(None, description="sms/voice; defaults to the user's phone")
-    serial: str | None = Field(None, description="hardware_token: serial of an imported token")
-    device_token: str | None = Field(
+    phone: Phone | None = Field(None, description="sms/voice; defaults to the user's phone")
+    serial: Serial | None = Field(None, description="hardware_token: serial of an imported token")
+    device_token: DeviceToken | None = Field(
         None, description="push: where notifications go; with public_key, activates at once"
     )
-    public_key: str | None = Field(None, description=_PUBLIC_KEY)
-    default: bool = False
+    public_key: PublicKey | None = Field(None, description=_PUBLIC_KEY)
+    default: StrictBool = False
 
 
 class MethodPublic(BaseModel):
@@ -108,18 +185,18 @@ class MethodPublic(BaseModel):
 class Enrollee(_Request):
     """One user of a directory sync, with their first (default) method."""
 
-    user_id: str
+    user_id: UserId
     method: MethodType
-    phone: str | None = Field(None, description="sms/voice: the user's number, E.164")
-    serial: str | None = Field(None, description="hardware_token: serial of an imported token")
-    device_token: str | None = Field(
+    phone: Phone | None = Field(None, description="sms/voice: the user's number, E.164")
+    serial: Serial | None = Field(None, description="hardware_token: serial of an imported token")
+    device_token: DeviceToken | None = Field(
         None, description="push: where notifications go; with public_key, activates at once"
     )
-    first_name: str | None = None
-    last_name: str | None = None
-    email: str | None = None
-    licensed: bool = False
-    public_key: str | None = Field(None, description=_PUBLIC_KEY)
+    first_name: Name | None = None
+    last_name: Name | None = None
+    email: Email | None = None
+    licensed: StrictBool = False
+    public_key: PublicKey | None = Field(None, description=_PUBLIC_KEY)
 
 
 class UsersSync(_Request):
@@ -136,8 +213,10 @@ class UsersSynced(BaseModel):
 
 
 class MethodActivate(_Request):
-    device_token: str = Field(description="where notifications go (shown only as a fingerprint)")
-    public_key: str = Field(description=_PUBLIC_KEY)
+    device_token: DeviceToken = Field(
+        description="where notifications go (shown only as a fingerprint)"
+    )
+    public_key: PublicKey = Field(description=_PUBLIC_KEY)
 
 
 class MethodActivated(BaseModel):
@@ -160,8 +239,11 @@ class AppPasswordCreated(BaseModel):
 
 class TokenImport(_Request):
     format: Literal["pskc", "csv"]
-    content: str = Field(description="the file's text")
-    password: str | None = Field(None, description="PSKC pre-shared key or passphrase")
+    content: str = Field(
+        max_length=limits.MAX_IMPORT_BYTES,
+        description=f"the file's text (at most {limits.MAX_IMPORT_BYTES:,} characters)",
+    )
+    password: PskcPassword | None = Field(None, description="PSKC pre-shared key or passphrase")
 
 
 class TokensImported(BaseModel):
@@ -173,9 +255,9 @@ class TokensImported(BaseModel):
 
 
 class AuthCreate(_Request):
-    user_id: str
+    user_id: UserId
     method: MethodType | None = Field(None, description="default: the user's default method")
-    client_ip: str | None = None
+    client_ip: ClientIp | None = None
 
 
 class AuthPublic(BaseModel):
@@ -192,7 +274,7 @@ class AuthPublic(BaseModel):
 
 
 class VerifyCreate(_Request):
-    code: str
+    code: Code
 
 
 class VerdictPublic(BaseModel):
@@ -206,16 +288,15 @@ class AuthStatusPublic(BaseModel):
 
 
 class PushRespond(_Request):
-    approve: bool
+    approve: StrictBool
     number: int | None = Field(
         None,
         ge=10,
         le=99,
         description="the number the person typed (number matching; leave out when it is off)",
     )
-    signature: str | None = Field(
+    signature: Signature | None = Field(
         None,
-        max_length=128,
         description="Ed25519 signature, base64url without padding, by the activated device over "
         "the UTF-8 bytes of '<auth_id>.approve.<number>' ('<auth_id>.approve' without number "
         "matching) or '<auth_id>.deny'; missing or wrong: denied bad_signature",
@@ -223,16 +304,20 @@ class PushRespond(_Request):
 
 
 class AppPasswordCheck(_Request):
-    user_id: str
-    password: str
+    user_id: UserId
+    password: AppPassword
+    client_ip: ClientIp | None = None
 
 
 # ---------------------------------------------------------------------------- observation
 
 
 class HealthPublic(BaseModel):
-    status: Literal["ok"]
+    status: Literal["ok", "degraded"]
     server: str
+    failing: list[Literal["database", "redis"]] | None = Field(
+        None, description="degraded only: the stores that did not answer"
+    )
 
 
 class SinkMessagePublic(BaseModel):

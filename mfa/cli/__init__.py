@@ -27,6 +27,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "mfa.cli.logs",
     "mfa.cli.serve",
     "mfa.cli.loadtest",
+    "mfa.cli.billing",
+    "mfa.cli.provider",
     "reports.cli",
 )
 

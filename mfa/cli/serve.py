@@ -68,6 +68,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     cluster.add_argument("--lb", choices=("nginx",), default=None)
     cluster.add_argument("--policy", choices=ROUTING_POLICIES, default="round_robin")
     cluster.add_argument("--lb-port", type=int, default=8000)
+    cluster.add_argument(
+        "--workdir",
+        default=None,
+        metavar="DIR",
+        help="database (by default) and server logs; default: a new temp dir. Never deleted",
+    )
     cluster.set_defaults(handler=_cluster)
 
 
@@ -233,6 +239,7 @@ def _cluster(args: argparse.Namespace) -> int:
         lb=args.lb,
         policy=args.policy,
         lb_port=args.lb_port,
+        workdir=args.workdir,
     )
     try:
         cluster = Cluster(spec)
@@ -247,11 +254,13 @@ def _cluster(args: argparse.Namespace) -> int:
         return 0
     finally:
         cluster.stop()
+        print(f"mfalab cluster: work directory kept: {cluster.workdir}", flush=True)
 
 
 def _run_cluster(cluster: Cluster, spec: ClusterSpec) -> int:
     from mfa.api.cluster import ClusterError, NginxMissing
 
+    print(f"workdir   {cluster.workdir}  (database by default, server logs; kept)", flush=True)
     try:
         cluster.start()
     except NginxMissing as exc:
@@ -265,12 +274,29 @@ def _run_cluster(cluster: Cluster, spec: ClusterSpec) -> int:
         print(f"lb    {cluster.lb_url}  (nginx, {spec.policy})")
     print(f"database  {cluster.db_url}")
     print(f"pending   {spec.pending}")
+    print(
+        "pids      "
+        + " ".join(f"{n}={p}" for n, p in zip(cluster.names, cluster.pids, strict=True))
+    )
     if spec.api_key is None:
         print(f"API key (shown once): {cluster.api_key}")
     print("Ctrl-C or SIGTERM stops the cluster.", flush=True)
     while True:
         time.sleep(0.5)
-        dead = [n for n, up in zip(cluster.names, cluster.running(), strict=True) if not up]
-        if dead:
-            print(f"mfalab cluster: {', '.join(dead)} stopped unexpectedly", file=sys.stderr)
-            return 1
+        # a server that died is restarted; the others keep serving meanwhile
+        for revival in cluster.revive():
+            print(
+                f"mfalab cluster: {revival.name} stopped unexpectedly (exit code "
+                f"{revival.exit_code}); its last log lines:\n{revival.log_tail}",
+                file=sys.stderr,
+                flush=True,
+            )
+            if revival.restarted:
+                index = cluster.names.index(revival.name)
+                print(
+                    f"mfalab cluster: {revival.name} restarted (pid {cluster.pids[index]})",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            else:
+                print(f"mfalab cluster: {revival.problem}", file=sys.stderr, flush=True)

@@ -53,13 +53,36 @@ def _help(parser: argparse.ArgumentParser) -> int:
     return 2
 
 
-def _read(name: str) -> tuple[bytes, str]:
-    from mfa.cli import UsageError
+def _settings() -> Settings:
+    from pydantic import ValidationError
 
+    from mfa.cli import UsageError
+    from mfa.settings import Settings
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = [
+            f"MFALAB_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
+        ]
+        raise UsageError("; ".join(problems)) from None
+
+
+def _read(name: str) -> tuple[bytes, str]:
+    """The file's bytes; one over the import limit is refused before it is read whole."""
+    from mfa.cli import UsageError
+    from mfa.limits import MAX_IMPORT_BYTES
+
+    too_big = f"{name}: larger than {MAX_IMPORT_BYTES:,} bytes, the import limit; nothing imported"
     if name == "-":
-        return sys.stdin.buffer.read(), "<stdin>"
+        data = sys.stdin.buffer.read(MAX_IMPORT_BYTES + 1)
+        if len(data) > MAX_IMPORT_BYTES:
+            raise UsageError(too_big)
+        return data, "<stdin>"
     path = Path(name)
     try:
+        if path.is_file() and path.stat().st_size > MAX_IMPORT_BYTES:
+            raise UsageError(too_big)
         return path.read_bytes(), str(path)
     except FileNotFoundError:
         raise UsageError(f"{name}: no such file") from None
@@ -70,15 +93,22 @@ def _read(name: str) -> tuple[bytes, str]:
 
 
 def _import(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
     from mfa.cli import UsageError
     from mfa.errors import ConflictError, TokenImportError
-    from mfa.settings import Settings
     from mfa.tokens.importer import parse_token_file
 
+    settings = _settings()
     content, source = _read(args.file)
     try:
         tokens = parse_token_file(
-            content, args.format, password=args.password, key=args.key, source=source
+            content,
+            args.format,
+            password=args.password,
+            key=args.key,
+            source=source,
+            max_iterations=settings.pskc_max_iterations,
         )
     except TokenImportError as exc:
         raise UsageError(str(exc)) from None
@@ -87,7 +117,6 @@ def _import(args: argparse.Namespace) -> int:
         print(f"{source}: {len(tokens)} valid token(s), nothing stored: {', '.join(serials)}")
         return 0
 
-    settings = Settings()
     db_url = args.db or settings.db_url
     engine, close = _engine(settings, db_url)
     try:
@@ -96,6 +125,13 @@ def _import(args: argparse.Namespace) -> int:
         raise UsageError(f"{source}: {exc}; nothing imported") from None
     except TokenImportError as exc:
         raise UsageError(str(exc)) from None
+    except SQLAlchemyError as exc:
+        # the database refused the batch: one line, without SQL or parameters
+        orig = getattr(exc, "orig", None) or exc
+        first = (str(orig).strip().splitlines() or [orig.__class__.__name__])[0]
+        raise UsageError(
+            f"{source}: the database refused the import ({first}); nothing imported", 1
+        ) from None
     finally:
         close()
     print(f"imported {len(tokens)} token(s) into {_shown(db_url)}: {', '.join(serials)}")

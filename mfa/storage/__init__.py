@@ -24,16 +24,17 @@ __all__ = [
 ]
 
 
-def open_repository(url: str, *, secret_key: bytes) -> Repository:
-    """``"memory"`` → ``InMemoryRepository``; a database URL → ``SqlRepository``."""
+def open_repository(url: str, *, secret_key: bytes, timeout: float | None = None) -> Repository:
+    """``"memory"`` → ``InMemoryRepository``; a database URL → ``SqlRepository``
+    (``timeout``: seconds to connect and, on PostgreSQL, per statement; see there)."""
     if isinstance(url, str) and url.strip() == "memory":
         return InMemoryRepository()
     from mfa.storage.sql import SqlRepository  # SQLAlchemy only when a database is used
 
-    return SqlRepository(url, secret_key=secret_key)
+    return SqlRepository(url, secret_key=secret_key, timeout=timeout)
 
 
-def open_pending(spec: str, *, namespace: str = "mfalab") -> PendingStore:
+def open_pending(spec: str, *, namespace: str = "mfalab", timeout: float = 1.0) -> PendingStore:
     """``"memory"`` (server mode), ``"shared"`` (in-process) or ``redis://…``."""
     text = spec.strip() if isinstance(spec, str) else ""
     if text == "memory":
@@ -43,5 +44,5 @@ def open_pending(spec: str, *, namespace: str = "mfalab") -> PendingStore:
     if text.startswith(("redis://", "rediss://", "unix://")):
         from mfa.storage.redis_pending import RedisPendingStore
 
-        return RedisPendingStore(text, namespace=namespace)
+        return RedisPendingStore(text, namespace=namespace, timeout=timeout)
     raise InvalidInput("MFALAB_PENDING", f"{spec!r} is not 'memory', 'shared' or a redis:// URL")

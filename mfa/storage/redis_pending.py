@@ -14,6 +14,13 @@ reveals no live code (privacyIDEA #5736 stored SMS codes in clear in Redis).
 ``transition`` is a compare-and-set on the record's version, run as one Lua script: Redis
 runs a script without interleaving any other command, so two servers verifying one code at
 the same moment cannot both move the record on from the version they read.
+
+Outages: every call has a timeout (``MFALAB_REDIS_TIMEOUT``, 1 s by default) for connecting,
+reading and writing, and a failed call raises ``mfa.errors.ServiceUnavailable("redis")``
+(503 with ``Retry-After`` over HTTP). The engine runs on the event loop, so a hung Redis
+would hold every request of the worker for one timeout per call; after a failure the store
+therefore answers ``ServiceUnavailable`` at once for ``retry_after`` seconds (a circuit
+breaker) instead of waiting again, and ``ping`` (``/healthz``) tells when Redis is back.
 """
 
 from __future__ import annotations
@@ -22,11 +29,13 @@ import base64
 import json
 import math
 import time
+from collections.abc import Callable
 from dataclasses import fields
+from typing import TypeVar
 
 import redis
 
-from mfa.errors import InvalidInput
+from mfa.errors import InvalidInput, ServiceUnavailable
 from mfa.methods import MethodType
 from mfa.pending import PendingAuth
 from mfa.reasons import AuthStatus, DenialReason
@@ -35,6 +44,7 @@ from mfa.storage.locations import StorageUnavailable
 __all__ = ["RedisPendingStore", "decode_pending", "encode_pending"]
 
 _SCHEMES = ("redis://", "rediss://", "unix://")
+T = TypeVar("T")
 
 #: Short JSON keys: a record is written on begin and every verify of every authentication.
 #: A field not listed here (added to ``PendingAuth`` later) travels under its own name.
@@ -116,22 +126,61 @@ class RedisPendingStore:
     #: What ``mfa.errors.ServiceUnavailable`` calls this store when it fails.
     backend = "redis"
 
-    def __init__(self, url: str, *, namespace: str = "mfalab") -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        namespace: str = "mfalab",
+        timeout: float = 1.0,
+        retry_after: float = 1.0,
+    ) -> None:
         if not isinstance(url, str) or not url.startswith(_SCHEMES):
             raise InvalidInput("MFALAB_PENDING", f"{url!r} is not a redis:// URL")
         if not namespace or any(c.isspace() for c in namespace):
             raise InvalidInput("namespace", "a non-empty namespace without spaces is required")
         try:
-            self._redis = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+            self._redis = redis.Redis.from_url(
+                url, socket_timeout=timeout, socket_connect_timeout=timeout
+            )
         except ValueError as exc:
             raise InvalidInput("MFALAB_PENDING", f"{url!r}: {exc}") from None
         self._prefix = f"{namespace}:pending:"
         self._transition = self._redis.register_script(_TRANSITION)
+        self._retry_after = retry_after
+        #: monotonic time until which calls fail at once (the last call failed)
+        self._down_until = 0.0
+        self._down_reason = ""
         try:
             self._redis.ping()
         except redis.RedisError as exc:
             self._redis.close()
             raise StorageUnavailable(f"Redis at {_shown(url)} is not reachable: {exc}") from None
+
+    # ------------------------------------------------------------------ outages
+
+    def _call(self, action: str, function: Callable[[], T]) -> T:
+        """Run one Redis call; a failure opens the breaker and is ``ServiceUnavailable``."""
+        if time.monotonic() < self._down_until:
+            raise ServiceUnavailable("redis", self._down_reason, retry_after=self._retry_after)
+        try:
+            return function()
+        except redis.RedisError as exc:
+            self._down_until = time.monotonic() + self._retry_after
+            self._down_reason = f"{action} failed ({exc.__class__.__name__}: {exc})"
+            raise ServiceUnavailable(
+                "redis", self._down_reason, retry_after=self._retry_after
+            ) from None
+
+    def ping(self) -> None:
+        """Ask Redis (even while the breaker is open); close the breaker when it answers.
+        Raises ``ServiceUnavailable`` when it does not."""
+        try:
+            self._redis.ping()
+        except redis.RedisError as exc:
+            self._down_until = time.monotonic() + self._retry_after
+            self._down_reason = f"ping failed ({exc.__class__.__name__}: {exc})"
+            raise ServiceUnavailable("redis", self._down_reason) from None
+        self._down_until = 0.0
 
     @property
     def shared(self) -> bool:
@@ -139,22 +188,20 @@ class RedisPendingStore:
 
     def put(self, pending: PendingAuth, *, keep_until: float) -> None:
         option, millis = _expiry(pending, keep_until)
-        self._redis.execute_command(
-            "SET", self._prefix + pending.auth_id, encode_pending(pending), option, millis
-        )
+        key, record = self._prefix + pending.auth_id, encode_pending(pending)
+        self._call("SET", lambda: self._redis.execute_command("SET", key, record, option, millis))
 
     def get(self, auth_id: str) -> PendingAuth | None:
-        raw = self._redis.get(self._prefix + auth_id)
+        raw = self._call("GET", lambda: self._redis.get(self._prefix + auth_id))
         return None if raw is None else decode_pending(auth_id, raw)  # type: ignore[arg-type]
 
     def transition(self, old: PendingAuth, new: PendingAuth, *, keep_until: float) -> bool:
         if new.version <= old.version:
             raise ValueError("a transition must raise the record's version")
         option, millis = _expiry(new, keep_until)
-        done = self._transition(
-            keys=[self._prefix + old.auth_id],
-            args=[old.version, encode_pending(new), option, millis],
-        )
+        keys = [self._prefix + old.auth_id]
+        args = [old.version, encode_pending(new), option, millis]
+        done = self._call("transition", lambda: self._transition(keys=keys, args=args))
         return bool(done)
 
     def purge(self, now: float) -> int:

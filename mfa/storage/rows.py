@@ -21,11 +21,13 @@ from mfa.methods import MethodType, RegisteredMethod
 from mfa.reasons import AuthStatus, DenialReason, RegistrationReason
 from mfa.security_state import SecurityState
 from mfa.tokens.model import HardwareToken
-from mfa.users import User
+from mfa.users import User, UserChange, UserFact
 
 __all__ = [
     "account_from_row",
     "account_row",
+    "change_from_row",
+    "change_row",
     "log_from_row",
     "log_row",
     "method_from_row",
@@ -148,8 +150,16 @@ def log_from_row(row: Row) -> AuthLogRecord:
 
 
 def account_row(account: ProviderAccount) -> dict[str, object]:
-    return _to_row(account, id=1, model=_value(account.model))
+    return _to_row(account, model=_value(account.model))
 
 
 def account_from_row(row: Row) -> ProviderAccount:
     return _from_row(ProviderAccount, row, model=BillingModel(row.model))
+
+
+def change_row(change: UserChange) -> dict[str, object]:
+    return _to_row(change, fact=_value(change.fact))
+
+
+def change_from_row(row: Row) -> UserChange:
+    return _from_row(UserChange, row, fact=UserFact(row.fact))

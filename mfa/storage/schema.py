@@ -16,6 +16,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 __all__ = [
+    "LEGACY_ACCOUNT_TABLE",
     "accounts",
     "app_passwords",
     "auth_log",
@@ -23,6 +24,7 @@ __all__ = [
     "methods",
     "security_states",
     "tokens",
+    "user_changes",
     "users",
 ]
 
@@ -126,13 +128,29 @@ auth_log = sa.Table(
     sa.Column("billable", sa.Boolean, nullable=False),
 )
 
-#: The one provider account of this deployment (``id`` is always 1).
+#: Every provider ever created, the active one with ``ended_at`` NULL (names are never
+#: reused). Replaces ``provider_account`` (one row, ``id`` 1) of earlier versions, whose row
+#: ``SqlRepository`` copies here once.
 accounts = sa.Table(
-    "provider_account",
+    "providers",
     metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
-    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("name", sa.String(128), primary_key=True),
     sa.Column("model", sa.String(16), nullable=False),
     sa.Column("created_at", sa.Double, nullable=False),
     sa.Column("tenant", sa.Text),
+    sa.Column("ended_at", sa.Double),
+)
+
+LEGACY_ACCOUNT_TABLE = "provider_account"
+
+#: The dated history of users' licences and enablement (``mfa.users.UserChange``), append
+#: only: billing rebuilds any past month from it.
+user_changes = sa.Table(
+    "user_changes",
+    metadata,
+    sa.Column("id", _SerialKey, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.String(128), nullable=False, index=True),
+    sa.Column("fact", sa.String(16), nullable=False),
+    sa.Column("value", sa.Boolean, nullable=False),
+    sa.Column("at", sa.Double, nullable=False, index=True),
 )

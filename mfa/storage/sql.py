@@ -24,12 +24,23 @@ never lose a failure, a send or an accepted TOTP step to a concurrent update.
 Durability: on SQLite, ``synchronous=NORMAL`` in WAL mode means a power cut (not a process
 crash) can lose the last commits; PostgreSQL keeps its own settings.
 
+Outages: with a ``timeout`` (the server passes ``MFALAB_DB_TIMEOUT``, 1 s by default) a
+PostgreSQL statement is cancelled after that long (``statement_timeout``; bulk work — an
+import, a directory sync, the log listing — gets a minute, and a security-counter update
+may queue 10 s for the user's row lock, since a burst on one user is contention, not an
+outage), and connecting gives up after it (libpq waits at least 2 s). The pool pings a
+connection before handing it out, so a connection the database dropped is replaced instead
+of failing a request. A database that cannot be reached, or a statement cancelled, raises
+``mfa.errors.ServiceUnavailable("database")`` (503 with ``Retry-After`` over HTTP); the
+statement's transaction was rolled back, so nothing is half-written.
+
 The schema is created on first use (see ``mfa.storage.schema``); alembic migrations come
 when the schema must evolve.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 from collections import namedtuple
@@ -42,13 +53,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from mfa.auth_log import AuthLogRecord
 from mfa.billing import ProviderAccount
-from mfa.errors import ConflictError
+from mfa.errors import ConflictError, ServiceUnavailable
 from mfa.methods import RegisteredMethod
 from mfa.security_state import SecurityState, StateChange, empty_state
 from mfa.storage import rows
 from mfa.storage.crypto import SecretBox
 from mfa.storage.locations import StorageUnavailable, database_url, shown
 from mfa.storage.schema import (
+    LEGACY_ACCOUNT_TABLE,
     accounts,
     app_passwords,
     auth_log,
@@ -56,16 +68,21 @@ from mfa.storage.schema import (
     methods,
     security_states,
     tokens,
+    user_changes,
     users,
 )
 from mfa.tokens.model import HardwareToken
-from mfa.users import User
+from mfa.users import User, UserChange
 
 __all__ = ["SqlRepository"]
 
 #: Any constant: serialises schema creation when several servers start at once.
 _SCHEMA_LOCK_ID = 0x6D66_616C_6162
 _SQLITE_BUSY_SECONDS = 15.0
+#: statement_timeout for bulk work (imports, directory syncs, the log listing, the schema).
+_BULK_TIMEOUT = "60s"
+#: statement_timeout inside ``update_state``, which queues for the user's row lock.
+_LOCK_QUEUE_TIMEOUT = "10s"
 #: Bound parameters per statement stay well under SQLite's and PostgreSQL's limits.
 _CHUNK = 500
 _Params = Mapping[str, object]
@@ -104,14 +121,23 @@ class SqlRepository:
     #: The authentication log is always kept (``Repository.keep_logs``).
     keep_logs = True
 
-    def __init__(self, url: str, *, secret_key: bytes | None, echo: bool = False) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        secret_key: bytes | None,
+        echo: bool = False,
+        timeout: float | None = None,
+    ) -> None:
         self.url = database_url(url)
+        self._timeout = timeout
         self._box = SecretBox(secret_key) if secret_key is not None else None
         is_sqlite = self.url.get_backend_name() == "sqlite"
         if is_sqlite:
             self._engine = sa.create_engine(
                 self.url,
                 echo=echo,
+                hide_parameters=True,
                 paramstyle="named",
                 connect_args={"check_same_thread": False, "timeout": _SQLITE_BUSY_SECONDS},
                 # each thread holds its own connection (see _thread_connection): no pool limit
@@ -121,25 +147,41 @@ class SqlRepository:
         else:
             # single statements autocommit: one round trip instead of BEGIN, query, COMMIT;
             # multi-statement work asks for a transaction (see _transaction)
+            connect_args: dict[str, object] = {}
+            if timeout is not None:
+                connect_args = {
+                    "connect_timeout": max(1, math.ceil(timeout)),
+                    "options": f"-c statement_timeout={max(1, round(timeout * 1000))}",
+                }
             self._engine = sa.create_engine(
                 self.url,
                 echo=echo,
+                hide_parameters=True,
                 isolation_level="AUTOCOMMIT",
                 pool_size=8,
                 max_overflow=16,
                 pool_recycle=1800,
+                # a connection the server dropped (restart, idle timeout) is replaced at
+                # checkout instead of failing the request that drew it
+                pool_pre_ping=True,
+                connect_args=connect_args,
             )
         self._echo = echo
         self._per_thread = is_sqlite
         # SQLite: take the write lock when the transaction starts, not at its first write,
         # so two read-modify-writes cannot both read first
         self._begin_locked = "BEGIN IMMEDIATE" if is_sqlite else "BEGIN"
+        if not is_sqlite and timeout is not None:
+            # waiting for a user's row lock is contention, not an outage: a burst of guesses
+            # on one user queues here (one round trip: no parameters, simple protocol)
+            self._begin_locked = f"BEGIN; SET LOCAL statement_timeout = '{_LOCK_QUEUE_TIMEOUT}'"
         self._pid = os.getpid()
         self._local = threading.local()
         self._held: list[Any] = []
         self._held_lock = threading.Lock()
         dbapi = self._engine.dialect.loaded_dbapi
         self._integrity_error: type[Exception] = dbapi.IntegrityError
+        self._operational_error: type[Exception] = dbapi.OperationalError
         self._create_schema()
         insert = sqlite.insert if is_sqlite else postgresql.insert
         assign = insert(tokens)
@@ -210,8 +252,19 @@ class SqlRepository:
                 .where(auth_log.c.began_at >= sa.bindparam("since"))
                 .order_by(auth_log.c.began_at, auth_log.c.id)
             ),
-            "get_account": by(accounts, "id"),
-            "save_account": upsert(accounts, "id"),
+            "ping": "SELECT 1",
+            "active_account": self._compile(
+                sa.select(accounts)
+                .where(accounts.c.ended_at.is_(None))
+                .order_by(accounts.c.created_at.desc())
+            ),
+            "all_accounts": self._compile(
+                sa.select(accounts).order_by(accounts.c.created_at, accounts.c.name)
+            ),
+            "save_account": upsert(accounts, "name"),
+            "all_changes": self._compile(
+                sa.select(user_changes).order_by(user_changes.c.at, user_changes.c.id)
+            ),
         }
         self._rows = {t.name: _row_type(t) for t in metadata.sorted_tables}
 
@@ -228,6 +281,7 @@ class SqlRepository:
                     if conn.dialect.name == "postgresql":
                         conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_SCHEMA_LOCK_ID)))
                     metadata.create_all(conn, checkfirst=True)
+                    _adopt_legacy_account(conn)
                     missing = _missing_columns(conn)
                 if missing:
                     self._engine.dispose()
@@ -253,12 +307,29 @@ class SqlRepository:
 
     @contextmanager
     def _transaction(self) -> Iterator[sa.Connection]:
-        """A real transaction (the PostgreSQL pool autocommits by default)."""
+        """A real transaction (the PostgreSQL pool autocommits by default), for bulk work:
+        its statements may take up to a minute whatever the per-statement timeout."""
         with self._engine.connect() as conn:
             if conn.dialect.name == "postgresql":
                 conn.execution_options(isolation_level="READ COMMITTED")
             with conn.begin():
+                if conn.dialect.name == "postgresql" and self._timeout is not None:
+                    conn.exec_driver_sql(f"SET LOCAL statement_timeout = '{_BULK_TIMEOUT}'")
                 yield conn
+
+    @contextmanager
+    def _bulk(self) -> Iterator[sa.Connection]:
+        """``_transaction`` for requests: a database that cannot be reached, or a statement
+        cancelled, is ``ServiceUnavailable`` (the transaction was rolled back)."""
+        try:
+            with self._transaction() as conn:
+                yield conn
+        except sa.exc.OperationalError as exc:
+            raise ServiceUnavailable("database", _reason(exc)) from None
+
+    def ping(self) -> None:
+        """One round trip; ``ServiceUnavailable`` when the database does not answer."""
+        self._run("ping", {})
 
     def close(self) -> None:
         with self._held_lock:
@@ -284,7 +355,8 @@ class SqlRepository:
         for a query, else the affected row count."""
         sql = self._sql[name]
         if self._echo:
-            self._engine.logger.info("%s %r", sql, params)
+            # the statement only: parameters hold sealed secrets and personal data
+            self._engine.logger.info("%s", sql)
         conn, pooled = self._connection()
         try:
             cursor = conn.cursor()
@@ -302,6 +374,8 @@ class SqlRepository:
             return result
         except Exception as exc:
             self._failed(conn, exc)
+            if isinstance(exc, self._operational_error):
+                raise ServiceUnavailable("database", _reason(exc)) from None
             raise
         finally:
             if pooled:
@@ -311,9 +385,12 @@ class SqlRepository:
         """This thread's SQLite connection, or one from the pool (``True``: give it back)."""
         if self._pid != os.getpid():
             self._after_fork()
-        if self._per_thread:
-            return self._thread_connection(), False
-        return self._engine.raw_connection(), True
+        try:
+            if self._per_thread:
+                return self._thread_connection(), False
+            return self._engine.raw_connection(), True
+        except sa.exc.DBAPIError as exc:  # cannot connect: refused, timed out
+            raise ServiceUnavailable("database", _reason(exc)) from None
 
     def _failed(self, conn: Any, exc: Exception) -> None:
         """After a failed statement: roll its transaction back, or drop the connection if
@@ -407,7 +484,7 @@ class SqlRepository:
         table: those are returned, and nothing is written. Another server that inserts some
         of them between our check and our insert is found out the same way."""
         try:
-            with self._transaction() as conn:
+            with self._bulk() as conn:
                 clash = _existing(conn, key, keys)
                 if not clash:
                     store(conn)
@@ -427,6 +504,18 @@ class SqlRepository:
 
     def iter_users(self) -> Iterable[User]:
         return [rows.user_from_row(r) for r in self._select("all_users", users, {})]
+
+    # ------------------------------------------------------------------ dated user facts
+
+    def change_user(self, user: User, change: UserChange) -> None:
+        """One transaction: the user's row and its history row."""
+        with self._transaction() as conn:
+            conn.exec_driver_sql(self._sql["save_user"], rows.user_row(user))
+            conn.execute(user_changes.insert(), [rows.change_row(change)])
+
+    def user_changes(self) -> list[UserChange]:
+        found = self._select("all_changes", user_changes, {})
+        return [rows.change_from_row(r) for r in found]
 
     # ------------------------------------------------------------------ methods
 
@@ -502,6 +591,8 @@ class SqlRepository:
             return answer
         except Exception as exc:
             self._failed(conn, exc)
+            if isinstance(exc, self._operational_error):
+                raise ServiceUnavailable("database", _reason(exc)) from None
             raise
         finally:
             if pooled:
@@ -527,20 +618,48 @@ class SqlRepository:
         self._run("save_log", rows.log_row(record))
 
     def logs(self, since: float | None = None) -> list[AuthLogRecord]:
-        if since is None:
-            found = self._select("all_logs", auth_log, {})
-        else:
-            found = self._select("logs_since", auth_log, {"since": float(since)})
+        name, params = (
+            ("all_logs", {}) if since is None else ("logs_since", {"since": float(since)})
+        )
+        if self._per_thread or self._timeout is None:
+            found = self._select(name, auth_log, params)
+        else:  # a long log is bulk work: past the per-statement timeout
+            make = self._rows[auth_log.name]._make
+            with self._bulk() as conn:
+                found = [make(r) for r in conn.exec_driver_sql(self._sql[name], params)]
         return [rows.log_from_row(r) for r in found]
 
-    # ------------------------------------------------------------------ provider account
+    # ------------------------------------------------------------------ provider accounts
 
     def get_account(self) -> ProviderAccount | None:
-        found = self._select("get_account", accounts, {"k": 1})
+        found = self._select("active_account", accounts, {})
         return rows.account_from_row(found[0]) if found else None
 
     def save_account(self, account: ProviderAccount) -> None:
         self._run("save_account", rows.account_row(account))
+
+    def accounts(self) -> list[ProviderAccount]:
+        return [rows.account_from_row(r) for r in self._select("all_accounts", accounts, {})]
+
+
+def _adopt_legacy_account(conn: sa.Connection) -> None:
+    """A database of an earlier version kept its one provider in ``provider_account``: copy
+    it into ``providers`` once (the old table is left as it was)."""
+    if not sa.inspect(conn).has_table(LEGACY_ACCOUNT_TABLE):
+        return
+    if conn.execute(sa.select(sa.func.count()).select_from(accounts)).scalar():
+        return
+    legacy = sa.Table(LEGACY_ACCOUNT_TABLE, sa.MetaData(), autoload_with=conn)
+    for row in conn.execute(sa.select(legacy)).mappings():
+        conn.execute(
+            accounts.insert().values(
+                name=row["name"],
+                model=row["model"],
+                created_at=row["created_at"],
+                tenant=row["tenant"],
+                ended_at=None,
+            )
+        )
 
 
 def _missing_columns(conn: sa.Connection) -> list[str]:

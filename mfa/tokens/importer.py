@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Literal
 
 from mfa.errors import InvalidInput, ProblemItem, TokenImportError
+from mfa.limits import PSKC_MAX_ITERATIONS
 from mfa.tokens.csv_import import parse_csv
 from mfa.tokens.model import HardwareToken
 from mfa.tokens.pskc import parse_pskc
@@ -42,11 +43,13 @@ def parse_token_file(
     password: str | None = None,
     key: bytes | str | None = None,
     source: str = "<input>",
+    max_iterations: int = PSKC_MAX_ITERATIONS,
 ) -> list[HardwareToken]:
     """Parse a PSKC or CSV token file; ``password``/``key`` decrypt encrypted PSKC files.
 
-    Raises ``InvalidInput`` for an unknown format and ``TokenImportError`` (with every bad
-    row or key) for a bad file.
+    ``max_iterations`` caps the PBKDF2 iteration count an encrypted PSKC file may ask for
+    (``MFALAB_PSKC_MAX_ITERATIONS``). Raises ``InvalidInput`` for an unknown format and
+    ``TokenImportError`` (with every bad row or key) for a bad file.
     """
     chosen = sniff_format(content, source) if fmt is None else str(fmt).lower()
     if chosen not in FORMATS:
@@ -58,4 +61,6 @@ def parse_token_file(
                 [ProblemItem("options", "a password or key applies to PSKC files only")],
             )
         return parse_csv(content, source=source)
-    return parse_pskc(content, password=password, key=key, source=source)
+    return parse_pskc(
+        content, password=password, key=key, source=source, max_iterations=max_iterations
+    )

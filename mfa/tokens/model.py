@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mfa.limits import MAX_INTERVAL
 from mfa.otp import ALGORITHMS, MIN_SECRET_BITS, secret_bytes
 
 __all__ = [
@@ -63,8 +64,12 @@ def secret_problem(secret: object) -> str | None:
 def parameter_problems(period: object, digits: object, algorithm: object) -> list[str]:
     """Why a token's time interval, length or hash cannot be used (empty when they can)."""
     problems = []
-    if not isinstance(period, int) or isinstance(period, bool) or period <= 0:
-        problems.append(f"time interval must be a positive whole number of seconds, not {period!r}")
+    if not isinstance(period, int) or isinstance(period, bool) or not 1 <= period <= MAX_INTERVAL:
+        shown = repr(period) if len(repr(period)) <= 24 else repr(period)[:20] + "…"
+        problems.append(
+            f"time interval must be a positive whole number of seconds up to {MAX_INTERVAL}, "
+            f"not {shown}"
+        )
     if not isinstance(digits, int) or isinstance(digits, bool) or not 6 <= digits <= 10:
         problems.append(f"digits must be between 6 and 10, not {digits!r}")
     if algorithm not in ALGORITHMS:

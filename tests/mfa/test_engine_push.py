@@ -264,7 +264,10 @@ def test_an_answer_from_the_replaced_device_is_bad_signature(engine: Engine) -> 
     assert _approve(engine, _begin(engine, "dan"), new).ok
 
 
-def test_relinking_the_provider_stops_push_until_reactivation(engine: Engine) -> None:
+def test_a_new_provider_stops_push_until_reactivation(engine: Engine) -> None:
+    """The seed: re-activating the servers with a new provider's credentials stops mobile
+    app notifications until each user re-activates the app; calls and texts keep working
+    (a provider of the same tenant carries the user settings over)."""
     first, second = PushDevice.generate(), PushDevice.generate()
     engine.create_provider("contoso", "per_user", tenant="tenant-a")
     engine.create_user("erin", phone="+14255550100")
@@ -273,7 +276,8 @@ def test_relinking_the_provider_stops_push_until_reactivation(engine: Engine) ->
     )
     engine.register_method("erin", "sms")
     before = _begin(engine, "erin", method="push")
-    assert engine.relink_provider("tenant-b") == 1
+    move = engine.replace_provider("fabrikam", "per_auth", tenant="tenant-a")
+    assert move.settings_carried and move.push_deactivated == 1
     assert _approve(engine, before, first).reason is DenialReason.NOT_ACTIVATED
     denial = engine.begin("erin", "push")
     assert isinstance(denial, Denial) and denial.reason is DenialReason.NOT_ACTIVATED
@@ -282,7 +286,7 @@ def test_relinking_the_provider_stops_push_until_reactivation(engine: Engine) ->
     engine.activate_push("erin", push.method_id, "device-token-erin-2", second.public_key)
     assert _approve(engine, _begin(engine, "erin", method="push"), second).ok
     # relinking to the same tenant changes nothing
-    assert engine.relink_provider("tenant-b") == 0
+    assert engine.relink_provider("tenant-a").push_deactivated == 0
 
 
 def test_a_locked_out_user_cannot_approve_an_open_push(engine: Engine, device: PushDevice) -> None:

@@ -7,6 +7,7 @@ the same way; every test here runs on all three (PostgreSQL is mandatory in CI).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,7 @@ from mfa import (
 from mfa.security_state import SecurityState
 from mfa.storage.crypto import derive_key
 from mfa.storage.sql import SqlRepository
+from mfa.users import UserChange, UserFact
 
 KEY = derive_key("contract-test passphrase 0001")
 T0 = 1_700_000_000.0
@@ -323,3 +325,45 @@ def test_provider_account_round_trips_and_is_replaced(repo: Repository) -> None:
     relinked = ProviderAccount("contoso", BillingModel.PER_AUTH, created_at=T0, tenant="t-2")
     repo.save_account(relinked)
     assert repo.get_account() == relinked
+
+
+def test_provider_history_keeps_every_provider_with_its_dates(repo: Repository) -> None:
+    assert repo.accounts() == []
+    old = ProviderAccount("contoso", BillingModel.PER_USER, created_at=T0, tenant="t-1")
+    repo.save_account(old)
+    ended = ProviderAccount(
+        "contoso", BillingModel.PER_USER, created_at=T0, tenant="t-1", ended_at=T0 + 50.25
+    )
+    new = ProviderAccount("fabrikam", BillingModel.PER_AUTH, created_at=T0 + 50.25)
+    repo.save_account(ended)
+    repo.save_account(new)
+    assert repo.accounts() == [ended, new]  # oldest first, the ended one kept
+    assert repo.get_account() == new  # the active one
+    repo.save_account(replace(new, ended_at=T0 + 99.0))
+    assert repo.get_account() is None
+    assert [a.name for a in repo.accounts()] == ["contoso", "fabrikam"]
+
+
+# ---------------------------------------------------------------------- dated user facts
+
+
+def test_user_changes_are_kept_in_order_with_the_user_they_change(repo: Repository) -> None:
+    assert repo.user_changes() == []
+    repo.add_user(_user("alice", enabled_at=T0))
+    repo.add_user(_user("bob", enabled_at=T0))
+    licensed = _user("alice", enabled_at=T0, licensed=True)
+    repo.change_user(licensed, UserChange("alice", UserFact.LICENSED, True, at=T0 + 10.5))
+    disabled = _user("bob", enabled_at=T0, disabled_at=T0 + 10.5)
+    repo.change_user(disabled, UserChange("bob", UserFact.ENABLED, False, at=T0 + 10.5))
+    repo.change_user(
+        _user("alice", enabled_at=T0), UserChange("alice", UserFact.LICENSED, False, at=T0 + 20)
+    )
+    assert repo.get_user("alice") == _user("alice", enabled_at=T0)
+    assert repo.get_user("bob") == disabled
+    changes = repo.user_changes()
+    assert changes == [
+        UserChange("alice", UserFact.LICENSED, True, at=T0 + 10.5),
+        UserChange("bob", UserFact.ENABLED, False, at=T0 + 10.5),
+        UserChange("alice", UserFact.LICENSED, False, at=T0 + 20),
+    ]
+    assert all(type(c.value) is bool and isinstance(c.fact, UserFact) for c in changes)

@@ -231,8 +231,8 @@ def test_switch_what_if_prices_the_move_and_counts_push_reactivations(
     assert what_if.monthly_saving == pytest.approx(13.86)
     assert what_if.engine_says and what_if.push_users_to_reactivate == 4
     assert any("4 push user(s) re-activate" in step for step in what_if.steps)
-    # the engine agrees on who must re-activate: re-linking invalidates every push activation
-    assert engine.relink_provider("new-tenant") == 4
+    # the engine agrees on who must re-activate: a new provider stops every push activation
+    assert engine.replace_provider("new", "per_auth").push_deactivated == 4
     staying = billing.switch_what_if(usage, prices, push_users=4, target="per_user")
     assert staying.engine_says is None and staying.push_users_to_reactivate == 0
 
@@ -317,6 +317,44 @@ def test_pricing_file_overrides_key_by_key(tmp_path: Path) -> None:
     assert not prices.historical and str(override) in prices.source
     scenario = billing.load_pricing(scenario_prices={"per_auth": 0.2, "currency": "EUR"})
     assert (scenario.per_auth, scenario.currency) == (0.2, "EUR")
+
+
+def test_a_partial_pricing_file_over_a_run_prices_one_authentication_right(
+    tmp_path: Path,
+) -> None:
+    """A run's scenario carries ``per_auth: 0.14`` (one authentication); a ``--pricing`` file
+    giving only ``per_auth_price`` prices a block of the documented size (10), not of 1."""
+    override = tmp_path / "prices.yaml"
+    override.write_text("per_auth_price: 1.40\n", encoding="utf-8")
+    scenario = {"per_auth": 0.14, "per_user_month": 1.4, "currency": "USD"}
+    prices = billing.load_pricing(override, scenario_prices=scenario)
+    assert (prices.per_auth_price, prices.per_auth_block) == (1.40, 10)
+    assert prices.per_auth == pytest.approx(0.14)
+    doubled = tmp_path / "doubled.yaml"
+    doubled.write_text("per_auth_price: 2.80\n", encoding="utf-8")
+    assert billing.load_pricing(doubled, scenario_prices=scenario).per_auth == pytest.approx(0.28)
+    # a file naming both keys, or the block only, still means what it says
+    both = tmp_path / "both.yaml"
+    both.write_text("per_auth_price: 5.0\nper_auth_block: 100\n", encoding="utf-8")
+    assert billing.load_pricing(both, scenario_prices=scenario).per_auth == pytest.approx(0.05)
+    block = tmp_path / "block.yaml"
+    block.write_text("per_auth_block: 20\n", encoding="utf-8")
+    assert billing.load_pricing(block, scenario_prices=scenario).per_auth == pytest.approx(0.07)
+
+
+def test_a_partial_pricing_file_over_a_real_run_report(tmp_path: Path) -> None:
+    """The same through the report of a run directory (scenario.yaml with billing.prices)."""
+    from reports.run_report import run_prices
+    from sim.scenario import Scenario
+
+    # what a simulator run writes: every scenario default, billing.prices included
+    scenario = Scenario().model_dump(mode="json")
+    rows = fakeruns.generate(users=5, auths=10, replications=1)
+    run = load_run(fakeruns.write_run(tmp_path / "run", *rows, scenario=scenario))
+    assert run.scenario["billing"]["prices"]["per_auth"] == pytest.approx(0.14)
+    override = tmp_path / "prices.yaml"
+    override.write_text("per_auth_price: 1.40\n", encoding="utf-8")
+    assert run_prices(run, override).per_auth == pytest.approx(0.14)
 
 
 @pytest.mark.parametrize(

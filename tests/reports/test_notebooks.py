@@ -126,3 +126,32 @@ def test_the_reliability_notebook_reads_the_users_own_run(tmp_path: Path) -> Non
     auths = pd.read_parquet(mine / "auths")
     text = _text(_execute_with("reliability", "RUN_DIR", mine))
     assert f"{len(auths):,} authentications" in text
+
+
+@pytest.mark.slow
+def test_the_billing_notebook_reads_the_users_own_database_and_log(tmp_path: Path) -> None:
+    from tests.reports.test_traffic import _exported_log
+
+    logs = _exported_log(tmp_path)  # the database beside it: tmp_path / "mfa.db"
+    book = nbformat.read(NOTEBOOKS / "billing.ipynb", as_version=4)
+    cell = next(c for c in book.cells if "parameters" in c.metadata.get("tags", []))
+    cell.source = "\n".join(
+        [
+            "import os",
+            "from pathlib import Path",
+            'RUN_DIR = os.environ.get("MFALAB_NOTEBOOK_RUN")',
+            f"DB_FILE = Path({str(tmp_path / 'mfa.db')!r})",
+            "DB_URL = None",
+            f"LOGS_FILE = Path({str(logs)!r})",
+            'MONTH = "2026-03"',
+        ]
+    )
+    NotebookClient(
+        book, timeout=240, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}
+    ).execute()
+    text = _text(book)
+    # the database: 3 users enabled in March, 8 billable authentications (test_traffic)
+    assert "2026-03: 3 users enabled, 0 licensed, 8 authentications" in text
+    # the log: its two months, users counted as seen
+    assert "2026-03 (those seen in the month's log" in text
+    assert "2026-04 (those seen in the month's log" in text

@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from mfa.api.bodies import documented, read_body
 from mfa.api.deps import EngineDep, RuntimeDep, runtime_of
+from mfa.api.params import AuthIdPath, read_path
 from mfa.api.problems import ApiProblem, retry_after_header
 from mfa.api.routers import problems
 from mfa.api.schemas import (
@@ -113,7 +114,7 @@ async def check_app_password(body: AppPasswordCheck, runtime: RuntimeDep) -> dic
     hundreds of milliseconds by design, so it runs in the thread pool, not on the event loop
     that every other request of this worker waits on."""
     verdict = await run_in_threadpool(
-        runtime.engine.verify_app_password, body.user_id, body.password
+        runtime.engine.verify_app_password, body.user_id, body.password, body.client_ip
     )
     runtime.metrics.record_verdict("app_password", verdict)
     return verdict_body(verdict)
@@ -126,7 +127,7 @@ async def check_app_password(body: AppPasswordCheck, runtime: RuntimeDep) -> dic
 )
 async def verify(request: Request) -> JSONResponse:
     """``wrong_server`` when the auth id names another server and codes are not shared."""
-    auth_id: str = request.path_params["auth_id"]
+    auth_id = read_path(request, "auth_id")
     body = await read_body(request, VerifyCreate)
     runtime = runtime_of(request)
     verdict = runtime.engine.verify(auth_id, body.code)
@@ -135,7 +136,7 @@ async def verify(request: Request) -> JSONResponse:
 
 
 @router.get("/{auth_id}", response_model=AuthStatusPublic, responses=problems(404))
-async def status(auth_id: str, engine: EngineDep) -> dict[str, Any]:
+async def status(auth_id: AuthIdPath, engine: EngineDep) -> dict[str, Any]:
     """404 when this server does not know the authentication (unknown, or forgotten)."""
     view = engine.status(auth_id)
     return {"status": view.status, "reason": view.reason}

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
 
 from mfa.api.deps import RuntimeDep
 from mfa.api.schemas import HealthPublic
@@ -14,10 +17,22 @@ router = APIRouter(tags=["health"])
 _PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 
 
-@router.get("/healthz", response_model=HealthPublic)
-async def healthz(runtime: RuntimeDep) -> dict[str, str]:
-    """Answers as soon as the server can take requests; names the server."""
-    return {"status": "ok", "server": runtime.engine.server.name}
+@router.get(
+    "/healthz",
+    response_model=HealthPublic,
+    response_model_exclude_none=True,
+    responses={503: {"model": HealthPublic, "description": "a store does not answer"}},
+)
+async def healthz(runtime: RuntimeDep) -> Any:
+    """200 ``{"status": "ok"}`` when the server and its stores answer; 503 ``{"status":
+    "degraded", "failing": ["redis"]}`` (within a second) when the database or Redis does
+    not, so a load balancer sends sign-ins elsewhere. Names the server."""
+    failing = await runtime.failing()
+    server = runtime.engine.server.name
+    if not failing:
+        return {"status": "ok", "server": server}
+    body = {"status": "degraded", "server": server, "failing": failing}
+    return JSONResponse(body, status_code=503, headers={"Retry-After": "1"})
 
 
 @router.get(

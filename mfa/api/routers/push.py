@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from mfa.api.deps import RuntimeDep
+from mfa.api.params import AuthIdPath
 from mfa.api.routers import problems
 from mfa.api.routers.auth import verdict_body
 from mfa.api.schemas import PushRespond, VerdictPublic
@@ -17,7 +18,7 @@ router = APIRouter(prefix="/v1/push", tags=["push"], responses=problems(422))
 
 
 @router.post("/{auth_id}/respond", response_model=VerdictPublic)
-async def respond(auth_id: str, body: PushRespond, runtime: RuntimeDep) -> dict[str, Any]:
+async def respond(auth_id: AuthIdPath, body: PushRespond, runtime: RuntimeDep) -> dict[str, Any]:
     """The app's answer, signed with the activated device's key: ``bad_signature`` when the
     signature is missing or not that device's, ``wrong_number`` when the typed number is not
     the one the sign-in page showed, ``user_denied`` when the person pressed Deny,

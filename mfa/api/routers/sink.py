@@ -23,7 +23,7 @@ from mfa.api.deps import runtime_of
 from mfa.api.problems import ApiProblem
 from mfa.api.routers import problems
 from mfa.api.runtime import Runtime
-from mfa.api.schemas import SinkMessagePublic
+from mfa.api.schemas import RecipientAddress, SinkMessagePublic
 
 __all__ = ["router"]
 
@@ -31,8 +31,10 @@ router = APIRouter(prefix="/v1/sink", tags=["sink"], responses=problems(404, 422
 
 
 class SinkQuery(BaseModel):
-    to: str = Field(description="recipient: E.164 number or push device token")
-    limit: int | None = Field(None, ge=1, description="extension: at most this many, the newest")
+    to: RecipientAddress = Field(description="recipient: E.164 number or push device token")
+    limit: int | None = Field(
+        None, ge=1, le=10_000, description="extension: at most this many, the newest"
+    )
     #: set by a server asking its peers: answer from this outbox only
     local: bool = False
 

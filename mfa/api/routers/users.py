@@ -8,6 +8,7 @@ from fastapi import APIRouter, Response
 from starlette.concurrency import run_in_threadpool
 
 from mfa.api.deps import EngineDep
+from mfa.api.params import MethodIdPath, UserIdPath
 from mfa.api.routers import problems
 from mfa.api.schemas import (
     AppPasswordCreated,
@@ -17,13 +18,16 @@ from mfa.api.schemas import (
     MethodPublic,
     RegistrationPublic,
     UserCreate,
+    UserPatch,
     UserPublic,
     UsersSync,
     UsersSynced,
 )
 from mfa.engine import Engine
 from mfa.enrolment import Enrolment
+from mfa.errors import InvalidInput
 from mfa.methods import MethodType, RegisteredMethod
+from mfa.users import User
 
 __all__ = ["router"]
 
@@ -40,12 +44,35 @@ async def create_user(body: UserCreate, engine: EngineDep) -> dict[str, Any]:
         email=body.email,
         phone=body.phone,
     )
+    return _user_public(user)
+
+
+@router.patch("/{user_id}", response_model=UserPublic)
+async def patch_user(user_id: str, body: UserPatch, engine: EngineDep) -> dict[str, Any]:
+    """Enable/disable the user and assign/remove their licence; each change is dated by the
+    server's clock, and billing reads those dates (a closed month's bill never changes).
+    ``null`` is refused: leave a field out to keep it."""
+    if "enabled" in body.model_fields_set and body.enabled is None:
+        raise InvalidInput("enabled", "must be true or false (leave it out to keep it)")
+    if "licensed" in body.model_fields_set and body.licensed is None:
+        raise InvalidInput("licensed", "must be true or false (leave it out to keep it)")
+    user = engine.get_user(user_id)
+    if body.enabled is not None:
+        user = engine.set_enabled(user_id, body.enabled)
+    if body.licensed is not None:
+        user = engine.set_licensed(user_id, body.licensed)
+    return _user_public(user)
+
+
+def _user_public(user: User) -> dict[str, Any]:
     return {
         "user_id": user.user_id,
         "first_name": user.first_name,
         "last_name": user.last_name,
         "email": user.email,
         "phone": user.phone,
+        "enabled": user.disabled_at is None,
+        "licensed": user.licensed,
     }
 
 
@@ -71,7 +98,9 @@ async def sync_users(body: UsersSync, engine: EngineDep) -> dict[str, Any]:
     response_model_exclude_none=True,
     responses=problems(409),
 )
-async def register_method(user_id: str, body: MethodCreate, engine: EngineDep) -> dict[str, Any]:
+async def register_method(
+    user_id: UserIdPath, body: MethodCreate, engine: EngineDep
+) -> dict[str, Any]:
     """A totp method answers its base32 ``secret`` and ``otpauth_uri`` (shown once)."""
     method = engine.register_method(
         user_id,
@@ -95,7 +124,7 @@ def _method_public(engine: Engine, method: RegisteredMethod) -> dict[str, Any]:
 
 @router.post("/{user_id}/methods/{method_id}/activate", response_model=MethodActivated)
 async def activate_push(
-    user_id: str, method_id: str, body: MethodActivate, engine: EngineDep
+    user_id: UserIdPath, method_id: MethodIdPath, body: MethodActivate, engine: EngineDep
 ) -> dict[str, Any]:
     """Extension: the authenticator app activates a push method with its device token (where
     notifications go) and its Ed25519 public key (what its answers are signed with)."""
@@ -104,26 +133,26 @@ async def activate_push(
 
 
 @router.post("/{user_id}/reset", status_code=204, response_class=Response)
-async def reset_user(user_id: str, engine: EngineDep) -> Response:
+async def reset_user(user_id: UserIdPath, engine: EngineDep) -> Response:
     """The seed's reset: methods removed, the user must register again."""
     engine.reset_user(user_id)
     return Response(status_code=204)
 
 
 @router.get("/{user_id}/registration", response_model=RegistrationPublic)
-async def registration(user_id: str, engine: EngineDep) -> dict[str, Any]:
+async def registration(user_id: UserIdPath, engine: EngineDep) -> dict[str, Any]:
     reasons = engine.registration_required(user_id)
     return {"required": bool(reasons), "reasons": reasons}
 
 
 @router.post("/{user_id}/app-passwords", status_code=201, response_model=AppPasswordCreated)
-async def create_app_password(user_id: str, engine: EngineDep) -> dict[str, str]:
+async def create_app_password(user_id: UserIdPath, engine: EngineDep) -> dict[str, str]:
     """Hashing with argon2 is slow on purpose: off the event loop (see check_app_password)."""
     return {"app_password": await run_in_threadpool(engine.create_app_password, user_id)}
 
 
 @router.delete("/{user_id}/app-passwords", status_code=204, response_class=Response)
-async def delete_app_passwords(user_id: str, engine: EngineDep) -> Response:
+async def delete_app_passwords(user_id: UserIdPath, engine: EngineDep) -> Response:
     """The seed: a lost phone that used app passwords → delete them all."""
     engine.delete_app_passwords(user_id)
     return Response(status_code=204)

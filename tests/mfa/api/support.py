@@ -56,3 +56,73 @@ def phone(n: int) -> str:
 
 def services_required() -> bool:
     return os.environ.get("MFALAB_REQUIRE_SERVICES") == "1"
+
+
+class PrivateRedis:
+    """A ``redis-server`` of the test's own on a free loopback port, which the test may kill
+    (``kill``), pause (``pause``/``resume``, SIGSTOP/SIGCONT) and start again (``start``),
+    without touching the shared Redis other tests use."""
+
+    def __init__(self) -> None:
+        import shutil
+
+        from mfa.api.children import free_port
+
+        binary = shutil.which("redis-server")
+        if binary is None:
+            import pytest
+
+            if services_required():
+                pytest.fail("redis-server is not installed and MFALAB_REQUIRE_SERVICES=1")
+            pytest.skip("redis-server is not installed")
+        self.binary = binary
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc: Any = None
+
+    def start(self) -> PrivateRedis:
+        import subprocess
+        import time
+
+        import redis
+
+        self.proc = subprocess.Popen(
+            [
+                *(self.binary, "--port", str(self.port), "--bind", "127.0.0.1"),
+                *("--save", "", "--appendonly", "no", "--protected-mode", "no"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                redis.Redis.from_url(self.url, socket_timeout=0.5).ping()
+                return self
+            except redis.RedisError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def pause(self) -> None:
+        import signal
+
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        import signal
+
+        self.proc.send_signal(signal.SIGCONT)
+
+    def __enter__(self) -> PrivateRedis:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.resume()
+            self.kill()

@@ -23,6 +23,7 @@ CONTRACT = {
     ("/healthz", "get"),
     ("/metrics", "get"),
     ("/v1/users", "post"),
+    ("/v1/users/{user_id}", "patch"),
     ("/v1/users/{user_id}/methods", "post"),
     ("/v1/users/{user_id}/methods/{method_id}/activate", "post"),
     ("/v1/users/sync", "post"),
@@ -116,6 +117,8 @@ def test_create_user_then_duplicate_is_409(client: TestClient) -> None:
         "last_name": None,
         "email": "a@example.org",
         "phone": US_PHONE,
+        "enabled": True,
+        "licensed": False,
     }
     problem = _problem(client.post("/v1/users", json=body), 409)
     assert "alice" in problem["detail"]
@@ -368,6 +371,17 @@ def test_app_passwords_create_verify_delete(client: TestClient) -> None:
     assert client.delete("/v1/users/alice/app-passwords").status_code == 204
     assert client.post("/v1/auth/app-password", json=check).json() == wrong
     _problem(client.post("/v1/users/nobody/app-passwords"), 404)
+
+
+def test_an_app_password_check_logs_the_client_ip(client: TestClient) -> None:
+    """The seed's log fields include the client IP "if available": an app-password check
+    that gives one has it in its log record, like a begin."""
+    _enrol(client)
+    check = {"user_id": "alice", "password": "wrong", "client_ip": "203.0.113.9"}
+    assert client.post("/v1/auth/app-password", json=check).json()["reason"] == "wrong_code"
+    records = client.get("/v1/logs").json()
+    checks = [r for r in records if r["mode"] == "app_password"]
+    assert [r["client_ip"] for r in checks] == ["203.0.113.9"]
 
 
 # ---------------------------------------------------------------------------- sink and logs

@@ -71,7 +71,7 @@ class AppPasswordUser(MfaUser):
 
     def on_start(self) -> None:
         """Enrol before the first login (or take what was enrolled before the clock)."""
-        super().on_start()
+        self.enrol(self.flows["app_password"])
 
     @task
     def sign_in_with_app_password(self) -> None:

@@ -105,12 +105,17 @@ class MfaUser(FastHttpUser):
         return dict.fromkeys(cls.flow_types, 1.0)
 
     def on_start(self) -> None:
+        for flow in self.flows.values():
+            self.enrol(flow)
+
+    def enrol(self, flow: Flow) -> None:
+        """Enrol for ``flow`` before the first login; a refusal is recorded as a failed
+        login of that flow (the person could not sign in)."""
         if not self.shared.ready:  # the setup failed: the run is quitting
             return
-        for flow in self.flows.values():
-            failed = flow.enrol()
-            if failed:
-                self._record(flow.name, time.perf_counter(), failed)
+        failed = flow.enrol()
+        if failed:
+            self._record(flow.name, time.perf_counter(), failed)
 
     def pick_flow(self) -> Flow:
         """A flow drawn by weight from the run's seeded random numbers (``--seed``)."""

@@ -8,17 +8,22 @@ more than the scenario needs, the load generator, not the server, is being measu
 
 from __future__ import annotations
 
-from locust import FastHttpUser, run_single_user, task
+from locust import FastHttpUser, constant, run_single_user, task
 
-from loadtests.common import MfaLoadShape
+from loadtests import context, summary  # noqa: F401  (the run's setup and end, as in every scenario)
+from loadtests.shapes import MfaLoadShape
 
 __all__ = ["HealthzUser", "MfaLoadShape"]
 
 
 class HealthzUser(FastHttpUser):
+    """No think time: the user asks again as soon as an answer comes."""
+
+    wait_time = constant(0)
+
     @task
     def healthz(self) -> None:
-        self.client.get("/healthz")
+        self.client.get("/healthz", name="/healthz")
 
 
 if __name__ == "__main__":

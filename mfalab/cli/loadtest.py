@@ -9,7 +9,7 @@ session, so its gevent monkey-patching never touches this process, which only su
 and passes a Ctrl-C or SIGTERM on to it as one SIGINT.
 
 Routing: without ``--via-nginx`` the load generator spreads requests itself (``--lb``, see
-``loadtests/common.py``); with it, nginx does (``policy`` = ``--lb``) and the simulated
+``loadtests/routing.py``); with it, nginx does (``policy`` = ``--lb``) and the simulated
 phones read texts from the servers directly.
 """
 

@@ -14,30 +14,20 @@ from types import SimpleNamespace
 import pytest
 from locust.stats import RequestStats, StatsError
 
-from loadtests.common import (
-    ARRIVAL,
-    LOGIN,
-    SETUP,
+from loadtests.accounts import (
     SYNC_BATCH_LIMIT,
     AccountPool,
-    ArrivalLimiter,
-    Denied,
-    LoadOptions,
-    LoadPlan,
-    Profile,
-    Router,
-    Threshold,
     _auto_pool_size,
-    _reason,
     account_for,
-    evaluate_thresholds,
-    login_summary,
-    parse_mix,
-    parse_servers,
-    parse_thresholds,
     plan_pool,
-    write_login_csv,
 )
+from loadtests.names import ARRIVAL, LOGIN, SETUP
+from loadtests.options import LoadOptions, parse_mix, parse_servers
+from loadtests.replies import Denied, failure_reason
+from loadtests.routing import Router
+from loadtests.shapes import ArrivalLimiter, LoadPlan, Profile
+from loadtests.summary import login_summary, write_login_csv
+from loadtests.thresholds import Threshold, evaluate_thresholds, parse_thresholds
 from mfa.engine import parse_auth_id
 from mfa.policy import Policy
 from mfa.users import parse_phone
@@ -502,7 +492,7 @@ def test_the_sync_batch_limit_is_the_apis() -> None:
 def test_server_answers_become_reasons(
     status: int, expected: int, body: object, error: BaseException | None, reason: str | None
 ) -> None:
-    assert _reason(status, expected, body, error) == reason
+    assert failure_reason(status, expected, body, error) == reason
 
 
 def test_each_reason_is_its_own_failure_row() -> None:

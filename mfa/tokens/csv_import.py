@@ -39,6 +39,7 @@ _COLUMNS: dict[str, tuple[str, ...]] = {
     "algorithm": ("algorithm", "hash", "hashalgorithm", "digest"),
 }
 _POSITIONAL = ("serial", "secret", "interval", "digits")
+_REQUIRED = ("serial", "secret", "interval")
 
 
 def _name(header: str) -> str:
@@ -120,102 +121,121 @@ def parse_csv(content: str | bytes, *, source: str = "<input>") -> list[Hardware
     if len(lines) > MAX_IMPORT_TOKENS + 1:  # one line may be the header
         _too_many_rows(source)
     delimiter = _delimiter(lines[0][1][:_MAX_LINE])
-
-    def cells(line: str) -> list[str]:
-        """The fields of a line; ``csv.Error`` (a field over the csv module's limit, a
-        stray quote) is the line's problem, raised as ``ValueError``."""
-        if problem := _line_problem(line):
-            raise ValueError(problem)
-        try:
-            row = next(csv.reader(io.StringIO(line), delimiter=delimiter), [])
-        except csv.Error as exc:
-            raise ValueError(f"not a CSV row ({exc})") from None
-        for position, cell in enumerate(row, start=1):
-            if len(cell) > MAX_CSV_FIELD:
-                raise ValueError(
-                    f"field {position} has {len(cell):,} characters; at most {MAX_CSV_FIELD:,}"
-                )
-        return [c.strip() for c in row]
-
-    try:
-        first = cells(lines[0][1])
-    except ValueError as exc:
-        raise TokenImportError(source, [ProblemItem(f"line {lines[0][0]}", str(exc))]) from None
-    columns = _header_map(first)
-    if columns is None:
-        columns = {field: i for i, field in enumerate(_POSITIONAL)}
-    else:
-        missing = [f for f in ("serial", "secret", "interval") if f not in columns]
-        if missing:
-            raise TokenImportError(
-                source,
-                [
-                    ProblemItem(
-                        f"line {lines[0][0]}",
-                        "the header names no column for " + ", ".join(missing),
-                    )
-                ],
-            )
-        lines = lines[1:]
-        if not lines:
-            raise TokenImportError(source, [ProblemItem("file", "a header but no token rows")])
-
-    if len(lines) > MAX_IMPORT_TOKENS:
+    columns, rows = _columns(lines, delimiter, source)
+    if len(rows) > MAX_IMPORT_TOKENS:
         _too_many_rows(source)
     tokens: list[HardwareToken] = []
     problems: list[ProblemItem] = []
-    first_seen: dict[str, int] = {}
-    needed = max(columns[f] for f in ("serial", "secret", "interval")) + 1
-    for number, line in lines:
+    first_seen: dict[str, int] = {}  # serial -> line
+    for number, line in rows:
         try:
-            row = cells(line)
+            row = _cells(line, delimiter)
         except ValueError as exc:
             problems.append(ProblemItem(f"line {number}", str(exc)))
             continue
-
-        def cell(field: str, row: list[str] = row) -> str:
-            position = columns.get(field)
-            return row[position] if position is not None and position < len(row) else ""
-
-        reasons: list[str] = []
-        if len(row) < needed:
-            reasons.append(f"{len(row)} column(s), expected at least {needed}")
-        serial = cell("serial")
-        if problem := serial_problem(serial):
-            reasons.append(problem)
-        elif serial in first_seen:
-            reasons.append(f"duplicate serial {serial!r} (first on line {first_seen[serial]})")
-        else:
-            first_seen[serial] = number
-        secret = cell("secret")
-        if problem := secret_problem(secret):
-            reasons.append(problem)
-        period = _whole_number(cell("interval"), "time interval", reasons)
-        digits_text = cell("digits")
-        digits = _whole_number(digits_text, "digits", reasons) if digits_text else 6
-        algorithm = "sha1"
-        if cell("algorithm"):
-            try:
-                algorithm = normalise_algorithm(cell("algorithm"))
-            except ValueError as exc:
-                reasons.append(str(exc))
-        if period is not None and digits is not None:
-            reasons += parameter_problems(period, digits, algorithm)
-        if problem := text_problem(cell("manufacturer"), maximum=MAX_NAME):
-            reasons.append(f"manufacturer: {problem}")
-        if reasons:
+        token, reasons = _row_token(row, columns, number, first_seen)
+        if token is None:
             problems.extend(ProblemItem(f"line {number}", r) for r in reasons)
-            continue
-        tokens.append(
-            HardwareToken(
-                serial=serial,
-                secret=normalise_base32(secret),
-                period=period,  # type: ignore[arg-type]
-                digits=digits,  # type: ignore[arg-type]
-                algorithm=algorithm,
-                manufacturer=cell("manufacturer") or None,
-            )
-        )
+        else:
+            tokens.append(token)
     if problems:
         raise TokenImportError(source, problems)
     return tokens
+
+
+def _cells(line: str, delimiter: str) -> list[str]:
+    """The fields of a line; ``csv.Error`` (a field over the csv module's limit, a
+    stray quote) is the line's problem, raised as ``ValueError``.
+
+    The line and each field are bounded so that a hostile file cannot make the import
+    split or store megabytes per row.
+    """
+    if problem := _line_problem(line):
+        raise ValueError(problem)
+    try:
+        row = next(csv.reader(io.StringIO(line), delimiter=delimiter), [])
+    except csv.Error as exc:
+        raise ValueError(f"not a CSV row ({exc})") from None
+    for position, cell in enumerate(row, start=1):
+        if len(cell) > MAX_CSV_FIELD:
+            raise ValueError(
+                f"field {position} has {len(cell):,} characters; at most {MAX_CSV_FIELD:,}"
+            )
+    return [c.strip() for c in row]
+
+
+def _columns(
+    lines: list[tuple[int, str]], delimiter: str, source: str
+) -> tuple[dict[str, int], list[tuple[int, str]]]:
+    """Column positions by field, and the data lines: named by a header, or positional.
+
+    A first line that cannot be read stops the import: without it the columns are unknown.
+    """
+    number, line = lines[0]
+    try:
+        first = _cells(line, delimiter)
+    except ValueError as exc:
+        raise TokenImportError(source, [ProblemItem(f"line {number}", str(exc))]) from None
+    columns = _header_map(first)
+    if columns is None:
+        return {field: i for i, field in enumerate(_POSITIONAL)}, lines
+    missing = [f for f in _REQUIRED if f not in columns]
+    if missing:
+        problem = "the header names no column for " + ", ".join(missing)
+        raise TokenImportError(source, [ProblemItem(f"line {number}", problem)])
+    if len(lines) == 1:
+        raise TokenImportError(source, [ProblemItem("file", "a header but no token rows")])
+    return columns, lines[1:]
+
+
+def _row_token(
+    row: list[str], columns: dict[str, int], number: int, first_seen: dict[str, int]
+) -> tuple[HardwareToken | None, list[str]]:
+    """The token on one data line, or ``None`` and every reason it is refused.
+
+    Every reason is collected (not only the first) so that one import run shows everything
+    to fix on the line.
+    """
+
+    def cell(field: str) -> str:
+        position = columns.get(field)
+        return row[position] if position is not None and position < len(row) else ""
+
+    reasons: list[str] = []
+    needed = max(columns[f] for f in _REQUIRED) + 1
+    if len(row) < needed:
+        reasons.append(f"{len(row)} column(s), expected at least {needed}")
+    serial = cell("serial")
+    if problem := serial_problem(serial):
+        reasons.append(problem)
+    elif serial in first_seen:
+        reasons.append(f"duplicate serial {serial!r} (first on line {first_seen[serial]})")
+    else:
+        first_seen[serial] = number
+    secret = cell("secret")
+    if problem := secret_problem(secret):
+        reasons.append(problem)
+    period = _whole_number(cell("interval"), "time interval", reasons)
+    digits_text = cell("digits")
+    digits = _whole_number(digits_text, "digits", reasons) if digits_text else 6
+    algorithm = "sha1"
+    if cell("algorithm"):
+        try:
+            algorithm = normalise_algorithm(cell("algorithm"))
+        except ValueError as exc:
+            reasons.append(str(exc))
+    if period is not None and digits is not None:
+        reasons += parameter_problems(period, digits, algorithm)
+    if problem := text_problem(cell("manufacturer"), maximum=MAX_NAME):
+        reasons.append(f"manufacturer: {problem}")
+    if reasons or period is None or digits is None:
+        return None, reasons
+    token = HardwareToken(
+        serial=serial,
+        secret=normalise_base32(secret),
+        period=period,
+        digits=digits,
+        algorithm=algorithm,
+        manufacturer=cell("manufacturer") or None,
+    )
+    return token, []

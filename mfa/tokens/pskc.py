@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+from typing import Any
 
 from lxml import etree
 
@@ -88,9 +89,6 @@ def parse_pskc(
     ``max_iterations`` is refused before any key is derived (2^31 iterations would hold a
     CPU for a quarter of an hour).
     """
-    from pskc import PSKC
-    from pskc.exceptions import DecryptionError, KeyDerivationError, PSKCError
-
     if password is not None and key is not None:
         raise TokenImportError(
             source, [ProblemItem("options", "give either a password or a key, not both")]
@@ -103,6 +101,38 @@ def parse_pskc(
         )
     _check_document(data, source)
     secret_key = _decryption_key(key, source)
+    container = _opened(data, password, secret_key, source, max_iterations)
+    encrypted = container.encryption.is_encrypted
+    tokens: list[HardwareToken] = []
+    problems: list[ProblemItem] = []
+    first_seen: dict[str, str] = {}  # serial -> where
+    for index, item in enumerate(container.keys, start=1):
+        where = f"KeyPackage {index}" + (f" (Key Id {item.id!r})" if item.id else "")
+        token, reasons = _package_token(item, where, encrypted, first_seen)
+        if token is None:
+            problems.extend(ProblemItem(where, r) for r in reasons)
+        else:
+            tokens.append(token)
+    if problems:
+        raise TokenImportError(source, problems)
+    return tokens
+
+
+def _opened(
+    data: bytes,
+    password: str | None,
+    secret_key: bytes | None,
+    source: str,
+    max_iterations: int,
+) -> Any:
+    """The parsed PSKC container, with its decryption key set if the secrets are encrypted.
+
+    The count of KeyPackages and the PBKDF2 iteration count are checked here, before any
+    key is derived, so a hostile file cannot make the import hold a CPU.
+    """
+    from pskc import PSKC
+    from pskc.exceptions import KeyDerivationError, PSKCError
+
     try:
         container = PSKC(io.BytesIO(data))
     except PSKCError as exc:
@@ -114,20 +144,27 @@ def parse_pskc(
             source,
             [ProblemItem("file", f"more than {MAX_IMPORT_TOKENS:,} KeyPackages, the import limit")],
         )
-
-    encrypted = container.encryption.is_encrypted
-    if encrypted and password is None and secret_key is None:
+    if container.encryption.is_encrypted and password is None and secret_key is None:
+        problem = "the secrets are encrypted: give the password (PBE) or the pre-shared key"
+        raise TokenImportError(source, [ProblemItem("file", problem)])
+    if password is not None:
+        _check_iterations(container, max_iterations, source)
+    try:
+        if password is not None:
+            container.encryption.derive_key(password)
+        elif secret_key is not None:
+            container.encryption.key = secret_key
+    except (KeyDerivationError, PSKCError) as exc:
         raise TokenImportError(
-            source,
-            [
-                ProblemItem(
-                    "file",
-                    "the secrets are encrypted: give the password (PBE) or the pre-shared key",
-                )
-            ],
-        )
+            source, [ProblemItem("file", f"cannot derive the key from the password ({exc})")]
+        ) from None
+    return container
+
+
+def _check_iterations(container: Any, max_iterations: int, source: str) -> None:
+    """Refuse a PBKDF2 iteration count over the cap: the file, not us, chooses it."""
     iterations = container.encryption.derivation.pbkdf2_iterations
-    if password is not None and iterations is not None and iterations > max_iterations:
+    if iterations is not None and iterations > max_iterations:
         raise TokenImportError(
             source,
             [
@@ -138,78 +175,71 @@ def parse_pskc(
                 )
             ],
         )
-    try:
-        if password is not None:
-            container.encryption.derive_key(password)
-        elif secret_key is not None:
-            container.encryption.key = secret_key
-    except (KeyDerivationError, PSKCError) as exc:
-        raise TokenImportError(
-            source, [ProblemItem("file", f"cannot derive the key from the password ({exc})")]
-        ) from None
 
-    tokens: list[HardwareToken] = []
-    problems: list[ProblemItem] = []
-    first_seen: dict[str, str] = {}
-    for index, item in enumerate(container.keys, start=1):
-        where = f"KeyPackage {index}" + (f" (Key Id {item.id!r})" if item.id else "")
-        reasons: list[str] = []
-        if item.algorithm != TOTP_ALGORITHM:
-            reasons.append(
-                f"unsupported algorithm {item.algorithm or '(none)'!r}: only TOTP keys "
-                f"({TOTP_ALGORITHM}) can be imported"
-            )
-        serial = item.serial
-        if problem := serial_problem(serial):
-            reasons.append(problem + " (DeviceInfo/SerialNo)")
-        elif serial in first_seen:
-            reasons.append(f"duplicate serial {serial!r} (also in {first_seen[serial]})")
-        else:
-            first_seen[serial] = where
-        try:  # these fields may be encrypted
-            raw_secret = item.secret
-            period = item.time_interval
-            offset = item.time_offset
-        except DecryptionError as exc:
-            hint = "wrong password or key?" if encrypted else "damaged file?"
-            reasons.append(f"cannot decrypt the key data ({exc}; {hint})")
-            problems.extend(ProblemItem(where, r) for r in reasons)
-            continue
-        if raw_secret is None:
-            reasons.append("missing secret (Data/Secret)")
-            secret = ""
-        else:
-            secret = base64.b32encode(raw_secret).decode("ascii").rstrip("=")
-            if problem := secret_problem(secret):
-                reasons.append(problem)
-        if offset not in (None, 0):
-            reasons.append(f"a Time offset of {offset} steps is not supported (only T0 = 0)")
-        try:
-            algorithm = normalise_algorithm(item.algorithm_suite or "sha1")
-        except ValueError as exc:
-            reasons.append(str(exc) + " (AlgorithmParameters/Suite)")
-            algorithm = "sha1"
-        encoding = (item.response_encoding or "DECIMAL").upper()
-        if encoding != "DECIMAL":
-            reasons.append(f"response encoding {encoding} is not supported (only DECIMAL)")
-        if problem := text_problem(item.manufacturer or "", maximum=MAX_NAME):
-            reasons.append(f"manufacturer: {problem} (DeviceInfo/Manufacturer)")
-        period = 30 if period is None else period
-        digits = 6 if item.response_length is None else item.response_length
-        reasons += parameter_problems(period, digits, algorithm)
-        if reasons:
-            problems.extend(ProblemItem(where, r) for r in reasons)
-            continue
-        tokens.append(
-            HardwareToken(
-                serial=serial,
-                secret=secret,
-                period=period,
-                digits=digits,
-                algorithm=algorithm,
-                manufacturer=item.manufacturer,
-            )
+
+def _package_token(
+    item: Any, where: str, encrypted: bool, first_seen: dict[str, str]
+) -> tuple[HardwareToken | None, list[str]]:
+    """The token of one KeyPackage, or ``None`` and every reason it is refused.
+
+    Every reason is collected (not only the first) so that one import run shows the vendor
+    everything to fix in the file.
+    """
+    from pskc.exceptions import DecryptionError
+
+    reasons: list[str] = []
+    if item.algorithm != TOTP_ALGORITHM:
+        reasons.append(
+            f"unsupported algorithm {item.algorithm or '(none)'!r}: only TOTP keys "
+            f"({TOTP_ALGORITHM}) can be imported"
         )
-    if problems:
-        raise TokenImportError(source, problems)
-    return tokens
+    serial = item.serial
+    if problem := serial_problem(serial):
+        reasons.append(problem + " (DeviceInfo/SerialNo)")
+    elif serial in first_seen:
+        reasons.append(f"duplicate serial {serial!r} (also in {first_seen[serial]})")
+    else:
+        first_seen[serial] = where
+    try:  # these fields may be encrypted
+        raw_secret, period, offset = item.secret, item.time_interval, item.time_offset
+    except DecryptionError as exc:
+        hint = "wrong password or key?" if encrypted else "damaged file?"
+        return None, [*reasons, f"cannot decrypt the key data ({exc}; {hint})"]
+    secret = ""
+    if raw_secret is None:
+        reasons.append("missing secret (Data/Secret)")
+    else:
+        secret = base64.b32encode(raw_secret).decode("ascii").rstrip("=")
+        if problem := secret_problem(secret):
+            reasons.append(problem)
+    if offset not in (None, 0):
+        reasons.append(f"a Time offset of {offset} steps is not supported (only T0 = 0)")
+    algorithm = _algorithm(item, reasons)
+    encoding = (item.response_encoding or "DECIMAL").upper()
+    if encoding != "DECIMAL":
+        reasons.append(f"response encoding {encoding} is not supported (only DECIMAL)")
+    if problem := text_problem(item.manufacturer or "", maximum=MAX_NAME):
+        reasons.append(f"manufacturer: {problem} (DeviceInfo/Manufacturer)")
+    period = 30 if period is None else period
+    digits = 6 if item.response_length is None else item.response_length
+    reasons += parameter_problems(period, digits, algorithm)
+    if reasons:
+        return None, reasons
+    token = HardwareToken(
+        serial=serial,
+        secret=secret,
+        period=period,
+        digits=digits,
+        algorithm=algorithm,
+        manufacturer=item.manufacturer,
+    )
+    return token, []
+
+
+def _algorithm(item: Any, reasons: list[str]) -> str:
+    """The KeyPackage's hash (SHA-1 when absent); an unknown one is a reason to refuse."""
+    try:
+        return normalise_algorithm(item.algorithm_suite or "sha1")
+    except ValueError as exc:
+        reasons.append(str(exc) + " (AlgorithmParameters/Suite)")
+        return "sha1"

@@ -23,6 +23,7 @@ from gevent.event import Event
 from loadtests.options import ENGINE_DEFAULTS, LoadOptions
 from loadtests.shapes import LoadPlan
 from mfa.push_proof import PushDevice
+from mfa.security_state import SecurityState, record_send
 from mfa.users import parse_phone
 
 log = logging.getLogger("mfalab.loadtest")
@@ -117,22 +118,22 @@ class AccountPool:
     def sent(self, account: Account) -> None:
         """The server accepted a send to ``account`` (one text of its quota)."""
         if self._limit is not None:
-            self._sends.setdefault(account.user_id, deque()).append(self._clock())
+            now = self._clock()
+            sends = self._sends.setdefault(account.user_id, deque())
+            while sends and sends[0] <= now - self._window:  # out of the window: forgotten
+                sends.popleft()
+            sends.append(now)
 
     def room_in(self, account: Account) -> float:
-        """Seconds until ``account`` may start a login without reaching the send limit."""
-        if self._limit is None:
-            return 0.0
+        """Seconds until ``account`` may start a login without reaching the send limit:
+        the engine's own sliding-window rule (``record_send``), with one send kept back
+        for a resend."""
         sends = self._sends.get(account.user_id)
-        if not sends:
+        if self._limit is None or not sends:
             return 0.0
-        now = self._clock()
-        while sends and sends[0] <= now - self._window:
-            sends.popleft()
-        keep = max(1, self._limit - 1)  # a login may need a resend
-        if len(sends) < keep:
-            return 0.0
-        return sends[len(sends) - keep] + self._window - now
+        state = SecurityState(user_id=account.user_id, send_times=tuple(sends))
+        _, wait = record_send(state, self._clock(), self._window, max(1, self._limit - 1))
+        return wait or 0.0
 
     def lease(self, timeout: float = 30.0) -> Account | None:
         deadline = time.monotonic() + timeout

@@ -12,6 +12,31 @@ US_PHONE = "+14255550100"
 DEVICE_TOKEN = "device-token-0001"
 
 
+def shared_cluster(
+    servers: int,
+    *,
+    postgres_url: str,
+    redis_url: str,
+    redis_namespace: str,
+    mode: str = "server",
+    workdir: str | None = None,
+) -> Any:
+    """The production set-up under test: ``servers`` named servers on one PostgreSQL
+    database and one Redis pending store (keys under the test's own namespace)."""
+    from mfa.api.cluster import ClusterSpec
+
+    return ClusterSpec(
+        servers=servers,
+        base_port=0,
+        api_key=API_KEY,
+        db_url=postgres_url,
+        pending=redis_url,
+        mode=mode,
+        workdir=workdir,
+        extra_env={"MFALAB_REDIS_NAMESPACE": redis_namespace},
+    )
+
+
 class Api:
     """The documented endpoints over real HTTP (one server or a load balancer)."""
 

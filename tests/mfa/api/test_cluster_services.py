@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import redis
 
-from mfa.api import Cluster, ClusterSpec
-from tests.mfa.api.support import API_KEY, Api, phone
+from mfa.api import Cluster
+from tests.mfa.api.support import Api, phone, shared_cluster
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
 
@@ -15,13 +15,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
 def test_redis_store_and_postgres_database(
     postgres_url: str, redis_url: str, redis_namespace: str
 ) -> None:
-    spec = ClusterSpec(
-        servers=2,
-        base_port=0,
-        api_key=API_KEY,
-        pending=redis_url,
-        db_url=postgres_url,
-        extra_env={"MFALAB_REDIS_NAMESPACE": redis_namespace},
+    spec = shared_cluster(
+        2, postgres_url=postgres_url, redis_url=redis_url, redis_namespace=redis_namespace
     )
     with Cluster(spec) as cluster:
         mfa1, mfa2 = (Api(url, cluster.api_key) for url in cluster.urls)

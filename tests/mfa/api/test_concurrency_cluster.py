@@ -25,7 +25,7 @@ import pyotp
 import pytest
 
 from mfa.api import Cluster, ClusterSpec
-from tests.mfa.api.support import API_KEY, Api, phone
+from tests.mfa.api.support import API_KEY, Api, phone, shared_cluster
 
 pytestmark = pytest.mark.slow
 
@@ -40,14 +40,12 @@ def servers(request: pytest.FixtureRequest) -> Iterator[list[Api]]:
     if request.param == "one server":
         spec = ClusterSpec(servers=1, base_port=0, api_key=API_KEY)
     else:
-        spec = ClusterSpec(
-            servers=3,
-            base_port=0,
-            api_key=API_KEY,
+        spec = shared_cluster(
+            3,
+            postgres_url=request.getfixturevalue("postgres_url"),
+            redis_url=request.getfixturevalue("redis_url"),
+            redis_namespace=request.getfixturevalue("redis_namespace"),
             mode="cloud",
-            pending=request.getfixturevalue("redis_url"),
-            db_url=request.getfixturevalue("postgres_url"),
-            extra_env={"MFALAB_REDIS_NAMESPACE": request.getfixturevalue("redis_namespace")},
         )
     with Cluster(spec) as cluster:
         apis = [Api(url, cluster.api_key) for url in cluster.urls]

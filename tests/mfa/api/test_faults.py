@@ -24,7 +24,7 @@ import httpx
 import pytest
 
 from mfa.api.cluster import Cluster, ClusterSpec
-from tests.mfa.api.support import API_KEY, Api, PrivateRedis, phone
+from tests.mfa.api.support import API_KEY, Api, PrivateRedis, phone, shared_cluster
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -170,15 +170,13 @@ def test_redis_paused_during_begins_and_verifies_loses_no_code(
 def test_a_server_killed_under_load_loses_no_code_and_no_log_record(
     tmp_path: Path, postgres_url: str, redis_url: str, redis_namespace: str
 ) -> None:
-    spec = ClusterSpec(
-        servers=2,
-        base_port=0,
-        api_key=API_KEY,
-        db_url=postgres_url,
-        pending=redis_url,
+    spec = shared_cluster(
+        2,
+        postgres_url=postgres_url,
+        redis_url=redis_url,
+        redis_namespace=redis_namespace,
         mode="cloud",
         workdir=str(tmp_path / "cluster"),
-        extra_env={"MFALAB_REDIS_NAMESPACE": redis_namespace},
     )
     with Cluster(spec) as cluster:
         first, second = Api(cluster.urls[0], API_KEY), Api(cluster.urls[1], API_KEY)

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from mfa.api.cluster import Cluster, ClusterSpec
-from tests.mfa.api.support import API_KEY
+from mfa.api.cluster import Cluster
+from tests.mfa.api.support import API_KEY, shared_cluster
 
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 #: examples per operation and phase: ~1,000 cases in 20-40 s on a shared 2-core machine
@@ -40,15 +40,13 @@ def st_command() -> list[str]:
 def test_schemathesis_finds_no_server_error_and_no_schema_violation(
     postgres_url: str, redis_url: str, redis_namespace: str, tmp_path: Path
 ) -> None:
-    spec = ClusterSpec(
-        servers=1,
-        base_port=0,
-        api_key=API_KEY,
-        db_url=postgres_url,
-        pending=redis_url,
+    spec = shared_cluster(
+        1,
+        postgres_url=postgres_url,
+        redis_url=redis_url,
+        redis_namespace=redis_namespace,
         mode="cloud",
         workdir=str(tmp_path / "cluster"),
-        extra_env={"MFALAB_REDIS_NAMESPACE": redis_namespace},
     )
     with Cluster(spec) as cluster:
         done = subprocess.run(

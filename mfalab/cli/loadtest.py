@@ -209,7 +209,7 @@ def _loadtest(args: argparse.Namespace) -> int:
         "started_at": time.time(),
     }
     code = 1
-    with _sigterm_as_interrupt():
+    with _interrupts_unwind():
         try:
             _start(cluster)
             host = cluster.lb_url or cluster.urls[0]
@@ -274,17 +274,26 @@ def _interrupt(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM unwinds like Ctrl-C, so the ``finally`` that stops the cluster runs."""
+def _interrupts_unwind() -> Iterator[None]:
+    """Ctrl-C (SIGINT) and SIGTERM unwind as ``KeyboardInterrupt``, so the ``finally`` that
+    stops the cluster runs and Locust is asked to write its results.
+
+    SIGINT is set explicitly, not left as found: a command started as a background job of a
+    non-interactive shell (``make test &``, many CI runners) inherits SIGINT *ignored*, and
+    Python then installs no Ctrl-C handler — the SIGINT would be lost, and Locust, inheriting
+    the ignore, would never stop either. A handler set here is reset to the default in the
+    children at exec, so Locust gets its own Ctrl-C handling back too."""
 
     def interrupt(_signum: int, _frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
+    previous_term = signal.signal(signal.SIGTERM, interrupt)
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGTERM, previous_term)
+        signal.signal(signal.SIGINT, previous_int)
 
 
 def _write_manifest(out: Path, manifest: dict[str, Any]) -> None:

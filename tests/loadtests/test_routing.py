@@ -89,16 +89,29 @@ def test_a_bad_pending_store_is_refused_before_anything_starts(tmp_path: Path) -
     assert not (tmp_path / "locust_stats.csv").exists()
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def _ignore_sigint() -> None:
+    """What a non-interactive shell does to a command it starts in the background
+    (``make test &``, a CI runner): SIGINT ignored, inherited by the child."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize(
+    ("signum", "started_ignoring_sigint"),
+    [(signal.SIGINT, False), (signal.SIGINT, True), (signal.SIGTERM, False)],
+    ids=["ctrl-c", "ctrl-c-from-a-background-job", "sigterm"],
+)
 def test_an_interrupt_stops_locust_and_the_servers_and_keeps_the_results(
-    signum: int, tmp_path: Path
+    signum: int, started_ignoring_sigint: bool, tmp_path: Path
 ) -> None:
+    """Also when the command was started with SIGINT ignored (as by a shell's background
+    job): Python then raises no KeyboardInterrupt and Locust would inherit the ignore."""
     command = [sys.executable, "-m", "mfalab", "loadtest", "--out", str(tmp_path), "--no-report"]
     process = subprocess.Popen(
         [*command, "--servers", "2", "--scenario", "sms", "--users", "4", "--duration", "2m"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        preexec_fn=_ignore_sigint if started_ignoring_sigint else None,
     )
     assert process.stdout is not None
     first = process.stdout.readline()  # printed once the cluster is up and Locust starts

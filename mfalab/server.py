@@ -3,12 +3,16 @@
 ``mfa.api`` knows no simulator, so ``MFALAB_GATEWAY=simulated:<scenario>`` is resolved here,
 where the layers meet: ``create_app`` hands ``mfa.api.app.create_app`` a factory that builds
 the simulator's real-time gateway. ``mfalab serve`` and its uvicorn workers
-(``uvicorn --factory mfalab.server:create_app``) build their apps through it.
+(``uvicorn --factory mfalab.server:create_app``) build their apps through it, and
+``SERVER_ENTRY`` is how a ``mfa.api.cluster.Cluster`` starts each of its servers: this
+package's ``serve`` command, declared here rather than named inside ``mfa``.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+
+from mfa.api.cluster import ServerEntry
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -19,7 +23,10 @@ if TYPE_CHECKING:
     from mfa.settings import Settings
     from sim.realtime_gateway import RealtimeGateway
 
-__all__ = ["create_app", "simulated_gateway"]
+__all__ = ["SERVER_ENTRY", "create_app", "simulated_gateway"]
+
+#: One server of a cluster: ``python -m mfalab serve --host … --port … --workers …``.
+SERVER_ENTRY = ServerEntry(module=__name__.partition(".")[0], arguments=("serve",))
 
 
 def simulated_gateway(scenario: str, sink: SinkGateway, clock: Clock) -> RealtimeGateway:

@@ -5,6 +5,6 @@ database (and optionally nginx in front). See docs/api.md.
 """
 
 from mfa.api.app import create_app
-from mfa.api.cluster import Cluster, ClusterError, ClusterSpec
+from mfa.api.cluster import Cluster, ClusterError, ClusterSpec, ServerEntry
 
-__all__ = ["Cluster", "ClusterError", "ClusterSpec", "create_app"]
+__all__ = ["Cluster", "ClusterError", "ClusterSpec", "ServerEntry", "create_app"]

@@ -1,7 +1,10 @@
 """A cluster of named MFA servers on this machine, optionally behind nginx.
 
-``Cluster(ClusterSpec(servers=3))`` starts ``mfa1``..``mfa3`` as separate uvicorn processes
-(``python -m mfalab serve``) that share one database and one API key, and in server mode keep
+``Cluster(ClusterSpec(server=entry, servers=3))`` starts ``mfa1``..``mfa3`` as separate
+processes (``python -m <entry.module> <entry.arguments> --host H --port P --workers N``, the
+``ServerEntry`` the caller declares: the package that composes the app, e.g. with a simulated
+gateway, is above this one and is not named here) that share one database and one API key,
+configured by ``MFALAB_*`` in their environment, and in server mode keep
 their pending codes in their own memory — the seed's multi-server deployment, where only the
 server that sent a code can validate it. With ``pending="redis://..."`` every server sees
 every code. ``lb="nginx"`` puts nginx in front (``policy`` round_robin, random, sticky or auth_id).
@@ -40,7 +43,7 @@ from mfa.api.nginx import POLICIES, Backend, NginxBalancer, NginxMissing
 from mfa.errors import MfaError
 from mfa.settings import shared_store_problem
 
-__all__ = ["Cluster", "ClusterError", "ClusterSpec", "NginxMissing", "Revival"]
+__all__ = ["Cluster", "ClusterError", "ClusterSpec", "NginxMissing", "Revival", "ServerEntry"]
 
 _GRACE_SECONDS = 10.0
 _START_TIMEOUT = 60.0
@@ -54,9 +57,30 @@ class ClusterError(MfaError):
 
 
 @dataclass(frozen=True)
+class ServerEntry:
+    """How to start one server process: ``python -m <module> <arguments>`` followed by
+    ``--host``, ``--port`` and ``--workers``; it reads ``MFALAB_*`` from its environment and
+    answers ``GET /healthz`` when ready. Declared by the composition root (``mfalab.server``),
+    so the engine's package starts servers without naming the package above it."""
+
+    module: str
+    arguments: tuple[str, ...] = ()
+
+    def argv(self, host: str, port: int, workers: int) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            self.module,
+            *self.arguments,
+            *("--host", host, "--port", str(port), "--workers", str(workers)),
+        ]
+
+
+@dataclass(frozen=True)
 class ClusterSpec:
     """What to start. ``base_port=0``/``lb_port=0`` pick free ports (tests)."""
 
+    server: ServerEntry  # how one server process is started
     servers: int = 1
     base_port: int = 8001
     host: str = "127.0.0.1"
@@ -154,7 +178,7 @@ class Cluster:
         self._servers: list[ChildProcess] = [
             ChildProcess(
                 name,
-                self._server_argv(port),
+                spec.server.argv(spec.host, port, spec.workers),
                 env=self._server_env(i),
                 log_path=self.workdir / f"{name}.log",
             )
@@ -271,20 +295,6 @@ class Cluster:
         return self._servers[index].log_tail(lines)
 
     # ------------------------------------------------------------------ internals
-
-    def _server_argv(self, port: int) -> list[str]:
-        return [
-            sys.executable,
-            "-m",
-            "mfalab",
-            "serve",
-            "--host",
-            self.spec.host,
-            "--port",
-            str(port),
-            "--workers",
-            str(self.spec.workers),
-        ]
 
     def _server_env(self, index: int) -> dict[str, str]:
         spec = self.spec

@@ -158,6 +158,7 @@ def locust_command(
 
 def _loadtest(args: argparse.Namespace) -> int:
     from mfa.api.cluster import Cluster, ClusterError, ClusterSpec
+    from mfalab.server import SERVER_ENTRY
 
     extra = list(args.locust_args)
     if extra[:1] == ["--"]:
@@ -178,6 +179,7 @@ def _loadtest(args: argparse.Namespace) -> int:
         extra_env["MFALAB_REDIS_NAMESPACE"] = f"mfalab-lt-{secrets.token_hex(4)}"
     try:
         spec = ClusterSpec(
+            server=SERVER_ENTRY,
             servers=args.servers,
             base_port=args.base_port,
             pending=args.pending,

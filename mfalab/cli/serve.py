@@ -225,8 +225,10 @@ def _settings_problem(exc: object) -> str:
 
 def _cluster(args: argparse.Namespace) -> int:
     from mfa.api.cluster import Cluster, ClusterError, ClusterSpec
+    from mfalab.server import SERVER_ENTRY
 
     spec = ClusterSpec(
+        server=SERVER_ENTRY,
         servers=args.servers,
         base_port=args.base_port,
         host=args.host,

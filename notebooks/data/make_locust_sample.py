@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from mfa.api.cluster import Cluster, ClusterSpec
+from mfalab.server import SERVER_ENTRY
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
@@ -32,7 +33,7 @@ def main() -> int:
     out: Path = args.out
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
-    with Cluster(ClusterSpec(servers=2, base_port=0)) as cluster:
+    with Cluster(ClusterSpec(server=SERVER_ENTRY, servers=2, base_port=0)) as cluster:
         command = [
             sys.executable,
             "-m",

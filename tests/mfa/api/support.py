@@ -24,8 +24,10 @@ def shared_cluster(
     """The production set-up under test: ``servers`` named servers on one PostgreSQL
     database and one Redis pending store (keys under the test's own namespace)."""
     from mfa.api.cluster import ClusterSpec
+    from mfalab.server import SERVER_ENTRY
 
     return ClusterSpec(
+        server=SERVER_ENTRY,
         servers=servers,
         base_port=0,
         api_key=API_KEY,

@@ -14,6 +14,7 @@ import pytest
 
 from mfa.api import Cluster, ClusterSpec
 from mfa.push_proof import PushDevice, fingerprint
+from mfalab.server import SERVER_ENTRY
 from tests.mfa.api.support import API_KEY, DEVICE_TOKEN, Api, phone
 
 pytestmark = pytest.mark.slow
@@ -21,7 +22,9 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Cluster]:
-    with Cluster(ClusterSpec(servers=2, base_port=0, api_key=API_KEY)) as running:
+    with Cluster(
+        ClusterSpec(server=SERVER_ENTRY, servers=2, base_port=0, api_key=API_KEY)
+    ) as running:
         yield running
 
 

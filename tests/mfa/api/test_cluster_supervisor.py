@@ -98,8 +98,11 @@ def _users(db: Path) -> list[str]:
 
 def test_a_cluster_object_keeps_its_work_directory(tmp_path: Path) -> None:
     from mfa.api.cluster import Cluster, ClusterSpec
+    from mfalab.server import SERVER_ENTRY
 
-    cluster = Cluster(ClusterSpec(servers=1, base_port=0, workdir=str(tmp_path / "w")))
+    cluster = Cluster(
+        ClusterSpec(server=SERVER_ENTRY, servers=1, base_port=0, workdir=str(tmp_path / "w"))
+    )
     (cluster.workdir / "mfa1.log").write_text("evidence\n")
     cluster.stop()
     del cluster

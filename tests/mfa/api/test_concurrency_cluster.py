@@ -25,6 +25,7 @@ import pyotp
 import pytest
 
 from mfa.api import Cluster, ClusterSpec
+from mfalab.server import SERVER_ENTRY
 from tests.mfa.api.support import API_KEY, Api, phone, shared_cluster
 
 pytestmark = pytest.mark.slow
@@ -38,7 +39,7 @@ MAX_ATTEMPTS = 5  # Policy.max_verify_attempts
 @pytest.fixture(params=["one server", "three servers"])
 def servers(request: pytest.FixtureRequest) -> Iterator[list[Api]]:
     if request.param == "one server":
-        spec = ClusterSpec(servers=1, base_port=0, api_key=API_KEY)
+        spec = ClusterSpec(server=SERVER_ENTRY, servers=1, base_port=0, api_key=API_KEY)
     else:
         spec = shared_cluster(
             3,

@@ -24,6 +24,7 @@ import httpx
 import pytest
 
 from mfa.api.cluster import Cluster, ClusterSpec
+from mfalab.server import SERVER_ENTRY
 from tests.mfa.api.support import API_KEY, Api, PrivateRedis, phone, shared_cluster
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -40,6 +41,7 @@ def private_redis() -> Iterator[PrivateRedis]:
 
 def _cluster(tmp_path: Path, db_url: str, redis_url: str, servers: int) -> Cluster:
     spec = ClusterSpec(
+        server=SERVER_ENTRY,
         servers=servers,
         base_port=0,
         api_key=API_KEY,

@@ -17,6 +17,7 @@ import pytest
 from mfa.api import Cluster, ClusterSpec
 from mfa.api.children import free_port
 from mfa.api.nginx import INSTALL_HINT, Backend, NginxBalancer, find_nginx, render_config
+from mfalab.server import SERVER_ENTRY
 from tests.mfa.api.support import API_KEY, Api, phone, services_required
 
 pytestmark = pytest.mark.slow
@@ -28,7 +29,9 @@ def cluster() -> Iterator[Cluster]:
         if services_required():
             pytest.fail(INSTALL_HINT)
         pytest.skip(INSTALL_HINT)
-    spec = ClusterSpec(servers=2, base_port=0, api_key=API_KEY, lb="nginx", lb_port=0)
+    spec = ClusterSpec(
+        server=SERVER_ENTRY, servers=2, base_port=0, api_key=API_KEY, lb="nginx", lb_port=0
+    )
     with Cluster(spec) as running:
         yield running
 

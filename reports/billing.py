@@ -26,9 +26,10 @@ credentials, and every push user re-activating the app (``switch_what_if``).
 
 Scaling a simulated window to a month (``usage_from_run``): enabled users are the scenario's
 ``population.users`` (enabled all month), licensed users its ``billing.licences``; the window's
-billable authentications per replication are the engine's — every begin that reached the
-service, so resends and fallbacks each count (the run's ``billable`` column when recorded, else
-``begins - rate_limited``). A month then holds either
+billable authentications per replication are the engine's — the run's ``billable`` column,
+the begins the engine accepted (each left a billable log record), so resends and fallbacks
+each count; a run without that column is refused rather than re-derived. A month then holds
+either
 ``users × signins_per_user_month × (billable authentications per sign-in in the window)``, the
 sign-in rate coming from the caller (``--signins-per-user-month``), the scenario
 (``billing.signins_per_user_month``) or ``DEFAULT_SIGNINS_PER_USER_MONTH`` (one per working
@@ -465,7 +466,7 @@ def usage_from_run(
     users = _scenario_number(scenario, "population.users")
     enabled = int(users) if users is not None else int(auths["user_id"].nunique())
     licensed = _licensed_users(scenario, auths, enabled)
-    billable = float(_billable(auths).sum()) / replications
+    billable = float(auths["billable"].sum()) / replications
     signins = len(auths) / replications
     window = _window_seconds(scenario, auths)
     rate = signins_per_user_month
@@ -513,14 +514,6 @@ def usage_from_run(
         messages=messages,
         push_users=push_users(run, enabled),
     )
-
-
-def _billable(auths: pd.DataFrame) -> pd.Series:
-    """Engine-billable authentications of each sign-in: the ``billable`` column when the
-    simulator records it, else every begin but those refused as ``rate_limited``."""
-    if "billable" in auths.columns:
-        return auths["billable"].astype("int64")
-    return (auths["begins"] - auths["rate_limited"]).clip(lower=0)
 
 
 def _month_label(scenario: Mapping[str, Any]) -> str:

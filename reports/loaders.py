@@ -95,6 +95,9 @@ AUTH_DTYPES: Mapping[str, str] = {
     "wrong_server": "int64",
     "expired": "int64",
     "rate_limited": "int64",
+    # begins the engine accepted, each a billable log record: what billing counts (a run
+    # without it is refused, not re-derived from begins)
+    "billable": "int64",
     "first_sender": "category",
     "first_sender_kind": "category",  # short_code | long_code | ""
     "first_provider": "category",
@@ -106,7 +109,6 @@ AUTH_OPTIONAL: Mapping[str, str] = {
     "connectivity": "category",  # wifi_and_cellular | cellular | wifi_only | none
     "signal": "category",  # good | poor
     "security_app": "bool",  # a security app blocked texts/calls at the start
-    "billable": "int64",  # begins the engine accepted (each a billable log record)
 }
 
 #: ``deliveries/part-*.parquet`` — one row per message sent (``outputs.records.DeliveryRow``).

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pyotp
 import pytest
 
@@ -375,3 +376,24 @@ def test_a_bad_pricing_file_is_named_with_the_reason(
     with pytest.raises(ReportInputError, match=re.escape(complaint)) as caught:
         billing.load_pricing(bad)
     assert str(bad) in str(caught.value)
+
+
+def test_a_run_is_billed_from_what_the_engine_recorded_not_from_begins(tmp_path: Path) -> None:
+    """The engine can refuse a begin for reasons other than the send limit (a locked user,
+    a method not allowed): only the ``billable`` count it recorded is billed."""
+    auths, deliveries, resources = fakeruns.generate(users=20, auths=40, replications=1)
+    accepted = [a._replace(billable=a.billable // 2) for a in auths]  # some refused otherwise
+    run = load_run(fakeruns.write_run(tmp_path / "run", accepted, deliveries, resources))
+    estimate = billing.usage_from_run(run, linear=True)
+    assert estimate.window_billable == sum(a.billable for a in accepted)
+    assert estimate.window_billable < sum(a.begins - a.rate_limited for a in accepted)
+
+
+def test_a_run_without_the_engines_billable_count_is_refused_not_guessed(tmp_path: Path) -> None:
+    auths, deliveries, resources = fakeruns.generate(users=20, auths=40, replications=1)
+    root = fakeruns.write_run(tmp_path / "run", auths, deliveries, resources)
+    for part in (root / "auths").glob("*.parquet"):  # a run written before the column existed
+        table = pq.read_table(part)
+        pq.write_table(table.drop_columns(["billable"]), part)
+    with pytest.raises(ReportInputError, match=r"auths.*billable"):
+        billing.usage_from_run(load_run(root))

@@ -13,6 +13,7 @@ from sim.scenario_types import (
     ScenarioModel,
     Share,
     iso_region,
+    iso_region_keys,
 )
 
 __all__ = [
@@ -107,9 +108,7 @@ class Routing(ScenarioModel):
     @field_validator("pools")
     @classmethod
     def _regions(cls, value: dict[str, SenderPool]) -> dict[str, SenderPool]:
-        for code in value:
-            iso_region(code)
-        return value
+        return iso_region_keys(value)
 
 
 class Outage(ScenarioModel):

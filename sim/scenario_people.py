@@ -14,7 +14,7 @@ from sim.scenario_types import (
     MethodName,
     ScenarioModel,
     Share,
-    iso_region,
+    iso_region_keys,
     shares_add_up,
 )
 
@@ -86,9 +86,7 @@ class Population(ScenarioModel):
     @field_validator("countries")
     @classmethod
     def _regions(cls, value: dict[str, float]) -> dict[str, float]:
-        for code in value:
-            iso_region(code)
-        return value
+        return iso_region_keys(value)
 
 
 class RateSegment(ScenarioModel):

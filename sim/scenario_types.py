@@ -7,7 +7,7 @@ rule (``max_sends``, the send window, lockouts) reads it from the engine instead
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -24,6 +24,7 @@ __all__ = [
     "ScenarioModel",
     "Share",
     "iso_region",
+    "iso_region_keys",
     "shares_add_up",
 ]
 
@@ -35,6 +36,7 @@ Share = Annotated[float, Field(ge=0.0, le=1.0)]
 ENGINE_POLICY = Policy()
 #: How far a set of shares may be from 1 (rounding in hand-written YAML).
 SHARE_TOLERANCE = 1e-6
+_V = TypeVar("_V")
 
 
 class ScenarioModel(BaseModel):
@@ -56,6 +58,13 @@ def iso_region(code: str) -> str:
     if code not in phonenumbers.SUPPORTED_REGIONS:
         raise ValueError(f"{code!r} is not an ISO 3166 alpha-2 region known to libphonenumber")
     return code
+
+
+def iso_region_keys(value: dict[str, _V]) -> dict[str, _V]:
+    """A mapping keyed by ISO region (countries' shares, sender pools): every key known."""
+    for code in value:
+        iso_region(code)
+    return value
 
 
 class Latency(ScenarioModel):

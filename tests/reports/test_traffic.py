@@ -117,28 +117,11 @@ def test_every_traffic_table_column_is_in_the_traffic_catalogue(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Nothing in the real-traffic sections is formatted by guessing from a column name."""
-    import pandas as pd
-
-    from outputs.metrics import TRAFFIC, Unit
-    from reports import render
+    from outputs.metrics import TRAFFIC
     from reports.run_report import build_report
+    from tests.reports.catalogued import assert_catalogued, report_tables
 
-    seen: list[tuple[str, pd.DataFrame, object]] = []
-    original = render.Section.table
-
-    def spy(self: object, caption: str, frame: pd.DataFrame, **kwargs: object) -> None:
-        seen.append((caption, frame, kwargs.get("catalogue")))
-        original(self, caption, frame, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(render.Section, "table", spy)
-    build_report([], logs=[_exported_log(tmp_path)])
-    assert len(seen) == 4
-    for caption, frame, catalogue in seen:
-        assert catalogue is TRAFFIC, caption
-        for column in frame.columns:
-            series = frame[column]
-            if pd.api.types.is_bool_dtype(series) or not pd.api.types.is_numeric_dtype(series):
-                continue
-            assert column in TRAFFIC, f"{caption}: {column}"
-            if pd.api.types.is_integer_dtype(series):
-                assert TRAFFIC[column].unit is not Unit.SHARE, f"{caption}: {column}"
+    tables = report_tables(monkeypatch, lambda: build_report([], logs=[_exported_log(tmp_path)]))
+    assert len(tables) == 4
+    assert all(catalogue is TRAFFIC for _, _, catalogue in tables), tables
+    assert_catalogued(tables)

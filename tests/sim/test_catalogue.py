@@ -164,25 +164,11 @@ def test_every_report_table_column_is_catalogued(real_run, monkeypatch):
     """Walk every table of the report of the real run: each numeric column has a catalogue
     entry (nothing is formatted by guessing), and a count is never shown as a percentage."""
     from reports.run_report import build_report
+    from tests.reports.catalogued import assert_catalogued, report_tables
 
-    seen: list[tuple[str, pd.DataFrame, Any]] = []
-    original = render.Section.table
-
-    def spy(self, caption, frame, **kwargs):
-        seen.append((caption, frame, kwargs.get("catalogue", CATALOGUE)))
-        return original(self, caption, frame, **kwargs)
-
-    monkeypatch.setattr(render.Section, "table", spy)
-    build_report([real_run["out"]])
-    assert len(seen) > 20
-    for caption, frame, catalogue in seen:
-        for column in frame.columns:
-            series = frame[column]
-            if pd.api.types.is_bool_dtype(series) or not pd.api.types.is_numeric_dtype(series):
-                continue
-            assert column in catalogue, f"{caption}: {column}"
-            if pd.api.types.is_integer_dtype(series):
-                assert catalogue[column].unit is not Unit.SHARE, f"{caption}: {column}"
+    tables = report_tables(monkeypatch, lambda: build_report([real_run["out"]]))
+    assert len(tables) > 20
+    assert_catalogued(tables)
 
 
 def test_a_count_named_abandoned_is_not_a_percentage():

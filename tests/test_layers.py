@@ -41,3 +41,28 @@ def test_the_imports_keep_the_layer_contract() -> None:
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert "0 broken" in result.stdout
+
+
+def test_the_engine_names_no_package_above_it_to_run() -> None:
+    """Imports are not the only way across a layer: ``[python, "-m", "mfalab", …]`` or
+    ``"mfalab.server:create_app"`` in ``mfa`` would run the composition root by name. The
+    cluster starts servers through the ``ServerEntry`` its caller declares instead."""
+    import ast
+    import itertools
+    import re
+
+    above = ("mfalab", "sim", "loadtests", "reports")
+    import_string = re.compile(rf"^({'|'.join(above)})(\.\w+)*:\w+$")
+    found = []
+    for path in sorted((ROOT / "mfa").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            where = f"{path.relative_to(ROOT)}:{getattr(node, 'lineno', 0)}"
+            text = node.value if isinstance(node, ast.Constant) else None
+            if isinstance(text, str) and import_string.match(text):
+                found.append(f"{where}: {text!r}")
+            if isinstance(node, ast.List | ast.Tuple):
+                words = [e.value if isinstance(e, ast.Constant) else None for e in node.elts]
+                for flag, module in itertools.pairwise(words):
+                    if flag == "-m" and str(module).split(".")[0] in above:
+                        found.append(f"{where}: -m {module}")
+    assert found == []

@@ -126,6 +126,8 @@ auth_log = sa.Table(
     sa.Column("sender", sa.String(32)),
     sa.Column("provider", sa.String(64)),
     sa.Column("billable", sa.Boolean, nullable=False),
+    #: Which fraud defence refused a ``fraud_suspected`` begin (``mfa.reasons.FraudRule``).
+    sa.Column("fraud_rule", sa.String(16)),
 )
 
 #: Every provider ever created, the active one with ``ended_at`` NULL (names are never

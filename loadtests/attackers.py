@@ -31,12 +31,15 @@ def attacker_ip(rng: random.Random, count: int) -> str:
     return f"{_IP_NET}{rng.randrange(max(1, min(count, 254))) + 1}"
 
 
-def attack_number(prefix: str, rng: random.Random, tries: int = 50) -> str:
+def attack_number(prefix: str, rng: random.Random, tries: int = 200) -> str:
     """A valid number starting with ``prefix`` (E.164, e.g. ``+1305555``): the prefix
-    filled with random digits to its country's length (``ValueError`` if none is valid)."""
+    filled with random digits to one of its country's number lengths (``ValueError`` if
+    none is valid)."""
     digits = prefix.lstrip("+")
-    length = _national_length(digits) + len(str(_country_code(digits)))
+    code = _country_code(digits)
+    lengths = [len(str(code)) + n for n in _national_lengths(code)]
     for _ in range(tries):
+        length = rng.choice(lengths)
         fill = "".join(rng.choice("0123456789") for _ in range(max(0, length - len(digits))))
         try:
             return parse_phone(f"+{digits}{fill}").e164
@@ -53,14 +56,15 @@ def _country_code(digits: str) -> int:
     raise ValueError(f"+{digits}: not a country calling code")
 
 
-def _national_length(digits: str) -> int:
-    code = _country_code(digits)
-    region = phonenumbers.region_code_for_country_code(code)
+def _national_lengths(code: int) -> tuple[int, ...]:
+    """The lengths a national number of the calling code may have (libphonenumber's)."""
+    region = phonenumbers.region_code_for_country_code(int(code))
     if region == "001":
-        example = phonenumbers.example_number_for_non_geo_entity(code)
+        metadata = phonenumbers.PhoneMetadata.metadata_for_nongeo_region(int(code))
     else:
-        example = phonenumbers.example_number(region)
-    return len(phonenumbers.national_significant_number(example)) if example else 10
+        metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    lengths = tuple(metadata.general_desc.possible_length or ()) if metadata else ()
+    return lengths or (10,)
 
 
 def enrol_account(user: MfaUser, user_id: str, method: dict[str, Any], phone: str) -> str | None:

@@ -11,8 +11,10 @@ for code after code) come from few sources. The defences, each switched by
 3. per destination range (country + the first digits of the national number): at most
    ``range_max_sends`` sms/voice sends per window;
 4. conversion guard, per country and per range: once ``conversion_min_sends`` codes were
-   sent there within the window, at least ``conversion_min_rate`` of them must have been
-   verified, else new sends there are refused until the share recovers.
+   sent there within the window (not counting those younger than
+   ``conversion_grace_seconds``, which may still be typed), at least
+   ``conversion_min_rate`` of them must have been verified, else new sends there are
+   refused until the share recovers.
 
 Rules 2 to 4 refuse with ``fraud_suspected``; which of them fired (``FraudRule``) goes to
 the log only. A send refused by any rule is counted by none, so rules 2 and 3 let a steady
@@ -82,7 +84,8 @@ class Limit:
 
     A velocity limit (``min_rate`` ``None``) refuses once ``max_sends`` sends are counted in
     the window; a conversion floor refuses once ``min_sends`` are counted and fewer than
-    ``min_rate`` of them were verified."""
+    ``min_rate`` of them were verified, judging only the sends older than ``grace`` seconds
+    (the counts it is given leave the younger ones out)."""
 
     rule: FraudRule
     key: str
@@ -90,6 +93,7 @@ class Limit:
     max_sends: int | None = None
     min_rate: float | None = None
     min_sends: int = 1
+    grace: float = 0.0
 
 
 def refuses(limit: Limit, sent: int, verified: int) -> bool:
@@ -153,6 +157,7 @@ def send_limits(
                 policy.conversion_window_seconds,
                 min_rate=policy.conversion_min_rate,
                 min_sends=policy.conversion_min_sends,
+                grace=policy.conversion_grace_seconds,
             )
             for key in conversion_keys(to)
         )

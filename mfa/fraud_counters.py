@@ -47,6 +47,17 @@ class _Window:
         self.sent: dict[str, float] = {}  # send id -> when, in insertion (time) order
         self.verified: set[str] = set()
 
+    def counts(self, mature: float) -> tuple[int, int]:
+        """Sends at or before ``mature`` and how many of them were verified: the younger
+        ones (few, the newest) are walked from the end and left out."""
+        sent, verified = len(self.sent), len(self.verified)
+        for send_id in reversed(self.sent):
+            if self.sent[send_id] <= mature:
+                break
+            sent -= 1
+            verified -= send_id in self.verified
+        return sent, verified
+
     def prune(self, horizon: float) -> None:
         """Forget the sends at or before ``horizon`` (out of the sliding window)."""
         sent = self.sent
@@ -75,7 +86,7 @@ class MemoryFraudCounters:
                 if window is None:
                     window = self._windows[limit.key] = _Window(limit.window)
                 window.prune(now - limit.window)
-                if refuses(limit, len(window.sent), len(window.verified)):
+                if refuses(limit, *window.counts(now - limit.grace)):
                     return limit
                 windows.append(window)
             for window in windows:

@@ -61,6 +61,9 @@ class FraudPolicy:
     conversion_min_rate: float | None = None
     conversion_min_sends: int = 50
     conversion_window_seconds: float = 3600.0
+    #: Sends younger than this are not judged yet (their codes may still be typed): without
+    #: it a burst of real sign-ins, all in flight, would look like codes never verified.
+    conversion_grace_seconds: float = 60.0
     #: sms, voice and push sends asked for from one client IP per ``ip_window_seconds``
     #: (when the caller gives ``client_ip``), beyond which ``fraud_suspected`` (``client_ip``).
     ip_max_sends: int | None = None
@@ -82,6 +85,11 @@ class FraudPolicy:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"{name} must be at least 1")
+        if not 0 <= self.conversion_grace_seconds < self.conversion_window_seconds:
+            raise ValueError(
+                "conversion_grace_seconds must be at least 0 and less than "
+                "conversion_window_seconds"
+            )
         rate = self.conversion_min_rate
         if rate is not None and not 0 < rate <= 1:
             raise ValueError("conversion_min_rate must be in (0, 1]")

@@ -80,6 +80,7 @@ class Settings(BaseSettings):
     fraud_conversion_min_rate: float | None = Field(default=None, gt=0, le=1)
     fraud_conversion_min_sends: int = Field(default=_FRAUD.conversion_min_sends, ge=1)
     fraud_conversion_window: float = Field(default=_FRAUD.conversion_window_seconds, gt=0)
+    fraud_conversion_grace: float = Field(default=_FRAUD.conversion_grace_seconds, ge=0)
     fraud_ip_max_sends: int | None = Field(default=None, ge=1)
     fraud_ip_window: float = Field(default=_FRAUD.ip_window_seconds, gt=0)
     #: Where the fraud counters live: ``memory`` (this process) or a ``redis://`` URL, which
@@ -115,6 +116,7 @@ class Settings(BaseSettings):
             conversion_min_rate=self.fraud_conversion_min_rate,
             conversion_min_sends=self.fraud_conversion_min_sends,
             conversion_window_seconds=self.fraud_conversion_window,
+            conversion_grace_seconds=self.fraud_conversion_grace,
             ip_max_sends=self.fraud_ip_max_sends,
             ip_window_seconds=self.fraud_ip_window,
         )

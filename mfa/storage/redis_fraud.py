@@ -25,7 +25,8 @@ from mfa.storage.redis_link import RedisLink
 __all__ = ["RedisFraudCounters"]
 
 #: KEYS: per limit, its sends and its verified sends. ARGV[1] now, ARGV[2] the send id,
-#: then per limit: window seconds, max sends (or ''), min rate (or ''), min sends.
+#: then per limit: window seconds, max sends (or ''), min rate (or ''), min sends, grace
+#: seconds (a conversion floor judges only the sends at or before now - grace).
 #: Answers 0 (admitted and counted under every key) or the 1-based index of the refusing
 #: limit (nothing counted). The test is ``mfa.fraud.refuses``.
 _ADMIT = """
@@ -33,22 +34,24 @@ local now, member = tonumber(ARGV[1]), ARGV[2]
 local n = #KEYS / 2
 for i = 1, n do
   local sent, ok = KEYS[2 * i - 1], KEYS[2 * i]
-  local at = 2 + (i - 1) * 4
+  local at = 2 + (i - 1) * 5
   local horizon = now - tonumber(ARGV[at + 1])
   redis.call('ZREMRANGEBYSCORE', sent, '-inf', horizon)
-  local count = redis.call('ZCARD', sent)
   if ARGV[at + 3] == '' then
+    local count = redis.call('ZCARD', sent)
     if ARGV[at + 2] ~= '' and count >= tonumber(ARGV[at + 2]) then return i end
   else
     redis.call('ZREMRANGEBYSCORE', ok, '-inf', horizon)
-    local verified = redis.call('ZCARD', ok)
+    local mature = now - tonumber(ARGV[at + 5])
+    local count = redis.call('ZCOUNT', sent, '-inf', mature)
+    local verified = redis.call('ZCOUNT', ok, '-inf', mature)
     if count >= tonumber(ARGV[at + 4]) and verified < tonumber(ARGV[at + 3]) * count then
       return i
     end
   end
 end
 for i = 1, n do
-  local ttl = math.ceil(tonumber(ARGV[2 + (i - 1) * 4 + 1]) * 1000)
+  local ttl = math.ceil(tonumber(ARGV[2 + (i - 1) * 5 + 1]) * 1000)
   redis.call('ZADD', KEYS[2 * i - 1], now, member)
   redis.call('PEXPIRE', KEYS[2 * i - 1], ttl)
 end
@@ -109,6 +112,7 @@ class RedisFraudCounters:
                 "" if limit.max_sends is None else limit.max_sends,
                 "" if limit.min_rate is None else repr(limit.min_rate),
                 limit.min_sends,
+                repr(limit.grace),
             ]
         index = int(self._link.call("admit", lambda: self._admit(keys=keys, args=args)))
         return None if index == 0 else limits[index - 1]

@@ -131,6 +131,7 @@ def test_conversion_guard_refuses_a_range_whose_codes_are_not_verified(
         conversion_min_rate=0.5,
         conversion_min_sends=4,
         conversion_window_seconds=3600,
+        conversion_grace_seconds=30,
     )
     for i in range(8):
         enrol(engine, f"u{i}", us("425", 2000 + i))
@@ -138,6 +139,9 @@ def test_conversion_guard_refuses_a_range_whose_codes_are_not_verified(
 
     begun = [engine.begin(f"u{i}") for i in range(4)]
     assert all(isinstance(b, Challenge) for b in begun)
+    clock.advance(29)
+    assert isinstance(engine.begin("u7"), Challenge)  # the four may still be typed
+    clock.advance(1)  # now they are judged (u7's is not yet)
     denial = refused(engine.begin("u4"), DenialReason.FRAUD_SUSPECTED)  # 0 of 4 verified
     assert denial.fraud_rule is FraudRule.CONVERSION
     assert isinstance(engine.begin("other"), Challenge)
@@ -148,16 +152,19 @@ def test_conversion_guard_refuses_a_range_whose_codes_are_not_verified(
         assert isinstance(challenge, Challenge)
         assert engine.verify(challenge.auth_id, code_to(us("425", 2000 + i))).ok
     assert isinstance(engine.begin("u4"), Challenge)
-    refused(engine.begin("u5"), DenialReason.FRAUD_SUSPECTED)  # 2 of 5
+    clock.advance(30)
+    refused(engine.begin("u5"), DenialReason.FRAUD_SUSPECTED)  # 2 of 6 (u4, u7 judged too)
 
-    clock.advance(3600)  # every send left the window: recovered
+    clock.advance(3600 - 30)  # every send left the window: recovered
     assert isinstance(engine.begin("u5"), Challenge)
 
 
 def test_conversion_guard_judges_a_whole_country_too(make_engine: EngineFactory) -> None:
     """Bots spread over many ranges of one country, one send per range, never verifying:
     the country's share trips the guard though no range has the volume."""
-    engine = engine_with(make_engine, conversion_min_rate=0.5, conversion_min_sends=4)
+    engine = engine_with(
+        make_engine, conversion_min_rate=0.5, conversion_min_sends=4, conversion_grace_seconds=0
+    )
     areas = ["206", "212", "305", "415", "503"]
     for i, area in enumerate(areas):
         enrol(engine, f"bot{i}", us(area, 3000))
@@ -165,6 +172,27 @@ def test_conversion_guard_judges_a_whole_country_too(make_engine: EngineFactory)
         assert isinstance(engine.begin(f"bot{i}"), Challenge)
     denial = refused(engine.begin("bot4"), DenialReason.FRAUD_SUSPECTED)
     assert denial.fraud_rule is FraudRule.CONVERSION
+
+
+def test_a_burst_of_real_sign_ins_in_flight_is_not_judged(
+    make_engine: EngineFactory, clock: ManualClock, code_to: Callable[[str], str]
+) -> None:
+    """Forty people begin within a few seconds and type their codes 20 s later: while
+    the codes are in flight (younger than the grace) none of them counts as unconverted."""
+    engine = engine_with(make_engine, conversion_min_rate=0.5, conversion_min_sends=4)
+    begun = []
+    for i in range(40):
+        enrol(engine, f"u{i}", us("425", 6000 + i))
+        begun.append(engine.begin(f"u{i}"))
+        clock.advance(0.1)
+    assert all(isinstance(b, Challenge) for b in begun)
+    clock.advance(20)
+    for i, challenge in enumerate(begun):
+        assert isinstance(challenge, Challenge)
+        assert engine.verify(challenge.auth_id, code_to(us("425", 6000 + i))).ok
+    clock.advance(60)
+    enrol(engine, "late", us("425", 6999))
+    assert isinstance(engine.begin("late"), Challenge)
 
 
 def test_conversion_guard_lets_verified_traffic_through_at_any_volume(

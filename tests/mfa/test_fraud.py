@@ -80,6 +80,7 @@ def test_a_send_meets_the_limits_of_its_ip_range_country_in_that_order() -> None
     ]
     assert conversion_keys(to) == ("conversion:US", "conversion:US:425555")
     assert [lim.window for lim in limits] == [600.0, 600.0, 3600.0, 3600.0]
+    assert [lim.grace for lim in limits] == [0.0, 0.0, 60.0, 60.0]
 
 
 def test_a_push_meets_only_the_ip_limit_and_no_ip_means_no_ip_limit() -> None:
@@ -102,6 +103,8 @@ def test_a_push_meets_only_the_ip_limit_and_no_ip_means_no_ip_limit() -> None:
         {"range_window_seconds": 0.0},
         {"conversion_window_seconds": -1.0},
         {"ip_window_seconds": 0.0},
+        {"conversion_grace_seconds": -1.0},
+        {"conversion_grace_seconds": 3600.0},
     ],
 )
 def test_a_policy_out_of_bounds_is_refused_naming_the_field(bad: dict[str, object]) -> None:

@@ -64,7 +64,28 @@ def check_conversion_recovers(counters: FraudCounters) -> None:
     assert counters.admit("r5", T0 + 600.5, [CONVERSION]) is None  # r0 left: 3 sent
 
 
-CHECKS = (check_velocity, check_all_or_nothing, check_conversion, check_conversion_recovers)
+def check_conversion_grace(counters: FraudCounters) -> None:
+    """Sends younger than the grace are not judged, verified or not."""
+    floor = Limit(
+        FraudRule.CONVERSION, "conversion:FR", 600.0, min_rate=0.5, min_sends=2, grace=30.0
+    )
+    assert counters.admit("g0", T0, [floor]) is None
+    assert counters.admit("g1", T0 + 1, [floor]) is None
+    assert counters.admit("g2", T0 + 29, [floor]) is None  # g0, g1 still in flight
+    assert counters.admit("g3", T0 + 31, [floor]) == floor  # g0, g1 judged: 0 of 2
+    counters.converted("g2", [floor.key])  # young: not judged yet either way
+    assert counters.admit("g3", T0 + 31, [floor]) == floor
+    counters.converted("g1", [floor.key])
+    assert counters.admit("g3", T0 + 31, [floor]) is None  # 1 of 2 judged
+
+
+CHECKS = (
+    check_velocity,
+    check_all_or_nothing,
+    check_conversion,
+    check_conversion_recovers,
+    check_conversion_grace,
+)
 
 
 @pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__)

@@ -103,6 +103,7 @@ def test_settings_turn_the_defences_on(monkeypatch: pytest.MonkeyPatch) -> None:
         "MFALAB_FRAUD_CONVERSION_MIN_RATE": "0.2",
         "MFALAB_FRAUD_CONVERSION_MIN_SENDS": "40",
         "MFALAB_FRAUD_CONVERSION_WINDOW": "1800",
+        "MFALAB_FRAUD_CONVERSION_GRACE": "20",
         "MFALAB_FRAUD_IP_MAX_SENDS": "10",
         "MFALAB_FRAUD_IP_WINDOW": "60",
     }.items():
@@ -115,6 +116,7 @@ def test_settings_turn_the_defences_on(monkeypatch: pytest.MonkeyPatch) -> None:
         conversion_min_rate=0.2,
         conversion_min_sends=40,
         conversion_window_seconds=1800,
+        conversion_grace_seconds=20,
         ip_max_sends=10,
         ip_window_seconds=60,
     )

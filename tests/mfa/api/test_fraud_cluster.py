@@ -41,6 +41,7 @@ def servers(
         "MFALAB_FRAUD_RANGE_MAX_SENDS": str(RANGE_MAX),
         "MFALAB_FRAUD_CONVERSION_MIN_RATE": "0.5",
         "MFALAB_FRAUD_CONVERSION_MIN_SENDS": str(CONVERSION_MIN_SENDS),
+        "MFALAB_FRAUD_CONVERSION_GRACE": "0",
     }
     spec = replace(spec, extra_env={**spec.extra_env, **fraud})
     with Cluster(spec) as cluster:

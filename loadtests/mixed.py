@@ -1,5 +1,6 @@
 """A population logging in with every method, weighted by ``--mix`` (default
-``sms=6,push=2,totp=1,app_password=1``): the scenario of a login storm.
+``sms=6,push=2,totp=1,app_password=1``): the scenario of a login storm. Attackers mix in
+as flows too (``--mix sms=0.9,pumping=0.1``: loadtests/pumping.py, loadtests/push_bombing.py).
 
     locust -f loadtests/mixed.py --host http://127.0.0.1:8001 --mix sms=8,push=2
     locust -f loadtests/mixed.py --headless --rate 50 --shape storm -t 2m --host ...
@@ -19,7 +20,9 @@ from locust import run_single_user, task
 
 from loadtests.app_password import AppPasswordFlow
 from loadtests.options import LoadOptions
+from loadtests.pumping import PumpingFlow
 from loadtests.push import PushFlow
+from loadtests.push_bombing import PushBombingFlow
 from loadtests.shapes import MfaLoadShape
 from loadtests.sms import SmsFlow
 from loadtests.totp import TotpFlow
@@ -32,7 +35,8 @@ class MixedUser(MfaUser):
     """A person who signs in with any method, in the proportions of ``--mix``."""
 
     flow_types: ClassVar[Mapping[str, type[Flow]]] = {
-        flow.name: flow for flow in (SmsFlow, TotpFlow, PushFlow, AppPasswordFlow)
+        flow.name: flow
+        for flow in (SmsFlow, TotpFlow, PushFlow, AppPasswordFlow, PumpingFlow, PushBombingFlow)
     }
     wait_time = think_time
 

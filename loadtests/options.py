@@ -20,9 +20,11 @@ from loadtests.parameters import ROUTING_POLICIES, parse_duration
 from loadtests.thresholds import Threshold, parse_thresholds
 from mfa.policy import Policy
 
-FLOWS = ("sms", "totp", "push", "app_password")
+FLOWS = ("sms", "totp", "push", "app_password", "pumping", "push_bombing")
 SHAPES = ("constant", "storm", "step")
 DEFAULT_MIX = "sms=6,push=2,totp=1,app_password=1"
+#: The pumped range by default: one US exchange, apart from the legitimate accounts' +1646.
+DEFAULT_ATTACK_PREFIXES = "+1305555"
 
 #: The client's patience comes from the engine's defaults ("up to five times in 5 minutes"):
 #: wait a fifth of the window for a text, then ask for a new one, five sends at most.
@@ -70,6 +72,17 @@ def parse_mix(text: str) -> dict[str, float]:
     if sum(weights.values()) <= 0:
         raise argparse.ArgumentTypeError(f"{text!r}: at least one flow needs a positive weight")
     return weights
+
+
+def parse_prefixes(text: str) -> tuple[str, ...]:
+    """``"+1305555,+88235"`` → the attacked number prefixes (``+`` and digits each)."""
+    prefixes = tuple(p.strip() for p in str(text).split(",") if p.strip())
+    if not prefixes:
+        raise argparse.ArgumentTypeError("give at least one prefix, e.g. +1305555")
+    for prefix in prefixes:
+        if not re.fullmatch(r"\+\d{2,14}", prefix):
+            raise argparse.ArgumentTypeError(f"{prefix!r} is not + and 2 to 14 digits")
+    return prefixes
 
 
 def parse_think(text: str) -> tuple[float, float]:
@@ -240,6 +253,25 @@ def _add_options(parser: Any) -> None:
         help="pass/fail criterion checked at the end, repeatable or comma-separated, e.g. "
         '"p95<200ms", "fail_ratio<0.01", "success_ratio>0.98"; violated: exit code 3',
     )
+    parser.add_argument(
+        "--attack-prefixes",
+        type=_checked(parse_prefixes),
+        default=DEFAULT_ATTACK_PREFIXES,
+        help=f"pumping: the number prefixes the bots' accounts get numbers in, comma-separated "
+        f"(default {DEFAULT_ATTACK_PREFIXES})",
+    )
+    parser.add_argument(
+        "--attack-ips",
+        type=int,
+        default=4,
+        help="pumping and push bombing: how many client IPs the bots send from (default 4)",
+    )
+    parser.add_argument(
+        "--blind-approval",
+        type=float,
+        default=0.1,
+        help="push bombing: the chance the victim approves a push blindly (default 0.1)",
+    )
     parser.add_argument("--seed", type=int, default=None, help="seed of the users' choices")
     parser.add_argument(
         "--run-id",
@@ -277,6 +309,9 @@ class LoadOptions:
     thresholds: tuple[Threshold, ...]
     seed: int | None
     run_id: str
+    attack_prefixes: tuple[str, ...] = (DEFAULT_ATTACK_PREFIXES,)
+    attack_ips: int = 4
+    blind_approval: float = 0.1
 
     @classmethod
     def of(cls, environment: Environment) -> LoadOptions:
@@ -304,4 +339,7 @@ class LoadOptions:
             thresholds=tuple(t for text in texts for t in parse_thresholds(text)),
             seed=optional_number(get("seed", None), int),
             run_id=get("run_id", "") or "",
+            attack_prefixes=parse_prefixes(get("attack_prefixes", "") or DEFAULT_ATTACK_PREFIXES),
+            attack_ips=max(1, int(get("attack_ips", 4))),
+            blind_approval=min(1.0, max(0.0, float(get("blind_approval", 0.1)))),
         )

@@ -19,7 +19,7 @@ _THRESHOLD = re.compile(
 )
 _PERCENTILE = re.compile(r"^(login_)?p(\d+(?:\.\d+)?)$")
 _TIME_METRICS = {"avg", "min", "max", "med", "login_avg", "login_max"}
-_RATIO_METRICS = {"fail_ratio", "success_ratio"}
+_RATIO_METRICS = {"fail_ratio", "success_ratio", "refused_ratio"}
 _COUNT_METRICS = {
     "requests",
     "failures",
@@ -51,7 +51,9 @@ class Threshold:
     workload could not start, ``scheduled`` the logins it was asked for (completed +
     dropped); without ``[flow]``, ``success_ratio`` is successes / scheduled, so a dropped
     arrival is a failed login (it has no flow yet: ``[flow]`` ratios count started logins).
-    Times are in ms unless written ``s``; ratios may be written with ``%``.
+    ``refused_ratio[flow]`` is the share of the flow's logins that failed: for an attacker
+    flow (``pumping``, ``push_bombing``), whose success is the attacker's, the share the
+    defences stopped. Times are in ms unless written ``s``; ratios may be written with ``%``.
     """
 
     text: str
@@ -72,8 +74,8 @@ class Threshold:
         if metric not in known and not _PERCENTILE.match(metric):
             raise argparse.ArgumentTypeError(
                 f"{text!r}: unknown metric {metric!r} (pNN, avg, med, min, max, fail_ratio, "
-                "rps, requests, failures, success_ratio, login_pNN, login_avg, login_max, "
-                "logins, logins_per_s, dropped, scheduled)"
+                "rps, requests, failures, success_ratio, refused_ratio, login_pNN, login_avg, "
+                "login_max, logins, logins_per_s, dropped, scheduled)"
             )
         limit = float(match["value"])
         timed = metric in _TIME_METRICS or bool(_PERCENTILE.match(metric))
@@ -123,6 +125,8 @@ class Threshold:
             return entry.num_failures / done
         if metric == "success_ratio":
             return (done - entry.num_failures) / done
+        if metric == "refused_ratio":
+            return entry.num_failures / done
         if metric == "avg":
             return float(entry.avg_response_time)
         if metric == "min":

@@ -21,17 +21,19 @@ from mfa.errors import (
     ServiceUnavailable,
     TokenImportError,
 )
+from mfa.fraud_counters import FraudCounters, MemoryFraudCounters
 from mfa.methods import MethodType, RegisteredMethod
 from mfa.outcomes import Challenge, Denial, Verdict
 from mfa.pending import MemoryPendingStore, PendingAuth, PendingStore, SharedPendingStore
 from mfa.policy import (
     CLOUD_TIMEOUT_SECONDS,
     SERVER_TIMEOUT_SECONDS,
+    FraudPolicy,
     Mode,
     Policy,
     security_defaults,
 )
-from mfa.reasons import AuthResult, AuthStatus, DenialReason, RegistrationReason
+from mfa.reasons import AuthResult, AuthStatus, DenialReason, FraudRule, RegistrationReason
 from mfa.repository import InMemoryRepository, Repository
 from mfa.tokens.model import HardwareToken
 from mfa.users import User, UserChange, UserFact, parse_phone
@@ -58,10 +60,14 @@ __all__ = [
     "Enrolment",
     "EnrolmentError",
     "Entropy",
+    "FraudCounters",
+    "FraudPolicy",
+    "FraudRule",
     "HardwareToken",
     "InMemoryRepository",
     "InvalidInput",
     "ManualClock",
+    "MemoryFraudCounters",
     "MemoryPendingStore",
     "MethodType",
     "MfaError",

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 
 from mfa.methods import MethodType
-from mfa.reasons import AuthStatus, DenialReason
+from mfa.reasons import AuthStatus, DenialReason, FraudRule
 
 __all__ = ["LOG_FIELDS", "AuthLogRecord"]
 
@@ -40,6 +40,8 @@ class AuthLogRecord:
     provider: str | None = None
     #: False when begin was refused before reaching the service (rate limit, lockout…).
     billable: bool = True
+    #: For ``fraud_suspected``: which defence refused (never shown to the caller).
+    fraud_rule: FraudRule | None = None
 
     @property
     def result(self) -> str:
@@ -53,7 +55,7 @@ class AuthLogRecord:
     def to_dict(self) -> dict[str, object]:
         out = asdict(self)
         out["result"] = self.result
-        for key in ("mode", "status", "reason"):
+        for key in ("mode", "status", "reason", "fraud_rule"):
             value = out[key]
             out[key] = None if value is None else str(value)
         return out

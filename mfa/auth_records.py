@@ -20,7 +20,7 @@ from mfa.methods import DELIVERED_METHODS, MethodType, RegisteredMethod
 from mfa.outcomes import Denial
 from mfa.pending import PendingAuth
 from mfa.push_proof import fingerprint
-from mfa.reasons import AuthStatus, DenialReason
+from mfa.reasons import AuthStatus, DenialReason, FraudRule
 from mfa.users import User
 
 if TYPE_CHECKING:
@@ -171,8 +171,10 @@ def refuse(
     client_ip: str | None,
     *,
     retry_after: float | None = None,
+    fraud_rule: FraudRule | None = None,
 ) -> Denial:
-    """A begin that never reached the service still leaves a (non-billable) log record."""
+    """A begin that never reached the service still leaves a (non-billable) log record,
+    with the fraud rule that refused it, if one did."""
     log_check(
         engine,
         user,
@@ -183,8 +185,15 @@ def refuse(
         status=AuthStatus.DENIED,
         reason=reason,
         billable=False,
+        fraud_rule=fraud_rule,
     )
-    return Denial(reason=reason, user_id=user_id, method=kind, retry_after=retry_after)
+    return Denial(
+        reason=reason,
+        user_id=user_id,
+        method=kind,
+        retry_after=retry_after,
+        fraud_rule=fraud_rule,
+    )
 
 
 def log_check(
@@ -199,6 +208,7 @@ def log_check(
     reason: DenialReason | None,
     billable: bool,
     attempts: int = 0,
+    fraud_rule: FraudRule | None = None,
 ) -> None:
     """The log record of an authentication decided at once, with no pending record: a
     refused begin, an app-password check."""
@@ -222,6 +232,7 @@ def log_check(
             completed_at=now,
             attempts=attempts,
             billable=billable,
+            fraud_rule=fraud_rule,
         )
     )
 

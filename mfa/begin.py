@@ -7,7 +7,8 @@
    default; it must be registered, allowed by the policy and, for push, activated; a user
    who must (re-)register security information is refused;
 3. reserve the send: sms, voice and push count toward the user's send limit ("up to five
-   times in 5 minutes"; push too, against push bombing) before anything is sent;
+   times in 5 minutes"; push too, against push bombing) before anything is sent, then pass
+   the fraud defences (``mfa.fraud_checks``), which give the send back when they refuse;
 4. issue the challenge: a fresh code (sms, voice) or the number to match (push), kept only
    as a keyed digest, and the message that carries it;
 5. store the pending record and its log record, all or nothing, and only then
@@ -26,10 +27,11 @@ from typing import TYPE_CHECKING
 from mfa.auth_records import finish, log_record, moved, new_auth_id, refuse
 from mfa.delivery.message import Channel, Message
 from mfa.errors import DeliveryError, InvalidInput, ServiceUnavailable
+from mfa.fraud_checks import screen_send
 from mfa.methods import DELIVERED_METHODS, MethodType, RegisteredMethod
 from mfa.outcomes import Challenge, Denial
 from mfa.pending import PendingAuth
-from mfa.reasons import AuthStatus, DenialReason
+from mfa.reasons import AuthStatus, DenialReason, FraudRule
 from mfa.registration import default_of, pick_method, registration_reasons
 from mfa.security_state import record_send, release_send
 from mfa.users import User
@@ -48,12 +50,14 @@ _CHANNELS = {MethodType.SMS: Channel.SMS, MethodType.VOICE: Channel.VOICE}
 
 @dataclass(frozen=True, slots=True)
 class _Refusal:
-    """Why a step refused the begin, when to retry (rate limit, lockout), and the method
-    the refusal names when it is not the one asked for."""
+    """Why a step refused the begin, when to retry (rate limit, lockout), the method
+    the refusal names when it is not the one asked for, and the fraud rule that fired (for
+    the log only)."""
 
     reason: DenialReason
     retry_after: float | None = None
     method: MethodType | None = None
+    fraud_rule: FraudRule | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,10 +88,9 @@ def begin_authentication(
     auth_id = new_auth_id(engine)
     counted = kind in SENT_METHODS
     if counted:
-        wait = _reserve_send(engine, user_id, now)
-        if wait is not None:
-            limited = _Refusal(DenialReason.RATE_LIMITED, retry_after=wait)
-            return _refuse(engine, user, user_id, kind, now, client_ip, limited)
+        refused = _reserve_and_screen(engine, chosen, auth_id, now, client_ip)
+        if refused is not None:
+            return _refuse(engine, user, user_id, kind, now, client_ip, refused)
     issued = _issue(engine, user, chosen, auth_id, now)
     pending = _new_pending(engine, chosen, auth_id, issued, now, client_ip)
     _store_begun(engine, user, pending, chosen, now, given_back=counted)
@@ -132,6 +135,7 @@ def _refuse(
         now,
         client_ip,
         retry_after=refusal.retry_after,
+        fraud_rule=refusal.fraud_rule,
     )
 
 
@@ -183,6 +187,25 @@ def _reserve_send(engine: Engine, user_id: str, now: float) -> float | None:
         )
     except Exception as exc:
         raise ServiceUnavailable(port_name(engine.repository, "database")) from exc
+
+
+def _reserve_and_screen(
+    engine: Engine, chosen: RegisteredMethod, auth_id: str, now: float, client_ip: str | None
+) -> _Refusal | None:
+    """Step 3: the user's send limit, then the fraud defences; a send they refuse is given
+    back to the user's limit (it is never sent, nor billed)."""
+    wait = _reserve_send(engine, chosen.user_id, now)
+    if wait is not None:
+        return _Refusal(DenialReason.RATE_LIMITED, retry_after=wait)
+    try:
+        screened = screen_send(engine, chosen, auth_id, now, client_ip)
+    except Exception:
+        _give_back_send(engine, chosen.user_id, now)
+        raise
+    if screened is None:
+        return None
+    _give_back_send(engine, chosen.user_id, now)
+    return _Refusal(screened.reason, fraud_rule=screened.rule)
 
 
 def _issue(

@@ -42,7 +42,10 @@ plain functions of it, one module per concept —
 - ``mfa.push``: answering a push notification (signature, number matching);
 - ``mfa.app_password_check``: checking an app password;
 - ``mfa.auth_records``: the pending record's transitions and the log record;
-- ``mfa.security_state``: the per-user counters (lockout, send limit, TOTP replay).
+- ``mfa.security_state``: the per-user counters (lockout, send limit, TOTP replay);
+- ``mfa.fraud`` (rules), ``mfa.fraud_checks`` (steps), ``mfa.fraud_counters`` (port): the
+  defences against SMS pumping and message floods (geo permissions, range velocity,
+  conversion guard, client-IP limit).
 """
 
 from __future__ import annotations
@@ -78,6 +81,7 @@ from mfa.errors import (
     ProblemItem,
     TokenImportError,
 )
+from mfa.fraud_counters import FraudCounters, MemoryFraudCounters
 from mfa.methods import MethodType, RegisteredMethod
 from mfa.otp import otpauth_uri
 from mfa.outcomes import Challenge, Denial, Verdict
@@ -151,6 +155,7 @@ class Engine:
         entropy: Entropy | None = None,
         app_password_hasher: AppPasswordHasher | None = None,
         issuer: str = "mfalab",
+        fraud_counters: FraudCounters | None = None,
     ) -> None:
         if len(secret_key) < 16:
             raise ValueError("secret_key must be at least 16 bytes")
@@ -163,6 +168,9 @@ class Engine:
         self.senders = senders or SenderDirectory()
         self.entropy = entropy or SecretsEntropy()
         self.issuer = issuer
+        #: The fraud defences' counters (``mfa.fraud_counters``): this engine's own memory
+        #: unless given; servers of one cluster share one (Redis, or one memory instance).
+        self.fraud_counters = fraud_counters or MemoryFraudCounters()
         self.app_password_hasher = app_password_hasher or AppPasswordHasher()
         self._dummy: str | None = None
         self._puts = 0

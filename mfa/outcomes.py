@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mfa.methods import MethodType
-from mfa.reasons import AuthResult, DenialReason
+from mfa.reasons import AuthResult, DenialReason, FraudRule
 
 __all__ = ["Challenge", "Denial", "Verdict"]
 
@@ -36,7 +36,9 @@ class Denial:
     """``begin`` refused to start an authentication.
 
     ``retry_after`` is set for ``rate_limited`` and ``locked_out``: seconds until a new
-    attempt can succeed.
+    attempt can succeed. ``fraud_rule`` says which fraud defence refused a
+    ``fraud_suspected`` begin, for the operator's log and the simulator's rows; the HTTP
+    API never returns it (an attacker must not learn what to rotate).
     """
 
     reason: DenialReason
@@ -44,6 +46,7 @@ class Denial:
     method: MethodType | None = None
     retry_after: float | None = None
     detail: str = ""
+    fraud_rule: FraudRule | None = None
 
 
 @dataclass(frozen=True, slots=True)

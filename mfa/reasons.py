@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["AuthResult", "AuthStatus", "DenialReason", "RegistrationReason"]
+__all__ = ["AuthResult", "AuthStatus", "DenialReason", "FraudRule", "RegistrationReason"]
 
 
 class AuthResult(StrEnum):
@@ -42,6 +42,24 @@ class DenialReason(StrEnum):
     #: A push approval with another number than the sign-in page showed (number matching);
     #: counts as a failure toward the user's lockout.
     WRONG_NUMBER = "wrong_number"
+    #: sms/voice to a country outside the policy's geo permissions (``FraudPolicy``): not
+    #: sent, not billed, not counted toward the user's send limit (HTTP 403).
+    COUNTRY_BLOCKED = "country_blocked"
+    #: A fraud defence (``mfa.fraud``) refused the send: not sent, not billed, not counted
+    #: toward the user's send limit (HTTP 403). Which rule fired (``FraudRule``) goes to the
+    #: log only, never to the caller: an attacker must not learn what to rotate.
+    FRAUD_SUSPECTED = "fraud_suspected"
+
+
+class FraudRule(StrEnum):
+    """Which fraud defence refused a send (``fraud_suspected``): the log's ``fraud_rule``."""
+
+    #: Too many sends to one number range (country + first digits) in the window.
+    RANGE_VELOCITY = "range_velocity"
+    #: Too few of the codes sent to the country or range were verified, with enough volume.
+    CONVERSION = "conversion"
+    #: Too many sends asked for from one client IP in the window.
+    CLIENT_IP = "client_ip"
 
 
 class AuthStatus(StrEnum):

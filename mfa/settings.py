@@ -14,10 +14,14 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mfa.limits import PSKC_MAX_ITERATIONS
+from mfa.policy import FraudPolicy
 
 __all__ = ["Settings", "shared_store_problem"]
 
 _SIMULATED = "simulated:"
+#: The fraud defences' defaults come from the engine's policy, never a copy of them.
+_FRAUD = FraudPolicy()
+_REDIS = ("redis://", "rediss://", "unix://")
 
 
 def shared_store_problem(*, mode: str, pending: str, processes: int) -> str | None:
@@ -66,6 +70,63 @@ class Settings(BaseSettings):
     #: Push number matching (``Policy.push_number_matching``): the sign-in page shows two
     #: digits that the person types into the app. On unless turned off.
     push_number_matching: bool = True
+    #: The fraud defences (``mfa.policy.FraudPolicy``, docs/api.md); a defence whose switch
+    #: is unset is off. Geo permissions: the ISO 3166 alpha-2 countries sms/voice may go
+    #: to, comma-separated.
+    fraud_allowed_countries: str = ""
+    fraud_range_prefix_digits: int = Field(default=_FRAUD.range_prefix_digits, ge=1, le=15)
+    fraud_range_max_sends: int | None = Field(default=None, ge=1)
+    fraud_range_window: float = Field(default=_FRAUD.range_window_seconds, gt=0)
+    fraud_conversion_min_rate: float | None = Field(default=None, gt=0, le=1)
+    fraud_conversion_min_sends: int = Field(default=_FRAUD.conversion_min_sends, ge=1)
+    fraud_conversion_window: float = Field(default=_FRAUD.conversion_window_seconds, gt=0)
+    fraud_conversion_grace: float = Field(default=_FRAUD.conversion_grace_seconds, ge=0)
+    fraud_ip_max_sends: int | None = Field(default=None, ge=1)
+    fraud_ip_window: float = Field(default=_FRAUD.ip_window_seconds, gt=0)
+    #: Where the fraud counters live: ``memory`` (this process) or a ``redis://`` URL, which
+    #: every server of a cluster must share; by default MFALAB_PENDING when that is Redis.
+    fraud_counters: str = ""
+
+    @field_validator("fraud_allowed_countries")
+    @classmethod
+    def _countries(cls, value: str) -> str:
+        for country in (c.strip() for c in value.split(",") if c.strip()):
+            if not (len(country) == 2 and country.isascii() and country.isalpha()):
+                raise ValueError(f"{country!r} is not an ISO 3166 alpha-2 country code")
+        return value
+
+    @field_validator("fraud_counters")
+    @classmethod
+    def _counters(cls, value: str) -> str:
+        if value not in ("", "memory") and not value.startswith(_REDIS):
+            raise ValueError("MFALAB_FRAUD_COUNTERS must be 'memory' or a redis:// URL")
+        return value
+
+    @property
+    def fraud_policy(self) -> FraudPolicy:
+        """The fraud defences these settings turn on (all off when none is set)."""
+        countries = frozenset(
+            c.strip().upper() for c in self.fraud_allowed_countries.split(",") if c.strip()
+        )
+        return FraudPolicy(
+            allowed_countries=countries or None,
+            range_prefix_digits=self.fraud_range_prefix_digits,
+            range_max_sends=self.fraud_range_max_sends,
+            range_window_seconds=self.fraud_range_window,
+            conversion_min_rate=self.fraud_conversion_min_rate,
+            conversion_min_sends=self.fraud_conversion_min_sends,
+            conversion_window_seconds=self.fraud_conversion_window,
+            conversion_grace_seconds=self.fraud_conversion_grace,
+            ip_max_sends=self.fraud_ip_max_sends,
+            ip_window_seconds=self.fraud_ip_window,
+        )
+
+    @property
+    def fraud_counters_url(self) -> str:
+        """``memory`` or the Redis URL of the fraud counters (see ``fraud_counters``)."""
+        if self.fraud_counters:
+            return self.fraud_counters
+        return self.pending if self.pending.startswith(_REDIS) else "memory"
 
     @field_validator("pending")
     @classmethod

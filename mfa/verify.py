@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
 from mfa.auth_records import finish, moved, parse_auth_id
+from mfa.fraud_checks import note_verified
 from mfa.methods import DELIVERED_METHODS, MethodType, RegisteredMethod
 from mfa.otp import TOTP_PERIOD_SECONDS, match_totp
 from mfa.outcomes import Verdict
@@ -107,6 +108,7 @@ def verify_code(
     verdict = settle(engine, user, reserved, method, now, reason)
     if verdict.ok and kind in DELIVERED_METHODS:  # a TOTP success settled with its step
         engine.repository.update_state(user_id, lambda s: settle_success(s, guess))
+        note_verified(engine, auth_id, method)  # the conversion guard's count
     return verdict
 
 

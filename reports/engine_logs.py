@@ -19,6 +19,10 @@ __all__ = [
     "load_engine_logs",
 ]
 
+#: Log columns added after the first export format (``fraud_rule``: the fraud defences): an
+#: earlier export without them loads with them empty.
+LOG_OPTIONAL: tuple[str, ...] = ("fraud_rule",)
+
 #: Engine authentication log (``mfa.auth_log.LOG_FIELDS``).
 LOG_DTYPES: Mapping[str, str] = {
     "auth_id": "object",
@@ -40,6 +44,7 @@ LOG_DTYPES: Mapping[str, str] = {
     "sender": "category",
     "provider": "category",
     "billable": "bool",
+    "fraud_rule": "category",  # range_velocity | conversion | client_ip (fraud_suspected)
     "result": "category",  # success | denied | pending
 }
 
@@ -69,6 +74,9 @@ def load_engine_logs(source: str | Path | Sequence[Mapping[str, Any]]) -> pd.Dat
     else:
         where = "GET /v1/logs"
         frame = _log_frame(source, where)
+    for column in LOG_OPTIONAL:  # exports of earlier versions lack it: none then
+        if column not in frame.columns:
+            frame[column] = None
     missing = [c for c in LOG_FIELDS if c not in frame.columns]
     if missing:
         raise ReportInputError(where, f"missing columns {missing}")

@@ -22,11 +22,14 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mfa.outcomes import Challenge, Denial, Verdict
+from mfa.reasons import DenialReason
 
 __all__ = ["LatencyMiddleware", "Metrics"]
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 _MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+#: The refusals of the fraud defences, counted apart as well.
+FRAUD_REASONS = frozenset({DenialReason.COUNTRY_BLOCKED, DenialReason.FRAUD_SUSPECTED})
 
 
 class Metrics:
@@ -48,6 +51,13 @@ class Metrics:
             "mfalab_sends",
             "Messages handed to the delivery gateway, by provider and channel.",
             ["provider", "channel"],
+            registry=self.registry,
+        )
+        self.fraud_refusals = Counter(
+            "mfalab_fraud_refusals",
+            "Sends the fraud defences refused (country_blocked, fraud_suspected), by method; "
+            "which rule fired is only in the log (this endpoint is unauthenticated).",
+            ["method", "reason"],
             registry=self.registry,
         )
         self.latency = Histogram(
@@ -77,6 +87,8 @@ class Metrics:
         else:
             method = str(outcome.method) if outcome.method is not None else "unknown"
             self.child(self.begun, method, "denied", str(outcome.reason)).inc()
+            if outcome.reason in FRAUD_REASONS:
+                self.child(self.fraud_refusals, method, str(outcome.reason)).inc()
 
     def record_verdict(self, method: str, verdict: Verdict) -> None:
         reason = "" if verdict.reason is None else str(verdict.reason)

@@ -24,6 +24,7 @@ from mfa.clock import Clock, SystemClock
 from mfa.delivery.sink import SinkGateway
 from mfa.engine import Engine, ServerIdentity
 from mfa.errors import MfaError
+from mfa.fraud_counters import FraudCounters, MemoryFraudCounters
 from mfa.policy import Mode, Policy
 from mfa.settings import Settings
 
@@ -164,25 +165,14 @@ def build_runtime(
         )
         closers.append(getattr(pending, "close", _nothing))
         sink = SinkGateway()
-        scenario = settings.scenario_path
-        if scenario is None:
-            gateway: object = sink
-        elif simulated_gateway is None:
-            raise ServerConfigError(
-                f"MFALAB_GATEWAY: {scenario}: a simulated gateway needs the simulator;"
-                " start the server with `mfalab serve` (factory mfalab.server:create_app)"
-            )
-        else:
-            try:
-                gateway = simulated_gateway(scenario, sink, clock)
-            except (OSError, ValueError) as exc:  # the simulator's ScenarioError is one
-                raise ServerConfigError(f"MFALAB_GATEWAY: {scenario}: {exc}") from None
-            closers.append(gateway.close)
+        gateway = _gateway(settings, sink, clock, simulated_gateway, closers)
         policy = Policy(
             mode=Mode(settings.mode),
             pending_timeout_seconds=settings.otp_timeout,
             push_number_matching=settings.push_number_matching,
+            fraud=settings.fraud_policy,
         )
+        fraud_counters = _open_fraud_counters(settings, closers)
         built = Engine(
             server=server,
             clock=clock,
@@ -191,12 +181,52 @@ def build_runtime(
             gateway=gateway,  # type: ignore[arg-type]
             secret_key=secret,
             policy=policy,
+            fraud_counters=fraud_counters,
         )
     except BaseException:
         while closers:
             closers.pop()()
         raise
     return Runtime(settings, built, Metrics(), sink, api_key, closers)
+
+
+def _gateway(
+    settings: Settings,
+    sink: SinkGateway,
+    clock: Clock,
+    simulated_gateway: SimulatedGatewayFactory | None,
+    closers: list[Callable[[], None]],
+) -> object:
+    """The sink, or the simulated gateway ``MFALAB_GATEWAY`` names (it fills the sink)."""
+    scenario = settings.scenario_path
+    if scenario is None:
+        return sink
+    if simulated_gateway is None:
+        raise ServerConfigError(
+            f"MFALAB_GATEWAY: {scenario}: a simulated gateway needs the simulator;"
+            " start the server with `mfalab serve` (factory mfalab.server:create_app)"
+        )
+    try:
+        gateway = simulated_gateway(scenario, sink, clock)
+    except (OSError, ValueError) as exc:  # the simulator's ScenarioError is one
+        raise ServerConfigError(f"MFALAB_GATEWAY: {scenario}: {exc}") from None
+    closers.append(gateway.close)
+    return gateway
+
+
+def _open_fraud_counters(settings: Settings, closers: list[Callable[[], None]]) -> FraudCounters:
+    """The fraud defences' counters (``MFALAB_FRAUD_COUNTERS``): shared in Redis for a
+    cluster, or this process's memory. Not opened while every counted defence is off."""
+    url = settings.fraud_counters_url
+    if url == "memory" or not settings.fraud_policy.active:
+        return MemoryFraudCounters()
+    from mfa.storage.redis_fraud import RedisFraudCounters
+
+    counters = RedisFraudCounters(
+        url, namespace=settings.redis_namespace, timeout=settings.redis_timeout
+    )
+    closers.append(counters.close)
+    return counters
 
 
 def _nothing() -> None:

@@ -15,12 +15,8 @@ reveals no live code (privacyIDEA #5736 stored SMS codes in clear in Redis).
 runs a script without interleaving any other command, so two servers verifying one code at
 the same moment cannot both move the record on from the version they read.
 
-Outages: every call has a timeout (``MFALAB_REDIS_TIMEOUT``, 1 s by default) for connecting,
-reading and writing, and a failed call raises ``mfa.errors.ServiceUnavailable("redis")``
-(503 with ``Retry-After`` over HTTP). The engine runs on the event loop, so a hung Redis
-would hold every request of the worker for one timeout per call; after a failure the store
-therefore answers ``ServiceUnavailable`` at once for ``retry_after`` seconds (a circuit
-breaker) instead of waiting again, and ``ping`` (``/healthz``) tells when Redis is back.
+Outages: every call goes through ``mfa.storage.redis_link.RedisLink``: a timeout (1 s by
+default) and a circuit breaker, so a failed call is ``ServiceUnavailable("redis")`` (503).
 """
 
 from __future__ import annotations
@@ -29,22 +25,15 @@ import base64
 import json
 import math
 import time
-from collections.abc import Callable
 from dataclasses import fields
-from typing import TypeVar
 
-import redis
-
-from mfa.errors import InvalidInput, ServiceUnavailable
+from mfa.errors import InvalidInput
 from mfa.methods import MethodType
 from mfa.pending import PendingAuth
 from mfa.reasons import AuthStatus, DenialReason
-from mfa.storage.locations import StorageUnavailable
+from mfa.storage.redis_link import RedisLink
 
 __all__ = ["RedisPendingStore", "decode_pending", "encode_pending"]
-
-_SCHEMES = ("redis://", "rediss://", "unix://")
-T = TypeVar("T")
 
 #: Short JSON keys: a record is written on begin and every verify of every authentication.
 #: A field not listed here (added to ``PendingAuth`` later) travels under its own name.
@@ -134,53 +123,17 @@ class RedisPendingStore:
         timeout: float = 1.0,
         retry_after: float = 1.0,
     ) -> None:
-        if not isinstance(url, str) or not url.startswith(_SCHEMES):
-            raise InvalidInput("MFALAB_PENDING", f"{url!r} is not a redis:// URL")
         if not namespace or any(c.isspace() for c in namespace):
             raise InvalidInput("namespace", "a non-empty namespace without spaces is required")
-        try:
-            self._redis = redis.Redis.from_url(
-                url, socket_timeout=timeout, socket_connect_timeout=timeout
-            )
-        except ValueError as exc:
-            raise InvalidInput("MFALAB_PENDING", f"{url!r}: {exc}") from None
+        self._link = RedisLink(url, timeout=timeout, retry_after=retry_after)
+        self._redis = self._link.client
+        self._call = self._link.call
         self._prefix = f"{namespace}:pending:"
         self._transition = self._redis.register_script(_TRANSITION)
-        self._retry_after = retry_after
-        #: monotonic time until which calls fail at once (the last call failed)
-        self._down_until = 0.0
-        self._down_reason = ""
-        try:
-            self._redis.ping()
-        except redis.RedisError as exc:
-            self._redis.close()
-            raise StorageUnavailable(f"Redis at {_shown(url)} is not reachable: {exc}") from None
-
-    # ------------------------------------------------------------------ outages
-
-    def _call(self, action: str, function: Callable[[], T]) -> T:
-        """Run one Redis call; a failure opens the breaker and is ``ServiceUnavailable``."""
-        if time.monotonic() < self._down_until:
-            raise ServiceUnavailable("redis", self._down_reason, retry_after=self._retry_after)
-        try:
-            return function()
-        except redis.RedisError as exc:
-            self._down_until = time.monotonic() + self._retry_after
-            self._down_reason = f"{action} failed ({exc.__class__.__name__}: {exc})"
-            raise ServiceUnavailable(
-                "redis", self._down_reason, retry_after=self._retry_after
-            ) from None
 
     def ping(self) -> None:
-        """Ask Redis (even while the breaker is open); close the breaker when it answers.
-        Raises ``ServiceUnavailable`` when it does not."""
-        try:
-            self._redis.ping()
-        except redis.RedisError as exc:
-            self._down_until = time.monotonic() + self._retry_after
-            self._down_reason = f"ping failed ({exc.__class__.__name__}: {exc})"
-            raise ServiceUnavailable("redis", self._down_reason) from None
-        self._down_until = 0.0
+        """Ask Redis, even while the breaker is open (``RedisLink.ping``)."""
+        self._link.ping()
 
     @property
     def shared(self) -> bool:
@@ -222,10 +175,3 @@ def _expiry(pending: PendingAuth, keep_until: float) -> tuple[str, int]:
     # the engine runs on a clock of its own (manual or simulated): keep the record as long
     # as the engine meant, counted from its issue
     return "PX", math.ceil(max(keep_until - pending.issued_at, 1.0) * 1000)
-
-
-def _shown(url: str) -> str:
-    scheme, sep, rest = url.partition("://")
-    if "@" in rest:
-        rest = "…@" + rest.split("@", 1)[1]
-    return scheme + sep + rest

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from mfa.auth_log import AuthLogRecord
 from mfa.billing import BillingModel, ProviderAccount
 from mfa.methods import MethodType, RegisteredMethod
-from mfa.reasons import AuthStatus, DenialReason, RegistrationReason
+from mfa.reasons import AuthStatus, DenialReason, FraudRule, RegistrationReason
 from mfa.security_state import SecurityState
 from mfa.tokens.model import HardwareToken
 from mfa.users import User, UserChange, UserFact
@@ -136,6 +136,7 @@ def log_row(record: AuthLogRecord) -> dict[str, object]:
         mode=_value(record.mode),
         status=_value(record.status),
         reason=_value(record.reason),
+        fraud_rule=_value(record.fraud_rule),
     )
 
 
@@ -146,6 +147,7 @@ def log_from_row(row: Row) -> AuthLogRecord:
         mode=None if row.mode is None else MethodType(row.mode),
         status=AuthStatus(row.status),
         reason=None if row.reason is None else DenialReason(row.reason),
+        fraud_rule=None if row.fraud_rule is None else FraudRule(row.fraud_rule),
     )
 
 

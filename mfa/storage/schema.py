@@ -16,6 +16,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 __all__ = [
+    "ADDED_COLUMNS",
     "LEGACY_ACCOUNT_TABLE",
     "accounts",
     "app_passwords",
@@ -126,6 +127,8 @@ auth_log = sa.Table(
     sa.Column("sender", sa.String(32)),
     sa.Column("provider", sa.String(64)),
     sa.Column("billable", sa.Boolean, nullable=False),
+    #: Which fraud defence refused a ``fraud_suspected`` begin (``mfa.reasons.FraudRule``).
+    sa.Column("fraud_rule", sa.String(16)),
 )
 
 #: Every provider ever created, the active one with ``ended_at`` NULL (names are never
@@ -142,6 +145,11 @@ accounts = sa.Table(
 )
 
 LEGACY_ACCOUNT_TABLE = "provider_account"
+
+#: Nullable columns added after their table was first released, as (table, column): a
+#: database of an earlier version gets them on open (``ALTER TABLE … ADD COLUMN``), empty
+#: for the rows it holds, instead of being refused as too old.
+ADDED_COLUMNS: tuple[tuple[str, str], ...] = (("auth_log", "fraud_rule"),)
 
 #: The dated history of users' licences and enablement (``mfa.users.UserChange``), append
 #: only: billing rebuilds any past month from it.

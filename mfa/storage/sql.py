@@ -60,6 +60,7 @@ from mfa.storage import rows
 from mfa.storage.crypto import SecretBox
 from mfa.storage.locations import StorageUnavailable, database_url, shown
 from mfa.storage.schema import (
+    ADDED_COLUMNS,
     LEGACY_ACCOUNT_TABLE,
     accounts,
     app_passwords,
@@ -282,6 +283,7 @@ class SqlRepository:
                         conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_SCHEMA_LOCK_ID)))
                     metadata.create_all(conn, checkfirst=True)
                     _adopt_legacy_account(conn)
+                    _add_new_columns(conn)
                     missing = _missing_columns(conn)
                 if missing:
                     self._engine.dispose()
@@ -660,6 +662,19 @@ def _adopt_legacy_account(conn: sa.Connection) -> None:
                 ended_at=None,
             )
         )
+
+
+def _add_new_columns(conn: sa.Connection) -> None:
+    """Add the nullable columns of ``ADDED_COLUMNS`` a database of an earlier version lacks
+    (the only changes made to an existing schema)."""
+    inspector = sa.inspect(conn)
+    for table_name, column_name in ADDED_COLUMNS:
+        present = {column["name"] for column in inspector.get_columns(table_name)}
+        if column_name in present:
+            continue
+        column = metadata.tables[table_name].columns[column_name]
+        kind = column.type.compile(dialect=conn.dialect)
+        conn.execute(sa.text(f"ALTER TABLE {table_name} ADD COLUMN {column_name} {kind}"))
 
 
 def _missing_columns(conn: sa.Connection) -> list[str]:

@@ -35,7 +35,7 @@ from mfalab.cli import UsageError
 
 __all__ = ["ROUTING_POLICIES", "SCENARIOS", "locust_command", "parse_duration", "register"]
 
-SCENARIOS = ("mixed", "sms", "totp", "push", "app_password", "healthz")
+SCENARIOS = ("mixed", "sms", "totp", "push", "app_password", "pumping", "push_bombing", "healthz")
 #: How long Locust may take to write its results after the run time (or a Ctrl-C).
 _SHUTDOWN_GRACE = 30.0
 

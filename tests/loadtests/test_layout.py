@@ -10,7 +10,7 @@ import pytest
 
 LOADTESTS = Path(__file__).resolve().parents[2] / "loadtests"
 MAX_LINES = 400
-SCENARIOS = ("sms", "totp", "push", "app_password", "mixed", "healthz")
+SCENARIOS = ("sms", "totp", "push", "app_password", "mixed", "healthz", "pumping", "push_bombing")
 
 
 @pytest.mark.parametrize("path", sorted(LOADTESTS.glob("*.py")), ids=lambda p: p.name)
@@ -48,7 +48,9 @@ def test_each_locustfile_declares_its_user_with_a_wait_time_a_task_and_a_debug_e
     assert f"run_single_user({users[0].name})" in source, f"{scenario}.py: no debug entry"
 
 
-@pytest.mark.parametrize("scenario", ("sms", "totp", "push", "app_password"))
+@pytest.mark.parametrize(
+    "scenario", ("sms", "totp", "push", "app_password", "pumping", "push_bombing")
+)
 def test_each_single_flow_locustfile_holds_its_own_flow(scenario: str) -> None:
     tree = ast.parse((LOADTESTS / f"{scenario}.py").read_text(encoding="utf-8"))
     flows = [

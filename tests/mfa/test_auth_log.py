@@ -106,6 +106,7 @@ def test_an_sms_record(
         "sender": c.sender,
         "provider": "sink",
         "billable": True,
+        "fraud_rule": None,
     }
     assert set(row) == set(LOG_FIELDS)
 

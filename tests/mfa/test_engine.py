@@ -18,6 +18,7 @@ from mfa import (
     DeliveryError,
     DenialReason,
     Engine,
+    FraudPolicy,
     InvalidInput,
     MemoryPendingStore,
     MethodType,
@@ -348,6 +349,18 @@ def test_every_denial_reason_is_reachable(
     with pytest.raises(DeliveryError):
         unreachable.begin("far")
     note(next(r for r in db.logs() if r.unique_id == "far"))  # delivery_failed, logged
+    guarded = make_engine(
+        "mfa4",
+        repository=db,
+        policy=Policy(fraud=FraudPolicy(allowed_countries=frozenset({"CA"}), ip_max_sends=1)),
+    )
+    guarded.create_user("v", phone=US)
+    guarded.register_method("v", "sms")
+    note(guarded.begin("v", "sms"))  # country_blocked
+    guarded.create_user("w", phone="+16135550123")
+    guarded.register_method("w", "sms")
+    expect.challenge(guarded.begin("w", "sms", client_ip="192.0.2.1"))
+    note(guarded.begin("w", "sms", client_ip="192.0.2.1"))  # fraud_suspected
     assert seen == set(DenialReason)
 
 

@@ -11,6 +11,7 @@ are always 200 ``{"result", "reason"}``, whatever the auth id.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -19,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from mfa.api.bodies import documented, read_body
 from mfa.api.deps import EngineDep, RuntimeDep, runtime_of
+from mfa.api.metrics import FRAUD_REASONS
 from mfa.api.params import AuthIdPath, read_path
 from mfa.api.problems import ApiProblem, retry_after_header
 from mfa.api.routers import problems
@@ -47,7 +49,11 @@ _REFUSALS: dict[DenialReason, str] = {
     DenialReason.METHOD_NOT_ALLOWED: "that method is not registered for the user or not allowed",
     DenialReason.NOT_ACTIVATED: "the push method has not been activated by the app",
     DenialReason.USER_DISABLED: "the user is disabled for MFA",
+    DenialReason.COUNTRY_BLOCKED: "codes are not sent to that country",
+    # the same words whichever defence fired: the caller must not learn which
+    DenialReason.FRAUD_SUSPECTED: "the send was refused by the fraud defences",
 }
+_log = logging.getLogger("mfa.api")
 
 
 def refusal(denial: Denial) -> ApiProblem:
@@ -66,6 +72,20 @@ def refusal(denial: Denial) -> ApiProblem:
     return ApiProblem(
         403, "auth-refused", detail, title="Authentication Refused", headers=headers, **extensions
     )
+
+
+def _log_fraud(denial: Denial, client_ip: str | None) -> None:
+    """A refusal of the fraud defences, with the rule that fired, for the operator's log
+    (the audit log keeps it too, in ``fraud_rule``); never in the answer."""
+    if denial.reason in FRAUD_REASONS:
+        _log.warning(
+            "begin refused: %s (rule %s) user=%s method=%s client_ip=%s",
+            denial.reason,
+            denial.fraud_rule or "-",
+            denial.user_id,
+            denial.method,
+            client_ip or "-",
+        )
 
 
 def verdict_body(verdict: Verdict) -> dict[str, Any]:
@@ -94,6 +114,7 @@ async def begin(request: Request) -> JSONResponse:
     outcome = runtime.engine.begin(body.user_id, body.method, body.client_ip)
     runtime.metrics.record_begin(outcome)
     if isinstance(outcome, Denial):
+        _log_fraud(outcome, body.client_ip)
         raise refusal(outcome)
     answer: dict[str, Any] = {
         "auth_id": outcome.auth_id,

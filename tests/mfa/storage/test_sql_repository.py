@@ -231,3 +231,34 @@ def test_a_database_from_before_sealed_device_tokens_is_a_clear_error(tmp_path: 
     old.dispose()
     with pytest.raises(StorageUnavailable, match=r"old\.db.*methods.*device_token_sealed"):
         SqlRepository(f"sqlite:///{path}", secret_key=KEY)
+
+
+def test_a_database_from_before_the_fraud_rule_gets_the_column_and_keeps_its_log(
+    db_url: str,
+) -> None:
+    """A server upgraded in place: its auth_log lacks ``fraud_rule`` (added with the fraud
+    defences); opening adds the column, the old records read back with none, new ones
+    keep theirs."""
+    from dataclasses import replace
+
+    from mfa import DenialReason, FraudRule
+
+    with SqlRepository(db_url, secret_key=KEY) as repo:
+        repo.save_log(_log("mfa1.old", 1.0))
+    engine = sa.create_engine(db_url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.begin() as conn:
+        conn.execute(sa.text("ALTER TABLE auth_log DROP COLUMN fraud_rule"))
+    engine.dispose()
+    with SqlRepository(db_url, secret_key=KEY) as repo:
+        refused = replace(
+            _log("mfa1.new", 2.0),
+            status=AuthStatus.DENIED,
+            reason=DenialReason.FRAUD_SUSPECTED,
+            billable=False,
+            fraud_rule=FraudRule.CONVERSION,
+        )
+        repo.save_log(refused)
+        assert [(r.auth_id, r.fraud_rule) for r in repo.logs()] == [
+            ("mfa1.old", None),
+            ("mfa1.new", FraudRule.CONVERSION),
+        ]

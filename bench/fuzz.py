@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from mfa.api.cluster import Cluster, ClusterSpec  # noqa: E402
+from mfalab.server import SERVER_ENTRY  # noqa: E402
 
 CONFIG = ROOT / "tests" / "mfa" / "api" / "schemathesis.toml"
 
@@ -41,6 +42,7 @@ def main() -> int:
     key = secrets.token_urlsafe(24)
     workdir = tempfile.mkdtemp(prefix="mfalab-fuzz-")
     spec = ClusterSpec(
+        server=SERVER_ENTRY,
         servers=1,
         base_port=0,
         api_key=key,

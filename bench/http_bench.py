@@ -43,6 +43,7 @@ import httpx
 import psutil
 
 from mfa.api import Cluster, ClusterSpec
+from mfalab.server import SERVER_ENTRY
 
 LUA = Path(__file__).with_name("http_verify.lua")
 _RPS = re.compile(r"Requests/sec:\s+([0-9.]+)")
@@ -173,7 +174,7 @@ async def create_users(
 
 def run_one(args: argparse.Namespace, workers: int) -> Result:
     spec = ClusterSpec(
-        servers=1, base_port=0, workers=workers, pending=args.pending, db_url=args.db
+        server=SERVER_ENTRY, servers=1, base_port=0, workers=workers, pending=args.pending, db_url=args.db
     )
     rounds = []
     with Cluster(spec) as cluster:

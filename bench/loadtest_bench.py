@@ -39,6 +39,7 @@ import psutil
 from mfa.api.children import free_port
 from mfa.api.cluster import Cluster, ClusterSpec
 from mfalab.cli.loadtest import locust_command
+from mfalab.server import SERVER_ENTRY
 
 LOADTESTS = Path(__file__).resolve().parents[1] / "loadtests"
 P95_LIMIT_MS = 100.0
@@ -229,7 +230,7 @@ def main() -> int:
     print("\n1. sms begin+verify, one server, open workload")
     print("| rate/s | p95 ms | logins/s | dropped | failed | locust cpu | sustained |")
     print("|-------:|-------:|---------:|--------:|-------:|-----------:|----------:|")
-    with Cluster(ClusterSpec(servers=1, base_port=0)) as cluster:
+    with Cluster(ClusterSpec(server=SERVER_ENTRY, servers=1, base_port=0)) as cluster:
         rated = find_sustained_rate(cluster, rates, args.seconds, out)
         print(f"\n2. one Locust process, GET /healthz, {GENERATOR_USERS} users, no wait")
         print("| target | requests/s | locust cpu (cores) |\n|---|---:|---:|")

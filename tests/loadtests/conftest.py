@@ -117,8 +117,9 @@ def run_locust(
 @contextmanager
 def running_cluster(**spec: Any) -> Iterator[Any]:
     from mfa.api.cluster import Cluster, ClusterSpec
+    from mfalab.server import SERVER_ENTRY
 
-    cluster = Cluster(ClusterSpec(base_port=0, lb_port=0, **spec))
+    cluster = Cluster(ClusterSpec(server=SERVER_ENTRY, base_port=0, lb_port=0, **spec))
     cluster.start()
     try:
         yield cluster

@@ -8,12 +8,13 @@ import httpx
 import pytest
 
 from mfa.api import Cluster, ClusterSpec
+from mfalab.server import SERVER_ENTRY
 
 pytestmark = pytest.mark.slow
 
 
 def test_metrics_add_up_across_workers() -> None:
-    with Cluster(ClusterSpec(servers=1, base_port=0, workers=2)) as cluster:
+    with Cluster(ClusterSpec(server=SERVER_ENTRY, servers=1, base_port=0, workers=2)) as cluster:
         url = cluster.urls[0]
         before = _healthz_count(url)  # the cluster's start-up checks were counted too
         for _ in range(20):  # a new connection each time: the kernel spreads them

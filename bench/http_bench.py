@@ -174,7 +174,12 @@ async def create_users(
 
 def run_one(args: argparse.Namespace, workers: int) -> Result:
     spec = ClusterSpec(
-        server=SERVER_ENTRY, servers=1, base_port=0, workers=workers, pending=args.pending, db_url=args.db
+        server=SERVER_ENTRY,
+        servers=1,
+        base_port=0,
+        workers=workers,
+        pending=args.pending,
+        db_url=args.db,
     )
     rounds = []
     with Cluster(spec) as cluster:

@@ -483,19 +483,21 @@ class SqlRepository:
         self, key: sa.Column[str], keys: list[str], store: Callable[[sa.Connection], None]
     ) -> list[str]:
         """``store`` in one transaction, unless some of ``keys`` exist already in ``key``'s
-        table: those are returned, and nothing is written. Another server that inserts some
-        of them between our check and our insert is found out the same way."""
+        table: those are returned, and nothing is written.
+
+        The unique key is the arbiter: the rows are inserted at once, and only when the
+        database refuses one are the clashes looked up. Checking first cost a query per
+        500 keys on every sync and raced with other servers anyway."""
         try:
             with self._bulk() as conn:
-                clash = _existing(conn, key, keys)
-                if not clash:
-                    store(conn)
+                store(conn)
         except sa.exc.IntegrityError:
             with self._engine.connect() as conn:
                 clash = _existing(conn, key, keys)
             if not clash:
                 raise
-        return clash
+            return clash
+        return []
 
     def get_user(self, user_id: str) -> User | None:
         found = self._select("get_user", users, {"k": user_id})
@@ -696,9 +698,17 @@ def _insert(conn: sa.Connection, table: sa.Table, batch: list[dict[str, object]]
 
 
 def _existing(conn: sa.Connection, column: sa.Column[str], keys: list[str]) -> list[str]:
-    """Which of ``keys`` the table of ``column`` holds already, sorted."""
+    """Which of ``keys`` the table of ``column`` holds already, sorted.
+
+    On PostgreSQL the keys go as one array (``= ANY``): an ``IN`` list of a few hundred
+    parameters is prepared by psycopg after five runs, and its generic plan, made while
+    the table was small, scans the whole table — a sync of 60,000 users spent 37 s here."""
     found: set[str] = set()
     for start in range(0, len(keys), _CHUNK):
-        query = sa.select(column).where(column.in_(keys[start : start + _CHUNK]))
-        found.update(conn.execute(query).scalars())
+        chunk = keys[start : start + _CHUNK]
+        if conn.dialect.name == "postgresql":
+            wanted = column == sa.any_(sa.literal(chunk, postgresql.ARRAY(sa.String)))
+        else:
+            wanted = column.in_(chunk)
+        found.update(conn.execute(sa.select(column).where(wanted)).scalars())
     return sorted(found)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import sys
 import tempfile
 import time
@@ -42,6 +43,8 @@ from mfa.otp import totp_at
 SECRET_KEY = b"bench-secret-key-bench-secret-key"
 PHONE = "+14255550100"
 START = 1_700_000_000.0
+#: where the postgres backend creates (and drops) a database of its own per run
+PG_URL = os.environ.get("MFALAB_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 class LastMessage:
@@ -170,23 +173,55 @@ def _repository(backend: str, tmp: Path) -> tuple[Repository, Callable[[], None]
         return InMemoryRepository(keep_logs=False), lambda: None
     from mfa.storage.sql import SqlRepository
 
-    repository = SqlRepository(f"sqlite:///{tmp / 'bench.db'}", secret_key=SECRET_KEY)
-    return repository, repository.close
+    if backend == "sqlite":
+        repository = SqlRepository(f"sqlite:///{tmp / 'bench.db'}", secret_key=SECRET_KEY)
+        return repository, repository.close
+    if backend != "postgres":
+        raise SystemExit(f"--backends: unknown repository {backend!r}")
+    database = _fresh_postgres_database()
+    repository = SqlRepository(PG_URL.rsplit("/", 1)[0] + "/" + database, secret_key=SECRET_KEY)
+
+    def close() -> None:
+        repository.close()
+        _admin(f'DROP DATABASE "{database}"')
+
+    return repository, close
+
+
+def _fresh_postgres_database() -> str:
+    name = f"mfalab_bench_{os.getpid()}_{time.monotonic_ns()}"
+    _admin(f'CREATE DATABASE "{name}"')
+    return name
+
+
+def _admin(statement: str) -> None:
+    import sqlalchemy as sa
+
+    admin = sa.create_engine(
+        PG_URL.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as conn:
+        conn.exec_driver_sql(statement)
+    admin.dispose()
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--pairs", type=int, default=50_000, help="pairs per in-memory run")
-    parser.add_argument("--sqlite-pairs", type=int, default=2_000, help="pairs per SQLite run")
+    parser.add_argument(
+        "--sqlite-pairs", type=int, default=2_000, help="pairs per SQLite or PostgreSQL run"
+    )
     parser.add_argument("--users", type=int, default=2_000)
     parser.add_argument("--repeat", type=int, default=3, help="runs per row; the best is shown")
-    parser.add_argument("--backends", default="memory,memory-nolog,sqlite")
+    parser.add_argument(
+        "--backends", default="memory,memory-nolog,sqlite", help="also: postgres ($MFALAB_BENCH_PG)"
+    )
     parser.add_argument("--methods", default="sms,totp")
     args = parser.parse_args(argv)
 
     rows: list[Result] = []
     for backend in args.backends.split(","):
-        pairs = args.sqlite_pairs if backend == "sqlite" else args.pairs
+        pairs = args.sqlite_pairs if backend in ("sqlite", "postgres") else args.pairs
         users = min(args.users, pairs)
         for method in args.methods.split(","):
             rows.append(bench(backend, method, pairs, users, args.repeat))

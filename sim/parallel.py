@@ -47,13 +47,14 @@ def available_cores() -> int:
     return os.cpu_count() or 1
 
 
-def where(workers: int, scheduler: str | None) -> str:
-    """Where ``run_tasks`` runs the tasks, in words (for ``meta.json``)."""
+def where(workers: int, scheduler: str | None, tasks: int) -> str:
+    """Where ``run_tasks`` runs ``tasks`` tasks, in words (for ``meta.json``)."""
     if scheduler:
         return f"dask cluster at {scheduler}"
-    if workers == 1:
-        return "1 process (in process)"
-    return f"{workers} processes"
+    processes = min(workers, tasks)
+    if processes <= 1:
+        return "this process"
+    return f"{processes} processes"
 
 
 def run_tasks(

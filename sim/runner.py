@@ -173,7 +173,7 @@ def run_scenario(
     )
     write_json(out / "summary.json", summary)
     total = summary["authentications"]
-    ran_on = where(workers, scheduler)
+    ran_on = where(workers, scheduler, replications)
     write_json(
         out / "meta.json",
         _meta(scenario, context, seed, replications, wall, total, started_at, ran_on),

@@ -155,7 +155,7 @@ def run_sweep(
             "seed": seed,
             "replications": replications,
             "grid": points,
-            "ran_on": where(workers, scheduler),
+            "ran_on": where(workers, scheduler, len(tasks)),
             "wall_time_s": round(time.perf_counter() - started, 3),
         },
     )

@@ -22,7 +22,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any, TypeVar
 
 __all__ = ["SchedulerError", "available_cores", "run_tasks", "where"]
@@ -68,7 +68,8 @@ def run_tasks(
     """``[task(*args) for args in arguments]``, spread over ``workers`` processes or the
     dask cluster at ``scheduler``; results in the order of ``arguments`` whatever order the
     tasks finish in. ``on_done(i)`` is called in this process as task ``i`` finishes (a
-    progress bar). The first task to fail raises its exception here."""
+    progress bar). The first task to fail raises its exception here. With a ``scheduler``,
+    the cluster's own workers run the tasks and ``workers`` is not used."""
     if workers < 1:
         raise ValueError(f"workers must be at least 1, not {workers}")
     done = on_done or (lambda index: None)
@@ -128,9 +129,9 @@ def _on_dask(
 
 
 def _gather(futures: dict[Any, int], finished: Any, done: Callable[[int], None]) -> list[Any]:
-    """Each result into its task's slot as it finishes (``finished`` yields the futures)."""
+    """Each result into its task's slot as it finishes (``finished`` yields the futures, of
+    ``concurrent.futures`` or of dask: both have ``result()``)."""
     results: list[Any] = [None] * len(futures)
-    future: Future[Any]
     for future in finished:
         index = futures[future]
         results[index] = future.result()

@@ -96,7 +96,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
     sweep = subparsers.add_parser(
         "sweep",
-        help="run a scenario over a parameter grid on dask.distributed",
+        help="run a scenario over a parameter grid, on every core or a dask cluster",
         description="Run the grid of --set values x replications; one combined dataset.",
     )
     sweep.add_argument("scenario", metavar="SCENARIO", help="a scenario YAML file")

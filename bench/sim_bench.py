@@ -1,8 +1,10 @@
-"""Simulated authentications per wall-clock second, and peak memory of a million.
+"""Simulated authentications per second on one core, the speed-up on several, and the peak
+memory of a million.
 
 Run on demand (``.venv/bin/python bench/sim_bench.py``); not a test. Targets (issue 4):
 >= 20,000 simulated authentications per second on one core for the US baseline, and less
-than 1 GB for a 1,000,000-authentication run.
+than 1 GB for a 1,000,000-authentication run; (issue 12) >= 15,000/s on one core and a
+speed-up >= 1.8 on 2 workers for 4 or more replications.
 
 - **speed**: ``scenarios/us_baseline.yaml`` at full size, one replication, through
   ``sim.runner.run_scenario`` (engines, network, people, Parquet output), pinned to one
@@ -13,6 +15,11 @@ than 1 GB for a 1,000,000-authentication run.
   enrolment through the engine (the default method, in one ``Engine.enrol_many`` per chunk
   of arrivals; a backup when first used); ``--steady`` reruns with 1,000 users to show the
   cost without it.
+- **workers** (``--workers 2 --replications 4``, the default): the full-size baseline's
+  replications on one worker, then on ``--workers`` processes (``sim.parallel``), each in a
+  fresh process timed around ``run_scenario`` (so the workers' start-up, imports and first
+  run are counted: what ``mfalab run --replications 4`` pays), not pinned; the speed-up is
+  the ratio of the wall times. ``--workers 1`` skips it.
 - **memory** (``--memory``): the baseline stretched to 10 hours and scaled to
   ``--memory-auths`` expected sign-ins (about 139,000 users for a million), one replication,
   in a fresh process; peak RSS from ``getrusage`` (the whole process: interpreter, numpy,
@@ -27,6 +34,7 @@ than 1 GB for a 1,000,000-authentication run.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import json
 import os
@@ -37,6 +45,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,12 +58,22 @@ BASELINE = ROOT / "scenarios" / "us_baseline.yaml"
 PUSH_HEAVY = ROOT / "scenarios" / "half_sms_to_app.yaml"
 
 
-def _pin_one_core() -> str:
-    if hasattr(os, "sched_setaffinity"):
-        cpu = min(os.sched_getaffinity(0))
-        os.sched_setaffinity(0, {cpu})
-        return f"pinned to CPU {cpu}"
-    return "not pinned (no sched_setaffinity)"
+@contextlib.contextmanager
+def _one_core() -> Iterator[None]:
+    """Pinned to one CPU inside, as before outside (so that the workers of the speed-up runs,
+    which inherit this process's affinity, may use every core)."""
+    if not hasattr(os, "sched_setaffinity"):
+        print("not pinned (no sched_setaffinity)")
+        yield
+        return
+    cores = os.sched_getaffinity(0)
+    cpu = min(cores)
+    os.sched_setaffinity(0, {cpu})
+    print(f"pinned to CPU {cpu}")
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, cores)
 
 
 def _once(overrides: dict, scale: float = 1.0, path: Path = BASELINE) -> tuple[int, float, float]:
@@ -128,6 +147,69 @@ def profile(overrides: dict) -> None:
     stats.sort_stats("tottime").print_stats(15)
 
 
+def _cpu_of_all() -> float:
+    """CPU seconds of this process and of its children that have ended (the workers)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def workers_child(workers: int, replications: int) -> None:
+    """One timed run of the baseline's ``replications`` on ``workers``; a JSON line."""
+    scenario = load_scenario(BASELINE)
+    with tempfile.TemporaryDirectory() as out:
+        wall, cpu = time.perf_counter(), _cpu_of_all()
+        summary = run_scenario(
+            scenario,
+            out=Path(out),
+            seed=1,
+            replications=replications,
+            context={},
+            workers=workers,
+        )
+        wall, cpu = time.perf_counter() - wall, _cpu_of_all() - cpu
+    print(json.dumps({"authentications": summary["authentications"], "wall_s": wall, "cpu_s": cpu}))
+
+
+def _workers_run(workers: int, replications: int) -> dict:
+    done = subprocess.run(
+        [sys.executable, __file__, "--workers-child", str(workers), str(replications)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def speed_up(workers: int, replications: int) -> dict:
+    """The baseline's replications on one worker, then on ``workers``: the ratio of the wall
+    times, and what it would be on ``workers`` free cores — the CPU time of every process of
+    each run, whose ratio is the parallel overhead (start-up, imports and first-run costs in
+    each worker), and which the machine's other load does not change."""
+    load = os.getloadavg()[0]
+    one = _workers_run(1, replications)
+    many = _workers_run(workers, replications)
+    for count, run in ((1, one), (workers, many)):
+        label = f"us_baseline, {replications} replications, {count} worker{'s' * (count > 1)}"
+        print(
+            f"{label:<38} {run['authentications']:>9,} auths  wall {run['wall_s']:7.2f} s  "
+            f"cpu {run['cpu_s']:7.2f} s (all processes)"
+        )
+    ratio = one["wall_s"] / many["wall_s"]
+    bound = min(workers, replications) * one["cpu_s"] / many["cpu_s"]
+    print(
+        f"{'speed-up on ' + str(workers) + ' workers':<38} {ratio:9.2f}x on the wall clock "
+        f"(load average {load:.1f} before, {os.getloadavg()[0]:.1f} after); "
+        f"{bound:.2f}x on {workers} free cores (from the CPU times)"
+    )
+    return {
+        "workers": workers,
+        "replications": replications,
+        "speed_up": round(ratio, 2),
+        "speed_up_on_free_cores": round(bound, 2),
+    }
+
+
 def memory_child(auths: int) -> None:
     base = load_scenario(BASELINE, overrides={"arrivals.duration_s": 36_000})
     scale = auths / expected_authentications(base)
@@ -180,19 +262,32 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="profile one baseline run")
     parser.add_argument("--memory", action="store_true", help="the million-authentication run")
     parser.add_argument("--memory-auths", type=int, default=1_000_000)
+    parser.add_argument(
+        "--workers", type=int, default=2, help="the speed-up on this many (1: not measured)"
+    )
+    parser.add_argument(
+        "--replications", type=int, default=4, help="replications of the speed-up runs"
+    )
     parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--workers-child", type=int, nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    print(_pin_one_core())
-    if args.memory_child:
-        memory_child(args.memory_child)
+    if args.workers_child:
+        workers_child(*args.workers_child)
         return
-    speed(args.repeat, {}, "us_baseline (full size, 1 replication)")
-    if args.steady:
-        speed(args.repeat, {"population.users": 1000}, "us_baseline, 1,000 returning users")
-    if args.push_heavy:
-        speed(args.repeat, {}, "half_sms_to_app (push-heavy, full size)", PUSH_HEAVY)
-    if args.profile:
-        profile({})
+    if args.memory_child:
+        with _one_core():
+            memory_child(args.memory_child)
+        return
+    with _one_core():
+        speed(args.repeat, {}, "us_baseline (full size, 1 replication)")
+        if args.steady:
+            speed(args.repeat, {"population.users": 1000}, "us_baseline, 1,000 returning users")
+        if args.push_heavy:
+            speed(args.repeat, {}, "half_sms_to_app (push-heavy, full size)", PUSH_HEAVY)
+        if args.profile:
+            profile({})
+    if args.workers > 1:
+        speed_up(args.workers, args.replications)
     if args.memory:
         memory(args.memory_auths)
 

@@ -1,9 +1,13 @@
 """Running a scenario: replications, streamed output, the summary.
 
-``run_replication`` runs one replication into three ``TableWriter``s (the sweep runs it on
-dask workers); ``run_scenario`` runs them all into a run directory and returns the summary.
-SimPy advances in slices of simulated time so that buffered rows are flushed regularly
-(bounded memory) and a progress bar can follow.
+``run_replication`` runs one replication, streaming its authentications and messages into
+two ``TableWriter``s; SimPy advances in slices of simulated time so that buffered rows are
+flushed regularly (bounded memory). ``run_scenario`` runs every replication as one task of
+``sim.parallel.run_tasks`` (one process per replication, on every core by default): each
+task writes its own ``auths/`` and ``deliveries/`` parts and sends back its tally and its
+resource samples, which this process writes into one ``resources.parquet`` in replication
+order. A replication's seed comes from the scenario's seed and its index, so the run
+directory is byte for byte the same whatever the number of workers.
 """
 
 from __future__ import annotations
@@ -11,12 +15,14 @@ from __future__ import annotations
 import platform
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from outputs.records import ResourceSample
 from sim.collector import collector_paused
 from sim.model import Replication
 from sim.output import (
@@ -27,11 +33,19 @@ from sim.output import (
     prepare_run_dir,
     write_json,
 )
+from sim.parallel import run_tasks, where
 from sim.scenario import Scenario
 from sim.scenario_file import dump_scenario
 from sim.summary import Tally, summarize
 
-__all__ = ["expected_authentications", "run_replication", "run_scenario", "seeds"]
+__all__ = [
+    "ReplicationResult",
+    "expected_authentications",
+    "replication_task",
+    "run_replication",
+    "run_scenario",
+    "seeds",
+]
 
 _SLICES = 200
 
@@ -58,13 +72,11 @@ def run_replication(
     *,
     auths: TableWriter,
     deliveries: TableWriter,
-    resources: TableWriter,
-    on_progress: Callable[[float], None] | None = None,
+    on_sample: Callable[[ResourceSample], None],
 ) -> Tally:
-    """Run one replication to its end; ``on_progress`` gets simulated seconds advanced."""
-    duration = scenario.arrivals.duration_s
-    step = max(duration / _SLICES, scenario.output.sample_interval_s)
-    reported = 0.0
+    """Run one replication to its end: rows to the writers (flushed as they fill), resource
+    samples to ``on_sample``."""
+    step = max(scenario.arrivals.duration_s / _SLICES, scenario.output.sample_interval_s)
     with collector_paused():
         replication = Replication(
             scenario,
@@ -72,28 +84,47 @@ def run_replication(
             index,
             on_auth=auths.append,
             on_delivery=deliveries.append,
-            on_sample=resources.append,
+            on_sample=on_sample,
         )
         env = replication.env
         auths.on_columns = replication.tally.add_auths
         deliveries.on_columns = replication.tally.add_deliveries
-        while True:
+        while not replication.done:
             replication.run(until=env.now + step)
             auths.maybe_flush()
             deliveries.maybe_flush()
-            if on_progress is not None:
-                done = min(env.now, duration)
-                on_progress(done - reported)
-                reported = done
-            if replication.done:
-                break
         auths.flush()  # the tally counts rows as they are written: all of them by now
         deliveries.flush()
         auths.on_columns = deliveries.on_columns = None
-        tally = replication.close()
-    if on_progress is not None and reported < duration:
-        on_progress(duration - reported)
-    return tally
+        return replication.close()
+
+
+@dataclass(frozen=True)
+class ReplicationResult:
+    """What one replication sends back to the run (plain, picklable data): its counters,
+    and its resource samples, few enough to travel (one per resource per sample interval)."""
+
+    tally: dict[str, Any]
+    samples: list[ResourceSample]
+
+
+def replication_task(
+    scenario: Scenario, seed: np.random.SeedSequence, index: int, out: str
+) -> ReplicationResult:
+    """One replication of a run, on whichever worker: writes ``auths/part-<index>.parquet``
+    and ``deliveries/part-<index>.parquet`` under ``out``."""
+    root = Path(out)
+    chunk = scenario.output.chunk_rows
+    part = f"part-{index:05d}.parquet"
+    auths = TableWriter(root / "auths" / part, AUTH_SCHEMA, chunk_rows=chunk)
+    deliveries = TableWriter(root / "deliveries" / part, DELIVERY_SCHEMA, chunk_rows=chunk)
+    samples: list[ResourceSample] = []
+    tally = run_replication(
+        scenario, seed, index, auths=auths, deliveries=deliveries, on_sample=samples.append
+    )
+    auths.close()
+    deliveries.close()
+    return ReplicationResult(tally=tally.as_dict(), samples=samples)
 
 
 def run_scenario(
@@ -103,50 +134,49 @@ def run_scenario(
     seed: int,
     replications: int,
     context: Mapping[str, Any],
+    workers: int = 1,
+    scheduler: str | None = None,
     show_progress: bool = False,
     console: Any = None,
 ) -> dict[str, Any]:
-    """Run every replication into ``out`` (a run directory) and return the summary."""
+    """Run every replication into ``out`` (a run directory) and return the summary; the
+    replications run on ``workers`` processes, or on the dask cluster at ``scheduler``."""
     started = time.perf_counter()
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
     prepare_run_dir(out)
     (out / "scenario.yaml").write_text(dump_scenario(scenario), encoding="utf-8")
-    chunk = scenario.output.chunk_rows
-    resources = TableWriter(out / "resources.parquet", RESOURCE_SCHEMA, chunk_rows=chunk)
-    tallies: list[Tally] = []
-    duration = scenario.arrivals.duration_s
+    tasks = [
+        (scenario, sequence, index, str(out.resolve()))
+        for index, sequence in enumerate(seeds(seed, replications))
+    ]
     progress = _progress(show_progress, console)
     with progress:
-        task = progress.add_task(f"simulating {scenario.name}", total=duration * replications)
-        for index, sequence in enumerate(seeds(seed, replications)):
-            auths = TableWriter(
-                out / "auths" / f"part-{index:05d}.parquet", AUTH_SCHEMA, chunk_rows=chunk
-            )
-            deliveries = TableWriter(
-                out / "deliveries" / f"part-{index:05d}.parquet", DELIVERY_SCHEMA, chunk_rows=chunk
-            )
-            tally = run_replication(
-                scenario,
-                sequence,
-                index,
-                auths=auths,
-                deliveries=deliveries,
-                resources=resources,
-                on_progress=lambda dt: progress.advance(task, dt),
-            )
-            auths.close()
-            deliveries.close()
-            tallies.append(tally)
+        bar = progress.add_task(f"simulating {scenario.name}", total=replications)
+        results = run_tasks(
+            replication_task,
+            tasks,
+            workers=workers,
+            scheduler=scheduler,
+            on_done=lambda _: progress.advance(bar, 1),
+        )
+    resources = TableWriter(
+        out / "resources.parquet", RESOURCE_SCHEMA, chunk_rows=scenario.output.chunk_rows
+    )
+    for result in results:  # in replication order, whichever finished first
+        for sample in result.samples:
+            resources.append(sample)
     resources.close()
     wall = time.perf_counter() - started
     summary = summarize(
-        tallies,
+        [Tally.from_dict(result.tally) for result in results],
         context={"scenario": scenario.name, "question": scenario.question, **context},
     )
     write_json(out / "summary.json", summary)
     total = summary["authentications"]
+    ran_on = where(workers, scheduler, replications)
     write_json(
-        out / "meta.json", _meta(scenario, context, seed, replications, wall, total, started_at)
+        out / "meta.json",
+        _meta(scenario, context, seed, replications, wall, total, started_at, ran_on),
     )
     return summary
 
@@ -159,6 +189,7 @@ def _meta(
     wall: float,
     total: int,
     started_at: str,
+    ran_on: str,
 ) -> dict[str, Any]:
     import pyarrow
     import simpy
@@ -176,6 +207,7 @@ def _meta(
         "wall_time_s": round(wall, 3),
         "authentications": total,
         "authentications_per_wall_second": round(total / wall, 1) if wall > 0 else None,
+        "ran_on": ran_on,
         "python": platform.python_version(),
         "numpy": np.__version__,
         "simpy": simpy.__version__,
@@ -200,13 +232,19 @@ class _NoProgress:
 def _progress(show: bool, console: Any) -> Any:
     if not show:
         return _NoProgress()
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
 
     return Progress(
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}: replications"),
         BarColumn(),
-        TextColumn("{task.percentage:>5.1f} %"),
-        TimeRemainingColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
         console=console,
         transient=True,
     )

@@ -1,16 +1,17 @@
-"""Sweeps: one scenario, a grid of parameter values, every point × replication on dask.
+"""Sweeps: one scenario, a grid of parameter values, every point × replication as a task.
 
 ``mfalab sweep SCENARIO --set servers.count=1,2,4 --set servers.lb_policy=sticky,auth_id``
-runs the Cartesian product of the values. Each (point, replication) is one dask task that
-runs ``sim.runner.run_replication`` and writes its own Parquet parts straight into the
-output directory, with the swept parameters (and ``grid_point``) as extra columns, so the
-result is one dataset a report can group by parameter. Every point uses the same
-replication seeds (common random numbers): the same people arrive at the same moments
-whatever the grid changes, which makes differences between points sharper.
+runs the Cartesian product of the values. Each (point, replication) is one task of
+``sim.parallel.run_tasks`` that runs ``sim.runner.run_replication`` and writes its own
+Parquet parts straight into the output directory, with the swept parameters (and
+``grid_point``) as extra columns, so the result is one dataset a report can group by
+parameter. Every point uses the same replication seeds (common random numbers): the same
+people arrive at the same moments whatever the grid changes, which makes differences
+between points sharper.
 
-By default a small ``LocalCluster`` of worker processes runs the tasks; ``--scheduler
-tcp://HOST:8786`` uses a real cluster, whose workers must see the output directory (a
-shared mount).
+By default the tasks run on one process per core; ``--scheduler tcp://HOST:8786`` uses a
+dask.distributed cluster, whose workers must see the output directory (a shared mount).
+Whichever runs them, the dataset is byte for byte the same.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from sim.output import (
     prepare_run_dir,
     write_json,
 )
+from sim.parallel import run_tasks, where
 from sim.runner import run_replication, seeds
 from sim.scenario import Scenario
 from sim.scenario_file import apply_overrides, dump_scenario
@@ -81,26 +83,11 @@ def run_task(
         replication,
         auths=auths,
         deliveries=deliveries,
-        resources=resources,
+        on_sample=resources.append,
     )
     for writer in (auths, deliveries, resources):
         writer.close()
     return tally.as_dict()
-
-
-def _client(scheduler: str | None, workers: int) -> Any:
-    from distributed import Client, LocalCluster
-
-    if scheduler:
-        return Client(scheduler)
-    cluster = LocalCluster(
-        n_workers=workers,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=None,
-        silence_logs=40,
-    )
-    return Client(cluster)
 
 
 def run_sweep(
@@ -112,7 +99,7 @@ def run_sweep(
     seed: int,
     replications: int,
     scheduler: str | None = None,
-    workers: int = 2,
+    workers: int = 1,
     context: Mapping[str, Any] | None = None,
     console: Any = None,
 ) -> dict[str, Any]:
@@ -124,42 +111,30 @@ def run_sweep(
     prepare_run_dir(out)
     shutil.rmtree(out / _PARTS, ignore_errors=True)
     (out / "scenario.yaml").write_text(dump_scenario(base), encoding="utf-8")
-    tallies: dict[int, list[Tally]] = {g: [] for g in range(len(points))}
-    client = _client(scheduler, workers)
-    try:
-        futures = {}
-        for g, (point, scenario) in enumerate(zip(points, scenarios, strict=True)):
-            payload = scenario.model_dump(mode="json")
-            for r in range(replications):
-                future = client.submit(
-                    run_task,
-                    payload,
-                    point,
-                    g,
-                    r,
-                    seed,
-                    replications,
-                    str(out.resolve()),
-                    pure=False,
-                )
-                futures[future] = g
-        from distributed import as_completed
-
-        progress = _progress(console)
-        with progress:
-            task = progress.add_task("sweeping", total=len(futures))
-            for future in as_completed(list(futures)):
-                tallies[futures[future]].append(Tally.from_dict(future.result()))
-                progress.advance(task, 1)
-    finally:
-        client.close()
-        if not scheduler and client.cluster is not None:
-            client.cluster.close()
+    where_to = str(out.resolve())
+    tasks = [
+        (scenario.model_dump(mode="json"), point, g, r, seed, replications, where_to)
+        for g, (point, scenario) in enumerate(zip(points, scenarios, strict=True))
+        for r in range(replications)
+    ]
+    progress = _progress(console)
+    with progress:
+        bar = progress.add_task("sweeping", total=len(tasks))
+        done = run_tasks(
+            run_task,
+            tasks,
+            workers=workers,
+            scheduler=scheduler,
+            on_done=lambda _: progress.advance(bar, 1),
+        )
+    tallies = [Tally.from_dict(tally) for tally in done]  # point by point, in replication order
     _combine_resources(out)
     results = []
     for g, point in enumerate(points):
-        ordered = sorted(tallies[g], key=lambda t: t.replication)
-        summary = summarize(ordered, context={"scenario": base.name, "grid_point": g, **point})
+        point_tallies = tallies[g * replications : (g + 1) * replications]
+        summary = summarize(
+            point_tallies, context={"scenario": base.name, "grid_point": g, **point}
+        )
         summary.pop("resources")
         results.append({"grid_point": g, "parameters": point, "summary": summary})
     sweep = {
@@ -180,7 +155,7 @@ def run_sweep(
             "seed": seed,
             "replications": replications,
             "grid": points,
-            "scheduler": scheduler or f"LocalCluster({workers} processes)",
+            "ran_on": where(workers, scheduler, len(tasks)),
             "wall_time_s": round(time.perf_counter() - started, 3),
         },
     )

@@ -2,7 +2,9 @@
 
 Heavy imports (simpy, pyarrow, dask, rich) happen inside the handlers so that ``mfalab
 --help`` stays fast. A bad scenario is a ``UsageError`` (exit 2) listing one
-"file: key: reason" line per problem.
+"file: key: reason" line per problem. ``run`` and ``sweep`` spread their replications over
+``--workers`` processes (default: every core this process may use) or the dask cluster at
+``--scheduler``; the output is the same byte for byte (``sim.parallel``).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import json
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from mfalab.cli import UsageError
 
@@ -50,6 +53,29 @@ def _scale(text: str) -> float:
     return value
 
 
+#: The address schemes of a dask.distributed scheduler.
+_SCHEDULER_SCHEMES = ("tcp", "tls", "ws", "wss", "ucx")
+
+
+def _scheduler(text: str) -> str:
+    """A dask scheduler address, ``tcp://HOST:PORT`` (``HOST:PORT`` means tcp)."""
+    address = text if "://" in text else f"tcp://{text}"
+    example = "expected a dask scheduler address such as tcp://HOST:8786"
+    try:
+        parts = urlsplit(address)
+        port = parts.port
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: {example}") from None
+    if parts.scheme not in _SCHEDULER_SCHEMES:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: unknown scheme {parts.scheme!r} "
+            f"(one of {', '.join(_SCHEDULER_SCHEMES)}); {example}"
+        )
+    if not parts.hostname or port is None or parts.path not in ("", "/"):
+        raise argparse.ArgumentTypeError(f"{text!r}: {example}")
+    return address
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     run = subparsers.add_parser(
         "run",
@@ -70,7 +96,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
     sweep = subparsers.add_parser(
         "sweep",
-        help="run a scenario over a parameter grid on dask.distributed",
+        help="run a scenario over a parameter grid, on every core or a dask cluster",
         description="Run the grid of --set values x replications; one combined dataset.",
     )
     sweep.add_argument("scenario", metavar="SCENARIO", help="a scenario YAML file")
@@ -82,12 +108,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         required=True,
         metavar="KEY=V1,V2,...",
         help="a swept key and its values, e.g. --set servers.count=1,2,4 (repeatable)",
-    )
-    sweep.add_argument(
-        "--scheduler", metavar="tcp://HOST:8786", help="a dask scheduler (default: local)"
-    )
-    sweep.add_argument(
-        "--workers", type=_positive_int, default=2, help="local worker processes (default 2)"
     )
     sweep.add_argument(
         "--no-report",
@@ -105,6 +125,20 @@ def _common(parser: argparse.ArgumentParser) -> None:
         "--replications", type=_positive_int, help="replications (default: the scenario's)"
     )
     parser.add_argument("--seed", type=_seed, help="seed (default: the scenario's)")
+    parser.add_argument(
+        "--workers",
+        type=_positive_int,
+        metavar="N",
+        help="processes running the replications, one at a time each (default: one per "
+        "core this process may use); the output does not depend on it",
+    )
+    parser.add_argument(
+        "--scheduler",
+        type=_scheduler,
+        metavar="tcp://HOST:8786",
+        help="run the replications on this dask.distributed cluster instead; its workers "
+        "must see --out (a shared mount)",
+    )
     parser.add_argument(
         "--out",
         metavar="DIR",
@@ -149,6 +183,19 @@ def _load(args: argparse.Namespace, overrides: dict[str, Any]) -> Any:
         raise UsageError(str(exc)) from None
 
 
+def _workers(args: argparse.Namespace) -> int:
+    """``--workers``, or one per core; refused next to ``--scheduler``, whose cluster has its
+    own workers (saying nothing would leave the user thinking it counted)."""
+    if args.scheduler and args.workers is not None:
+        raise UsageError(
+            "--workers and --scheduler: choose one (the dask cluster at --scheduler runs "
+            "the replications on its own workers)"
+        )
+    from sim.parallel import available_cores
+
+    return args.workers or available_cores()
+
+
 def _context(args: argparse.Namespace, overrides: dict[str, Any]) -> dict[str, Any]:
     return {"scenario_file": str(args.scenario), "scale": args.scale, "overrides": overrides}
 
@@ -157,25 +204,32 @@ def _run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from sim.output import write_json
+    from sim.parallel import SchedulerError
     from sim.runner import expected_authentications, run_scenario
     from sim.summary import render_summary
 
     overrides = {key: values[0] for key, values in _assignments(args.set, single=True)}
+    workers = _workers(args)
     scenario = _load(args, overrides)
     replications = args.replications or scenario.replications
     seed = scenario.seed if args.seed is None else args.seed
     out = _output_dir(args)
     console = Console()
     long_run = expected_authentications(scenario) * replications >= _LONG_RUN
-    summary = run_scenario(
-        scenario,
-        out=out,
-        seed=seed,
-        replications=replications,
-        context=_context(args, overrides),
-        show_progress=long_run,
-        console=Console(stderr=True),
-    )
+    try:
+        summary = run_scenario(
+            scenario,
+            out=out,
+            seed=seed,
+            replications=replications,
+            context=_context(args, overrides),
+            workers=workers,
+            scheduler=args.scheduler,
+            show_progress=long_run,
+            console=Console(stderr=True),
+        )
+    except SchedulerError as exc:
+        raise UsageError(str(exc)) from None
     cost = _monthly_cost(out)
     if cost is not None:
         summary["monthly_cost"] = cost
@@ -264,10 +318,12 @@ def _report(out: Path, console: Any) -> int:
 def _sweep(args: argparse.Namespace) -> int:
     from rich.console import Console
 
+    from sim.parallel import SchedulerError
     from sim.scenario_file import ScenarioError
     from sim.sweep import run_sweep
 
     assignments = _assignments(args.set, single=False)
+    workers = _workers(args)
     scenario = _load(args, {})
     out = _output_dir(args)
     replications = args.replications or scenario.replications
@@ -282,16 +338,14 @@ def _sweep(args: argparse.Namespace) -> int:
             seed=seed,
             replications=replications,
             scheduler=args.scheduler,
-            workers=args.workers,
+            workers=workers,
             context={"scenario_file": str(args.scenario), "scale": args.scale},
             console=Console(stderr=True),
         )
-    except ScenarioError as exc:
-        raise UsageError(str(exc)) from None
-    except ValueError as exc:
+    except (ScenarioError, SchedulerError, ValueError) as exc:
         raise UsageError(str(exc)) from None
     except OSError as exc:
-        raise UsageError(f"cannot reach the dask scheduler or write {out}: {exc}") from None
+        raise UsageError(f"cannot write {out}: {exc}") from None
     console.print(_sweep_table(scenario.name, result))
     console.print(f"dataset: {out} (auths/, deliveries/, resources.parquet)")
     if not args.no_report:

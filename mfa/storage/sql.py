@@ -6,10 +6,11 @@ database (the seed's servers share their user data; only pending codes are per s
 SQLite runs in WAL mode (readers never wait for the writer) with a busy timeout, so a few
 processes may also share one SQLite file.
 
-Speed: each begin+verify makes about ten repository calls, so per-call overhead decides
-throughput. Statements are built once with SQLAlchemy Core, compiled once for the
-database's dialect and then run on the pool's DB-API connections directly, which skips
-SQLAlchemy's per-execution machinery (about 3x faster on SQLite).
+Execution: statements are SQLAlchemy Core constructs (``mfa.storage.sql_statements``) run
+with ``Connection.execute``, which compiles each once into SQLAlchemy's compiled cache; the
+engine, its pool and how transactions begin are in ``mfa.storage.sql_connect``. A single
+statement autocommits (one round trip); several that must hold together share one
+transaction.
 
 TOTP and hardware-token secrets and push device tokens are sealed with ``SecretBox`` before
 they reach a row; app passwords arrive as argon2 hashes already; the log holds no secret by
@@ -40,16 +41,14 @@ when the schema must evolve.
 
 from __future__ import annotations
 
-import math
 import os
-import threading
-from collections import namedtuple
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 
 from mfa.auth_log import AuthLogRecord
 from mfa.billing import ProviderAccount
@@ -64,14 +63,14 @@ from mfa.storage.schema import (
     LEGACY_ACCOUNT_TABLE,
     accounts,
     app_passwords,
-    auth_log,
     metadata,
     methods,
-    security_states,
     tokens,
     user_changes,
     users,
 )
+from mfa.storage.sql_connect import BEGIN, BEGIN_BULK, BEGIN_LOCKED, connect
+from mfa.storage.sql_statements import statements_for
 from mfa.tokens.model import HardwareToken
 from mfa.users import User, UserChange
 
@@ -79,34 +78,30 @@ __all__ = ["SqlRepository"]
 
 #: Any constant: serialises schema creation when several servers start at once.
 _SCHEMA_LOCK_ID = 0x6D66_616C_6162
-_SQLITE_BUSY_SECONDS = 15.0
-#: statement_timeout for bulk work (imports, directory syncs, the log listing, the schema).
-_BULK_TIMEOUT = "60s"
-#: statement_timeout inside ``update_state``, which queues for the user's row lock.
-_LOCK_QUEUE_TIMEOUT = "10s"
 #: Bound parameters per statement stay well under SQLite's and PostgreSQL's limits.
 _CHUNK = 500
 _Params = Mapping[str, object]
 T = TypeVar("T")
 
 
-def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute(f"PRAGMA busy_timeout={int(_SQLITE_BUSY_SECONDS * 1000)}")
-    cursor.close()
-
-
-def _row_type(table: sa.Table) -> Any:
-    """Rows of ``SELECT table.*`` as named tuples, for ``mfa.storage.rows``."""
-    return namedtuple(f"{table.name}_row", [c.name for c in table.columns])
-
-
 def _reason(exc: BaseException) -> str:
     orig = getattr(exc, "orig", None) or exc
     text = str(orig).strip()
     return text.splitlines()[0] if text else orig.__class__.__name__
+
+
+def _forget_pool_after_fork(engine: sa.Engine) -> None:
+    """A forked child must not use its parent's pooled connections: SQLAlchemy's advice
+    ("Using Connection Pools with Multiprocessing or os.fork()") is ``dispose(close=False)``
+    in the child, which leaves the parent's connections alone."""
+    ref = weakref.ref(engine)
+
+    def in_child() -> None:
+        alive = ref()
+        if alive is not None:
+            alive.dispose(close=False)
+
+    os.register_at_fork(after_in_child=in_child)
 
 
 class SqlRepository:
@@ -131,160 +126,27 @@ class SqlRepository:
         timeout: float | None = None,
     ) -> None:
         self.url = database_url(url)
-        self._timeout = timeout
         self._box = SecretBox(secret_key) if secret_key is not None else None
-        is_sqlite = self.url.get_backend_name() == "sqlite"
-        if is_sqlite:
-            self._engine = sa.create_engine(
-                self.url,
-                echo=echo,
-                hide_parameters=True,
-                paramstyle="named",
-                connect_args={"check_same_thread": False, "timeout": _SQLITE_BUSY_SECONDS},
-                # each thread holds its own connection (see _thread_connection): no pool limit
-                poolclass=sa.pool.NullPool,
-            )
-            sa.event.listen(self._engine, "connect", _on_sqlite_connect)
-        else:
-            # single statements autocommit: one round trip instead of BEGIN, query, COMMIT;
-            # multi-statement work asks for a transaction (see _transaction)
-            connect_args: dict[str, object] = {}
-            if timeout is not None:
-                connect_args = {
-                    "connect_timeout": max(1, math.ceil(timeout)),
-                    "options": f"-c statement_timeout={max(1, round(timeout * 1000))}",
-                }
-            self._engine = sa.create_engine(
-                self.url,
-                echo=echo,
-                hide_parameters=True,
-                isolation_level="AUTOCOMMIT",
-                pool_size=8,
-                max_overflow=16,
-                pool_recycle=1800,
-                # a connection the server dropped (restart, idle timeout) is replaced at
-                # checkout instead of failing the request that drew it
-                pool_pre_ping=True,
-                connect_args=connect_args,
-            )
-        self._echo = echo
-        self._per_thread = is_sqlite
-        # SQLite: take the write lock when the transaction starts, not at its first write,
-        # so two read-modify-writes cannot both read first
-        self._begin_locked = "BEGIN IMMEDIATE" if is_sqlite else "BEGIN"
-        if not is_sqlite and timeout is not None:
-            # waiting for a user's row lock is contention, not an outage: a burst of guesses
-            # on one user queues here (one round trip: no parameters, simple protocol)
-            self._begin_locked = f"BEGIN; SET LOCAL statement_timeout = '{_LOCK_QUEUE_TIMEOUT}'"
-        self._pid = os.getpid()
-        self._local = threading.local()
-        self._held: list[Any] = []
-        self._held_lock = threading.Lock()
-        dbapi = self._engine.dialect.loaded_dbapi
-        self._integrity_error: type[Exception] = dbapi.IntegrityError
-        self._operational_error: type[Exception] = dbapi.OperationalError
+        self._engine = connect(self.url, echo=echo, timeout=timeout)
+        _forget_pool_after_fork(self._engine)
+        self._postgres = self._engine.dialect.name == "postgresql"
+        self._sql = statements_for(self._engine.dialect.name)
         self._create_schema()
-        insert = sqlite.insert if is_sqlite else postgresql.insert
-        assign = insert(tokens)
-        #: save tokens (an enrolment assigns them) inside a larger transaction
-        self._save_tokens = assign.on_conflict_do_update(
-            index_elements=[tokens.c.serial],
-            set_={c.name: assign.excluded[c.name] for c in tokens.columns if c.name != "serial"},
-        )
-
-        def upsert(table: sa.Table, key: str) -> str:
-            cols = [c.name for c in table.columns if c.name != "id" or key == "id"]
-            stmt = insert(table).values({c: sa.bindparam(c) for c in cols})
-            return self._compile(
-                stmt.on_conflict_do_update(
-                    index_elements=[table.c[key]],
-                    set_={c: stmt.excluded[c] for c in cols if c != key},
-                )
-            )
-
-        def add(table: sa.Table) -> str:
-            cols = [c.name for c in table.columns if c.name != "id"]
-            return self._compile(table.insert().values({c: sa.bindparam(c) for c in cols}))
-
-        def by(table: sa.Table, column: str, *order: sa.Column[Any]) -> str:
-            stmt = sa.select(table).where(table.c[column] == sa.bindparam("k"))
-            return self._compile(stmt.order_by(*order))
-
-        def delete(table: sa.Table) -> str:
-            return self._compile(table.delete().where(table.c.user_id == sa.bindparam("k")))
-
-        self._sql = {
-            "add_user": add(users),
-            "save_user": upsert(users, "user_id"),
-            "get_user": by(users, "user_id"),
-            "all_users": self._compile(sa.select(users).order_by(users.c.user_id)),
-            "add_method": add(methods),
-            "save_method": upsert(methods, "method_id"),
-            "list_methods": by(methods, "user_id", methods.c.id),
-            "delete_methods": delete(methods),
-            "save_token": upsert(tokens, "serial"),
-            "get_token": by(tokens, "serial"),
-            "get_state": by(security_states, "user_id"),
-            "save_state": upsert(security_states, "user_id"),
-            # FOR UPDATE renders as nothing on SQLite, where BEGIN IMMEDIATE locks instead
-            "lock_state": self._compile(
-                sa.select(security_states)
-                .where(security_states.c.user_id == sa.bindparam("k"))
-                .with_for_update()
-            ),
-            "ensure_state": self._compile(
-                insert(security_states)
-                .values({c.name: sa.bindparam(c.name) for c in security_states.columns})
-                .on_conflict_do_nothing(index_elements=[security_states.c.user_id])
-            ),
-            "add_app_password": add(app_passwords),
-            "app_password_hashes": self._compile(
-                sa.select(app_passwords.c.password_hash)
-                .where(app_passwords.c.user_id == sa.bindparam("k"))
-                .order_by(app_passwords.c.id)
-            ),
-            "delete_app_passwords": delete(app_passwords),
-            "save_log": upsert(auth_log, "auth_id"),
-            "all_logs": self._compile(
-                sa.select(auth_log).order_by(auth_log.c.began_at, auth_log.c.id)
-            ),
-            "logs_since": self._compile(
-                sa.select(auth_log)
-                .where(auth_log.c.began_at >= sa.bindparam("since"))
-                .order_by(auth_log.c.began_at, auth_log.c.id)
-            ),
-            "ping": "SELECT 1",
-            "active_account": self._compile(
-                sa.select(accounts)
-                .where(accounts.c.ended_at.is_(None))
-                .order_by(accounts.c.created_at.desc())
-            ),
-            "all_accounts": self._compile(
-                sa.select(accounts).order_by(accounts.c.created_at, accounts.c.name)
-            ),
-            "save_account": upsert(accounts, "name"),
-            "all_changes": self._compile(
-                sa.select(user_changes).order_by(user_changes.c.at, user_changes.c.id)
-            ),
-        }
-        self._rows = {t.name: _row_type(t) for t in metadata.sorted_tables}
 
     # ------------------------------------------------------------------ lifecycle
-
-    def _compile(self, stmt: Any) -> str:
-        # "for executemany" keeps PostgreSQL from adding RETURNING for the surrogate key
-        return str(stmt.compile(dialect=self._engine.dialect, for_executemany=True))
 
     def _create_schema(self) -> None:
         for attempt in range(3):
             try:
-                with self._transaction() as conn:
-                    if conn.dialect.name == "postgresql":
+                with self._engine.connect() as conn:
+                    conn.execution_options(begin=BEGIN_BULK)
+                    if self._postgres:
                         conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_SCHEMA_LOCK_ID)))
                     metadata.create_all(conn, checkfirst=True)
                     _adopt_legacy_account(conn)
                     _add_new_columns(conn)
                     missing = _missing_columns(conn)
+                    conn.commit()
                 if missing:
                     self._engine.dispose()
                     raise StorageUnavailable(
@@ -308,37 +170,35 @@ class SqlRepository:
                 ) from None
 
     @contextmanager
-    def _transaction(self) -> Iterator[sa.Connection]:
-        """A real transaction (the PostgreSQL pool autocommits by default), for bulk work:
-        its statements may take up to a minute whatever the per-statement timeout."""
-        with self._engine.connect() as conn:
-            if conn.dialect.name == "postgresql":
-                conn.execution_options(isolation_level="READ COMMITTED")
-            with conn.begin():
-                if conn.dialect.name == "postgresql" and self._timeout is not None:
-                    conn.exec_driver_sql(f"SET LOCAL statement_timeout = '{_BULK_TIMEOUT}'")
-                yield conn
-
-    @contextmanager
-    def _bulk(self) -> Iterator[sa.Connection]:
-        """``_transaction`` for requests: a database that cannot be reached, or a statement
-        cancelled, is ``ServiceUnavailable`` (the transaction was rolled back)."""
+    def _connection(self, begin: str | None = None) -> Iterator[sa.Connection]:
+        """A pooled connection; with ``begin``, its statements share one transaction (which
+        the caller commits; anything else rolls it back). A database that cannot be
+        reached, or a statement cancelled, is ``ServiceUnavailable`` (nothing half-written)."""
         try:
-            with self._transaction() as conn:
+            with self._engine.connect() as conn:
+                if begin is not None:
+                    conn.execution_options(begin=begin)
                 yield conn
         except sa.exc.OperationalError as exc:
             raise ServiceUnavailable("database", _reason(exc)) from None
 
+    def _rows(self, statement: Any, params: _Params) -> list[sa.Row[Any]]:
+        """A query's rows (an autocommitted statement: no transaction to end)."""
+        with self._connection() as conn:
+            return list(conn.execute(statement, params))
+
+    def _write(self, statement: Any, params: _Params) -> int:
+        """One autocommitted statement; the number of rows it changed."""
+        with self._connection() as conn:
+            count = conn.execute(statement, params).rowcount
+            conn.commit()
+            return int(count)
+
     def ping(self) -> None:
         """One round trip; ``ServiceUnavailable`` when the database does not answer."""
-        self._run("ping", {})
+        self._rows(sa.select(sa.literal(1)), {})
 
     def close(self) -> None:
-        with self._held_lock:
-            held, self._held = self._held, []
-        for conn in held:
-            conn.close()
-        self._local = threading.local()
         self._engine.dispose()
 
     def __enter__(self) -> SqlRepository:
@@ -349,92 +209,6 @@ class SqlRepository:
 
     def __repr__(self) -> str:
         return f"SqlRepository({shown(self.url)!r})"
-
-    # ------------------------------------------------------------------ execution
-
-    def _run(self, name: str, params: _Params) -> Any:
-        """Run one prepared statement in its own transaction; returns the cursor's rows
-        for a query, else the affected row count."""
-        sql = self._sql[name]
-        if self._echo:
-            # the statement only: parameters hold sealed secrets and personal data
-            self._engine.logger.info("%s", sql)
-        conn, pooled = self._connection()
-        try:
-            cursor = conn.cursor()
-            cursor.execute(sql, params)
-            if cursor.description is not None:
-                result = cursor.fetchall()
-                cursor.close()
-                # sqlite3 opens no transaction for a query: nothing to end
-                if not self._per_thread:
-                    conn.commit()  # ends a PostgreSQL read transaction
-                return result
-            result = cursor.rowcount
-            cursor.close()
-            conn.commit()
-            return result
-        except Exception as exc:
-            self._failed(conn, exc)
-            if isinstance(exc, self._operational_error):
-                raise ServiceUnavailable("database", _reason(exc)) from None
-            raise
-        finally:
-            if pooled:
-                conn.close()  # back to the pool
-
-    def _connection(self) -> tuple[Any, bool]:
-        """This thread's SQLite connection, or one from the pool (``True``: give it back)."""
-        if self._pid != os.getpid():
-            self._after_fork()
-        try:
-            if self._per_thread:
-                return self._thread_connection(), False
-            return self._engine.raw_connection(), True
-        except sa.exc.DBAPIError as exc:  # cannot connect: refused, timed out
-            raise ServiceUnavailable("database", _reason(exc)) from None
-
-    def _failed(self, conn: Any, exc: Exception) -> None:
-        """After a failed statement: roll its transaction back, or drop the connection if
-        it is broken (the pool must not hand it out again)."""
-        if not self._engine.dialect.is_disconnect(exc, conn.dbapi_connection, None):  # type: ignore[arg-type]
-            try:
-                conn.rollback()
-                return
-            except Exception:  # a connection that cannot roll back is broken
-                pass
-        self._forget_thread_connection()
-        conn.invalidate(exc)
-
-    def _thread_connection(self) -> Any:
-        """SQLite: each thread keeps one connection (a pool round trip costs as much as the
-        statement). PostgreSQL connections are costlier to hold, so they stay pooled."""
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._engine.raw_connection()
-            self._local.conn = conn
-            with self._held_lock:
-                self._held.append(conn)
-        return conn
-
-    def _after_fork(self) -> None:
-        """A forked child must not use its parent's connections (SQLAlchemy's advice)."""
-        self._engine.dispose(close=False)
-        self._local = threading.local()
-        with self._held_lock:
-            self._held = []
-        self._pid = os.getpid()
-
-    def _forget_thread_connection(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            self._local.conn = None
-            with self._held_lock:
-                self._held.remove(conn)
-
-    def _select(self, name: str, table: sa.Table, params: _Params) -> list[Any]:
-        make = self._rows[table.name]._make
-        return [make(r) for r in self._run(name, params)]
 
     def _seal(self, plaintext: str) -> str:
         if self._box is None:
@@ -450,8 +224,8 @@ class SqlRepository:
 
     def add_user(self, user: User) -> None:
         try:
-            self._run("add_user", rows.user_row(user))
-        except self._integrity_error:
+            self._write(users.insert(), rows.user_row(user))
+        except sa.exc.IntegrityError:
             raise ConflictError(f"user {user.user_id!r} exists") from None
 
     def add_users(
@@ -473,7 +247,7 @@ class SqlRepository:
             _insert(conn, users, user_rows)
             _insert(conn, methods, method_rows)
             if token_rows:
-                conn.execute(self._save_tokens, token_rows)
+                conn.execute(self._sql.save_token, token_rows)
 
         clash = self._insert_new(users.c.user_id, ids, store)
         if clash:
@@ -489,10 +263,11 @@ class SqlRepository:
         database refuses one are the clashes looked up. Checking first cost a query per
         500 keys on every sync and raced with other servers anyway."""
         try:
-            with self._bulk() as conn:
+            with self._connection(BEGIN_BULK) as conn:
                 store(conn)
+                conn.commit()
         except sa.exc.IntegrityError:
-            with self._engine.connect() as conn:
+            with self._connection() as conn:
                 clash = _existing(conn, key, keys)
             if not clash:
                 raise
@@ -500,44 +275,44 @@ class SqlRepository:
         return []
 
     def get_user(self, user_id: str) -> User | None:
-        found = self._select("get_user", users, {"k": user_id})
+        found = self._rows(self._sql.get_user, {"k": user_id})
         return rows.user_from_row(found[0]) if found else None
 
     def save_user(self, user: User) -> None:
-        self._run("save_user", rows.user_row(user))
+        self._write(self._sql.save_user, rows.user_row(user))
 
     def iter_users(self) -> Iterable[User]:
-        return [rows.user_from_row(r) for r in self._select("all_users", users, {})]
+        return [rows.user_from_row(r) for r in self._rows(self._sql.all_users, {})]
 
     # ------------------------------------------------------------------ dated user facts
 
     def change_user(self, user: User, change: UserChange) -> None:
         """One transaction: the user's row and its history row."""
-        with self._transaction() as conn:
-            conn.exec_driver_sql(self._sql["save_user"], rows.user_row(user))
+        with self._connection(BEGIN) as conn:
+            conn.execute(self._sql.save_user, rows.user_row(user))
             conn.execute(user_changes.insert(), [rows.change_row(change)])
+            conn.commit()
 
     def user_changes(self) -> list[UserChange]:
-        found = self._select("all_changes", user_changes, {})
-        return [rows.change_from_row(r) for r in found]
+        return [rows.change_from_row(r) for r in self._rows(self._sql.all_changes, {})]
 
     # ------------------------------------------------------------------ methods
 
     def add_method(self, method: RegisteredMethod) -> None:
         try:
-            self._run("add_method", rows.method_row(method, self._seal))
-        except self._integrity_error:
+            self._write(methods.insert(), rows.method_row(method, self._seal))
+        except sa.exc.IntegrityError:
             raise ConflictError(f"method {method.method_id!r} exists") from None
 
     def save_method(self, method: RegisteredMethod) -> None:
-        self._run("save_method", rows.method_row(method, self._seal))
+        self._write(self._sql.save_method, rows.method_row(method, self._seal))
 
     def list_methods(self, user_id: str) -> list[RegisteredMethod]:
-        found = self._select("list_methods", methods, {"k": user_id})
+        found = self._rows(self._sql.list_methods, {"k": user_id})
         return [rows.method_from_row(r, self._open) for r in found]
 
     def delete_methods(self, user_id: str) -> int:
-        return int(self._run("delete_methods", {"k": user_id}))
+        return self._write(self._sql.delete_methods, {"k": user_id})
 
     # ------------------------------------------------------------------ hardware tokens
 
@@ -555,95 +330,78 @@ class SqlRepository:
             raise ConflictError(f"token serial(s) already imported: {', '.join(clash)}")
 
     def get_token(self, serial: str) -> HardwareToken | None:
-        found = self._select("get_token", tokens, {"k": serial})
+        found = self._rows(self._sql.get_token, {"k": serial})
         return rows.token_from_row(found[0], self._open) if found else None
 
     def save_token(self, token: HardwareToken) -> None:
-        self._run("save_token", rows.token_row(token, self._seal))
+        self._write(self._sql.save_token, rows.token_row(token, self._seal))
 
     # ------------------------------------------------------------------ security counters
 
     def get_state(self, user_id: str) -> SecurityState:
-        found = self._select("get_state", security_states, {"k": user_id})
+        found = self._rows(self._sql.get_state, {"k": user_id})
         return rows.state_from_row(found[0]) if found else empty_state(user_id)
 
     def save_state(self, state: SecurityState) -> None:
-        self._run("save_state", rows.state_row(state))
+        self._write(self._sql.save_state, rows.state_row(state))
 
     def update_state(self, user_id: str, change: StateChange[T]) -> T:
-        """One transaction with the user's row locked from the read to the write."""
+        """One transaction with the user's row locked from the read to the write
+        (``BEGIN IMMEDIATE`` on SQLite, ``SELECT … FOR UPDATE`` on PostgreSQL)."""
         sql = self._sql
-        conn, pooled = self._connection()
-        try:
-            cursor = conn.cursor()
-            cursor.execute(self._begin_locked)
-            cursor.execute(sql["lock_state"], {"k": user_id})
-            found = cursor.fetchall()
-            if not found and not self._per_thread:
+        with self._connection(BEGIN_LOCKED) as conn:
+            found = conn.execute(sql.lock_state, {"k": user_id}).first()
+            if found is None and self._postgres:
                 # PostgreSQL locks rows, and there is none yet: create it (a concurrent
                 # creator makes this wait, then do nothing), then lock it
-                cursor.execute(sql["ensure_state"], rows.state_row(empty_state(user_id)))
-                cursor.execute(sql["lock_state"], {"k": user_id})
-                found = cursor.fetchall()
-            make = self._rows[security_states.name]._make
-            state = rows.state_from_row(make(found[0])) if found else empty_state(user_id)
+                conn.execute(sql.ensure_state, rows.state_row(empty_state(user_id)))
+                found = conn.execute(sql.lock_state, {"k": user_id}).first()
+            state = rows.state_from_row(found) if found is not None else empty_state(user_id)
             new, answer = change(state)
             if new is not state:
-                cursor.execute(sql["save_state"], rows.state_row(new))
-            cursor.close()
+                conn.execute(sql.save_state, rows.state_row(new))
             conn.commit()
-            return answer
-        except Exception as exc:
-            self._failed(conn, exc)
-            if isinstance(exc, self._operational_error):
-                raise ServiceUnavailable("database", _reason(exc)) from None
-            raise
-        finally:
-            if pooled:
-                conn.close()
+        return answer
 
     # ------------------------------------------------------------------ app passwords
 
     def add_app_password(self, user_id: str, password_hash: str, created_at: float) -> None:
-        self._run(
-            "add_app_password",
-            {"user_id": user_id, "password_hash": password_hash, "created_at": created_at},
-        )
+        row = {"user_id": user_id, "password_hash": password_hash, "created_at": created_at}
+        self._write(app_passwords.insert(), row)
 
     def app_password_hashes(self, user_id: str) -> list[str]:
-        return [r[0] for r in self._run("app_password_hashes", {"k": user_id})]
+        return [r[0] for r in self._rows(self._sql.app_password_hashes, {"k": user_id})]
 
     def delete_app_passwords(self, user_id: str) -> int:
-        return int(self._run("delete_app_passwords", {"k": user_id}))
+        return self._write(self._sql.delete_app_passwords, {"k": user_id})
 
     # ------------------------------------------------------------------ authentication log
 
     def save_log(self, record: AuthLogRecord) -> None:
-        self._run("save_log", rows.log_row(record))
+        self._write(self._sql.save_log, rows.log_row(record))
 
     def logs(self, since: float | None = None) -> list[AuthLogRecord]:
-        name, params = (
-            ("all_logs", {}) if since is None else ("logs_since", {"since": float(since)})
+        """Every record (since ``since``); a long log is bulk work, past the per-statement
+        timeout."""
+        statement, params = (
+            (self._sql.all_logs, {}) if since is None else (self._sql.logs_since, {"since": since})
         )
-        if self._per_thread or self._timeout is None:
-            found = self._select(name, auth_log, params)
-        else:  # a long log is bulk work: past the per-statement timeout
-            make = self._rows[auth_log.name]._make
-            with self._bulk() as conn:
-                found = [make(r) for r in conn.exec_driver_sql(self._sql[name], params)]
+        with self._connection(BEGIN_BULK) as conn:
+            found = list(conn.execute(statement, params))
+            conn.commit()
         return [rows.log_from_row(r) for r in found]
 
     # ------------------------------------------------------------------ provider accounts
 
     def get_account(self) -> ProviderAccount | None:
-        found = self._select("active_account", accounts, {})
+        found = self._rows(self._sql.active_account, {})
         return rows.account_from_row(found[0]) if found else None
 
     def save_account(self, account: ProviderAccount) -> None:
-        self._run("save_account", rows.account_row(account))
+        self._write(self._sql.save_account, rows.account_row(account))
 
     def accounts(self) -> list[ProviderAccount]:
-        return [rows.account_from_row(r) for r in self._select("all_accounts", accounts, {})]
+        return [rows.account_from_row(r) for r in self._rows(self._sql.all_accounts, {})]
 
 
 def _adopt_legacy_account(conn: sa.Connection) -> None:

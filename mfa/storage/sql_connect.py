@@ -1,0 +1,128 @@
+"""The SQLAlchemy engine behind ``SqlRepository``: pool, timeouts and how transactions begin.
+
+Both databases run their driver in autocommit, so a single statement is one round trip with
+no ``BEGIN``/``COMMIT`` around it. Work that needs a transaction asks for it with the
+execution option ``begin`` (see ``BEGIN``, ``BEGIN_LOCKED``): a ``"begin"`` event then emits
+that statement when the connection starts its transaction, and SQLAlchemy's ``commit()``
+ends it. This is SQLAlchemy's documented recipe for pysqlite ("Serializable isolation /
+Savepoints / Transactional DDL": ``isolation_level=None`` on connect plus a ``"begin"``
+event), used on PostgreSQL too, where psycopg's ``commit()`` and ``rollback()`` follow the
+server's transaction status whatever the autocommit flag.
+
+Why a locked begin: ``update_state`` must hold the user's row from the read to the write.
+SQLite takes the database's write lock with ``BEGIN IMMEDIATE``; PostgreSQL locks the row
+with ``SELECT … FOR UPDATE`` and lets that statement queue for the lock longer than the
+per-statement timeout (a burst on one user is contention, not an outage) — set in the same
+round trip as ``BEGIN``.
+
+Pools: PostgreSQL connections are pooled (sized for a threaded server, ``POOL_SIZE``), pinged
+before use (a connection the server dropped is replaced instead of failing a request) and
+use psycopg 3's server-side prepared statements. SQLite needs no ping (a file does not
+drop connections).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL
+
+__all__ = [
+    "BEGIN",
+    "BEGIN_BULK",
+    "BEGIN_LOCKED",
+    "BULK_TIMEOUT",
+    "POOL_SIZE",
+    "SQLITE_BUSY_SECONDS",
+    "connect",
+]
+
+#: Connections kept per server process: as many as the server's threads may use at once.
+POOL_SIZE = 16
+SQLITE_BUSY_SECONDS = 15.0
+#: statement_timeout for bulk work (imports, directory syncs, the log listing, the schema).
+BULK_TIMEOUT = "60s"
+#: statement_timeout inside ``update_state``, which queues for the user's row lock.
+LOCK_QUEUE_TIMEOUT = "10s"
+#: psycopg prepares a statement on the server after this many runs on one connection.
+PREPARE_THRESHOLD = 2
+
+#: Values of the execution option ``begin``: which transaction a connection starts.
+BEGIN = "plain"
+BEGIN_BULK = "bulk"
+BEGIN_LOCKED = "locked"
+
+
+def connect(url: URL, *, echo: bool, timeout: float | None) -> sa.Engine:
+    """The engine for ``url``. Parameters are never logged (``hide_parameters``): they hold
+    sealed secrets and personal data."""
+    if url.get_backend_name() == "sqlite":
+        engine = _sqlite(url, echo)
+    else:
+        engine = _postgres(url, echo, timeout)
+    statements = _begin_statements(engine.dialect.name, timeout)
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(conn: sa.Connection) -> None:
+        wanted = conn.get_execution_options().get("begin")
+        if wanted is not None:
+            conn.exec_driver_sql(statements[wanted])
+
+    return engine
+
+
+def _sqlite(url: URL, echo: bool) -> sa.Engine:
+    engine = sa.create_engine(
+        url,
+        echo=echo,
+        hide_parameters=True,
+        pool_size=POOL_SIZE,
+        max_overflow=POOL_SIZE,
+        connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_SECONDS},
+    )
+    sa.event.listen(engine, "connect", _on_sqlite_connect)
+    return engine
+
+
+def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # the driver issues no BEGIN of its own: the "begin" event decides (see module doc)
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_SECONDS * 1000)}")
+    cursor.close()
+
+
+def _postgres(url: URL, echo: bool, timeout: float | None) -> sa.Engine:
+    connect_args: dict[str, object] = {"prepare_threshold": PREPARE_THRESHOLD}
+    if timeout is not None:
+        connect_args["connect_timeout"] = max(1, math.ceil(timeout))
+        connect_args["options"] = f"-c statement_timeout={max(1, round(timeout * 1000))}"
+    return sa.create_engine(
+        url,
+        echo=echo,
+        hide_parameters=True,
+        isolation_level="AUTOCOMMIT",
+        pool_size=POOL_SIZE,
+        max_overflow=POOL_SIZE,
+        pool_recycle=1800,
+        pool_pre_ping=True,
+        connect_args=connect_args,
+    )
+
+
+def _begin_statements(dialect: str, timeout: float | None) -> dict[str, str]:
+    """The statement each ``begin`` option emits. On PostgreSQL a timeout change rides in
+    the same simple-protocol round trip as ``BEGIN`` (no parameters)."""
+    if dialect == "sqlite":
+        return {BEGIN: "BEGIN", BEGIN_BULK: "BEGIN", BEGIN_LOCKED: "BEGIN IMMEDIATE"}
+    if timeout is None:
+        return {BEGIN: "BEGIN", BEGIN_BULK: "BEGIN", BEGIN_LOCKED: "BEGIN"}
+    return {
+        BEGIN: "BEGIN",
+        BEGIN_BULK: f"BEGIN; SET LOCAL statement_timeout = '{BULK_TIMEOUT}'",
+        BEGIN_LOCKED: f"BEGIN; SET LOCAL statement_timeout = '{LOCK_QUEUE_TIMEOUT}'",
+    }

@@ -1,0 +1,110 @@
+"""Every statement ``SqlRepository`` runs, built once per dialect with SQLAlchemy Core.
+
+They are run with ``Connection.execute(statement, parameters)``, so SQLAlchemy compiles each
+once and keeps it in its compiled cache; parameters are bound by name: ``k`` for the key a
+query looks up, a column's name for a value written. Upserts use the dialect's
+``INSERT … ON CONFLICT`` (SQLite and PostgreSQL spell it alike).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from mfa.storage.schema import (
+    accounts,
+    app_passwords,
+    auth_log,
+    methods,
+    security_states,
+    tokens,
+    user_changes,
+    users,
+)
+
+__all__ = ["Statements", "statements_for"]
+
+Statement = Any  # an executable SQLAlchemy Core construct
+
+
+@dataclass(frozen=True, slots=True)
+class Statements:
+    """The repository's statements for one dialect, by what they do."""
+
+    get_user: Statement
+    save_user: Statement
+    all_users: Statement
+    save_method: Statement
+    list_methods: Statement
+    delete_methods: Statement
+    save_token: Statement
+    get_token: Statement
+    get_state: Statement
+    save_state: Statement
+    lock_state: Statement
+    ensure_state: Statement
+    app_password_hashes: Statement
+    delete_app_passwords: Statement
+    save_log: Statement
+    all_logs: Statement
+    logs_since: Statement
+    active_account: Statement
+    all_accounts: Statement
+    save_account: Statement
+    all_changes: Statement
+
+
+def statements_for(dialect: str) -> Statements:
+    """The statements for ``"sqlite"`` or ``"postgresql"``."""
+    insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
+
+    def upsert(table: sa.Table, key: str) -> Statement:
+        stmt = insert(table)
+        columns = [c.name for c in table.columns if c.name not in ("id", key)]
+        return stmt.on_conflict_do_update(
+            index_elements=[table.c[key]], set_={c: stmt.excluded[c] for c in columns}
+        )
+
+    return Statements(
+        get_user=_by(users, "user_id"),
+        save_user=upsert(users, "user_id"),
+        all_users=sa.select(users).order_by(users.c.user_id),
+        save_method=upsert(methods, "method_id"),
+        list_methods=_by(methods, "user_id").order_by(methods.c.id),
+        delete_methods=_delete(methods),
+        save_token=upsert(tokens, "serial"),
+        get_token=_by(tokens, "serial"),
+        get_state=_by(security_states, "user_id"),
+        save_state=upsert(security_states, "user_id"),
+        # FOR UPDATE renders as nothing on SQLite, where BEGIN IMMEDIATE locks instead
+        lock_state=_by(security_states, "user_id").with_for_update(),
+        ensure_state=insert(security_states).on_conflict_do_nothing(
+            index_elements=[security_states.c.user_id]
+        ),
+        app_password_hashes=sa.select(app_passwords.c.password_hash)
+        .where(app_passwords.c.user_id == sa.bindparam("k"))
+        .order_by(app_passwords.c.id),
+        delete_app_passwords=_delete(app_passwords),
+        save_log=upsert(auth_log, "auth_id"),
+        all_logs=sa.select(auth_log).order_by(auth_log.c.began_at, auth_log.c.id),
+        logs_since=sa.select(auth_log)
+        .where(auth_log.c.began_at >= sa.bindparam("since"))
+        .order_by(auth_log.c.began_at, auth_log.c.id),
+        active_account=sa.select(accounts)
+        .where(accounts.c.ended_at.is_(None))
+        .order_by(accounts.c.created_at.desc()),
+        all_accounts=sa.select(accounts).order_by(accounts.c.created_at, accounts.c.name),
+        save_account=upsert(accounts, "name"),
+        all_changes=sa.select(user_changes).order_by(user_changes.c.at, user_changes.c.id),
+    )
+
+
+def _by(table: sa.Table, column: str) -> sa.Select[Any]:
+    return sa.select(table).where(table.c[column] == sa.bindparam("k"))
+
+
+def _delete(table: sa.Table) -> Statement:
+    return table.delete().where(table.c.user_id == sa.bindparam("k"))

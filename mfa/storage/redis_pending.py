@@ -27,6 +27,8 @@ import math
 import time
 from dataclasses import fields
 
+import redis
+
 from mfa.errors import InvalidInput
 from mfa.methods import MethodType
 from mfa.pending import PendingAuth
@@ -134,6 +136,11 @@ class RedisPendingStore:
     def ping(self) -> None:
         """Ask Redis, even while the breaker is open (``RedisLink.ping``)."""
         self._link.ping()
+
+    @property
+    def client(self) -> redis.Redis:
+        """The redis-py client, for instrumentation (``mfa.storage.roundtrips``)."""
+        return self._redis
 
     @property
     def shared(self) -> bool:

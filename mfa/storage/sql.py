@@ -188,11 +188,15 @@ class SqlRepository:
             return list(conn.execute(statement, params))
 
     def _write(self, statement: Any, params: _Params) -> int:
-        """One autocommitted statement; the number of rows it changed."""
+        """One statement, committed by itself (the driver autocommits: no ``COMMIT`` round
+        trip); the number of rows it changed."""
         with self._connection() as conn:
-            count = conn.execute(statement, params).rowcount
-            conn.commit()
-            return int(count)
+            return int(conn.execute(statement, params).rowcount)
+
+    @property
+    def engine(self) -> sa.Engine:
+        """The SQLAlchemy engine, for instrumentation (``mfa.storage.roundtrips``)."""
+        return self._engine
 
     def ping(self) -> None:
         """One round trip; ``ServiceUnavailable`` when the database does not answer."""

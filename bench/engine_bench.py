@@ -9,6 +9,11 @@ gateway that only keeps the last message (so the figure is the engine's own cost
 outbox's); totp pairs type the authenticator's current value. The clock is a manual one,
 moved so that no user hits the send limit or TOTP replay refusal.
 
+``--count`` prints instead the back-end round trips (``mfa.storage.roundtrips``: SQL
+statements, commits, pool pings, Redis calls) of one begin and one verify of a returning
+user (signed in once before), sms and totp, on SQLite with pending codes in memory and on
+PostgreSQL with pending codes in Redis (``MFALAB_BENCH_REDIS``) — a cluster's set-up.
+
 The machine is shared in CI and development, so each row is the best of ``--repeat`` runs
 and also shows CPU time per pair, which other processes disturb less than wall time.
 """
@@ -24,6 +29,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -39,12 +45,18 @@ from mfa import (
 )
 from mfa.delivery import Message, Receipt
 from mfa.otp import totp_at
+from mfa.pending import PendingStore
+
+if TYPE_CHECKING:
+    from mfa.storage.roundtrips import RoundTrips
 
 SECRET_KEY = b"bench-secret-key-bench-secret-key"
 PHONE = "+14255550100"
 START = 1_700_000_000.0
 #: where the postgres backend creates (and drops) a database of its own per run
 PG_URL = os.environ.get("MFALAB_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
+#: the pending store of the postgres backend under ``--count``
+REDIS_URL = os.environ.get("MFALAB_BENCH_REDIS", "redis://127.0.0.1:6379/0")
 
 
 class LastMessage:
@@ -78,12 +90,17 @@ class Result:
         return self.cpu / self.pairs * 1e6
 
 
-def _engine(repository: Repository, clock: ManualClock, gateway: LastMessage) -> Engine:
+def _engine(
+    repository: Repository,
+    clock: ManualClock,
+    gateway: LastMessage,
+    pending: PendingStore | None = None,
+) -> Engine:
     return Engine(
         server=ServerIdentity("mfa1"),
         clock=clock,
         repository=repository,
-        pending=MemoryPendingStore(),
+        pending=pending if pending is not None else MemoryPendingStore(),
         gateway=gateway,
         secret_key=SECRET_KEY,
         entropy=SeededEntropy(np.random.default_rng(1)),
@@ -205,6 +222,54 @@ def _admin(statement: str) -> None:
     admin.dispose()
 
 
+def count_round_trips(backend: str, method: str) -> tuple[RoundTrips, RoundTrips]:
+    """The round trips of the second begin and verify of one user (the first pair made
+    the user a returning one: their security state exists)."""
+    from mfa.storage.roundtrips import counting
+
+    with tempfile.TemporaryDirectory() as tmp:
+        repository, close = _repository(backend, Path(tmp))
+        pending: PendingStore = MemoryPendingStore()
+        if backend == "postgres":
+            from mfa.storage.redis_pending import RedisPendingStore
+
+            pending = RedisPendingStore(REDIS_URL, namespace=f"mfalab-bench-{os.getpid()}")
+        clock, gateway = ManualClock(START), LastMessage()
+        engine = _engine(repository, clock, gateway, pending)
+        engine.create_user("u1", phone=PHONE, first_name="Bench", email="b@example.org")
+        secret = engine.register_method("u1", method).secret or ""
+        client = getattr(pending, "client", None)
+        with counting(repository.engine, client) as counter:  # type: ignore[attr-defined]
+            for _ in range(2):
+                clock.advance(400.0)  # past the send limit's window and the last TOTP step
+                counter.take()
+                challenge = engine.begin("u1")
+                assert isinstance(challenge, Challenge), challenge
+                begun = counter.take()
+                code = totp_at(secret, clock.now()) if method == "totp" else _last_code(gateway)
+                if not engine.verify(challenge.auth_id, code).ok:
+                    raise RuntimeError(f"a {method} verify failed")
+                verified = counter.take()
+        getattr(pending, "close", lambda: None)()
+        close()
+    return begun, verified
+
+
+def _last_code(gateway: LastMessage) -> str:
+    assert gateway.last is not None
+    return gateway.last.text[-6:]
+
+
+def _print_round_trips(backends: list[str], methods: list[str]) -> None:
+    print("back-end round trips of a returning user (statements + commits + pings + Redis)")
+    print(f"{'repository':<22}{'method':<8}{'begin':<44}verify")
+    for backend in backends:
+        shown = "postgres + redis" if backend == "postgres" else f"{backend} + memory"
+        for method in methods:
+            begun, verified = count_round_trips(backend, method)
+            print(f"{shown:<22}{method:<8}{begun!s:<44}{verified}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--pairs", type=int, default=50_000, help="pairs per in-memory run")
@@ -217,7 +282,15 @@ def main(argv: list[str] | None = None) -> int:
         "--backends", default="memory,memory-nolog,sqlite", help="also: postgres ($MFALAB_BENCH_PG)"
     )
     parser.add_argument("--methods", default="sms,totp")
+    parser.add_argument(
+        "--count",
+        action="store_true",
+        help="print round trips per begin and verify (--backends among sqlite,postgres)",
+    )
     args = parser.parse_args(argv)
+    if args.count:
+        _print_round_trips(args.backends.split(","), args.methods.split(","))
+        return 0
 
     rows: list[Result] = []
     for backend in args.backends.split(","):

@@ -69,7 +69,7 @@ from mfa.storage.schema import (
     user_changes,
     users,
 )
-from mfa.storage.sql_connect import BEGIN, BEGIN_BULK, BEGIN_LOCKED, connect
+from mfa.storage.sql_connect import BEGIN, BEGIN_BULK, BEGIN_LOCKED, begin_statements, connect
 from mfa.storage.sql_statements import statements_for
 from mfa.tokens.model import HardwareToken
 from mfa.users import User, UserChange
@@ -131,6 +131,7 @@ class SqlRepository:
         _forget_pool_after_fork(self._engine)
         self._postgres = self._engine.dialect.name == "postgresql"
         self._sql = statements_for(self._engine.dialect.name)
+        self._begins = begin_statements(self._engine.dialect.name, timeout)
         self._create_schema()
 
     # ------------------------------------------------------------------ lifecycle
@@ -139,7 +140,7 @@ class SqlRepository:
         for attempt in range(3):
             try:
                 with self._engine.connect() as conn:
-                    conn.execution_options(begin=BEGIN_BULK)
+                    conn.exec_driver_sql(self._begins[BEGIN_BULK])
                     if self._postgres:
                         conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_SCHEMA_LOCK_ID)))
                     metadata.create_all(conn, checkfirst=True)
@@ -177,7 +178,7 @@ class SqlRepository:
         try:
             with self._engine.connect() as conn:
                 if begin is not None:
-                    conn.execution_options(begin=begin)
+                    conn.exec_driver_sql(self._begins[begin])
                 yield conn
         except sa.exc.OperationalError as exc:
             raise ServiceUnavailable("database", _reason(exc)) from None

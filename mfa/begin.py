@@ -21,6 +21,7 @@ A refusal at any step leaves a non-billable log record and a ``Denial``. These a
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -33,6 +34,7 @@ from mfa.outcomes import Challenge, Denial
 from mfa.pending import PendingAuth
 from mfa.reasons import AuthStatus, DenialReason, FraudRule
 from mfa.registration import default_of, pick_method, registration_reasons
+from mfa.repository import SignInFacts
 from mfa.security_state import record_send, release_send
 from mfa.users import User
 
@@ -76,12 +78,13 @@ def begin_authentication(
     """``Engine.begin``: the steps in the module's docstring."""
     asked = _asked_kind(method)
     now = engine.clock.now()
-    user = engine.repository.get_user(user_id)
-    refused = _account_refusal(engine, user, user_id, now)
+    facts = engine.repository.sign_in_facts(user_id)  # one read: user, state, methods
+    user = facts.user
+    refused = _account_refusal(facts, now)
     if refused is not None:
         return _refuse(engine, user, user_id, asked, now, client_ip, refused)
     assert user is not None  # refused otherwise
-    chosen = _choose_method(engine, user, asked)
+    chosen = _choose_method(engine, user, facts.methods, asked)
     if isinstance(chosen, _Refusal):
         return _refuse(engine, user, user_id, chosen.method or asked, now, client_ip, chosen)
     kind = chosen.type
@@ -139,25 +142,23 @@ def _refuse(
     )
 
 
-def _account_refusal(
-    engine: Engine, user: User | None, user_id: str, now: float
-) -> _Refusal | None:
+def _account_refusal(facts: SignInFacts, now: float) -> _Refusal | None:
     """Step 1. An unknown user looks exactly like one with nothing registered."""
+    user = facts.user
     if user is None:
         return _Refusal(DenialReason.REGISTRATION_REQUIRED)
     if user.disabled_at is not None:
         return _Refusal(DenialReason.USER_DISABLED)
-    locked_until = engine.repository.get_state(user_id).locked_until
+    locked_until = facts.state.locked_until
     if locked_until > now:
         return _Refusal(DenialReason.LOCKED_OUT, retry_after=locked_until - now)
     return None
 
 
 def _choose_method(
-    engine: Engine, user: User, asked: MethodType | None
+    engine: Engine, user: User, methods: Sequence[RegisteredMethod], asked: MethodType | None
 ) -> RegisteredMethod | _Refusal:
     """Step 2: the registration the authentication uses."""
-    methods = engine.repository.list_methods(user.user_id)
     default = default_of(methods)
     enabled = engine.enabled_methods()
     # the reasons are worked out only when one may apply (the common case has none)

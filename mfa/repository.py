@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from mfa.auth_log import AuthLogRecord
@@ -26,9 +27,20 @@ from mfa.security_state import SecurityState, StateChange, empty_state
 from mfa.tokens.model import HardwareToken
 from mfa.users import User, UserChange
 
-__all__ = ["InMemoryRepository", "Repository"]
+__all__ = ["InMemoryRepository", "Repository", "SignInFacts"]
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class SignInFacts:
+    """What a begin reads about its user before deciding anything: the user (``None`` if
+    unknown; then ``state`` is empty and ``methods`` too), their security state and their
+    registered methods. One read, so a database answers it in one round trip."""
+
+    user: User | None
+    state: SecurityState
+    methods: Sequence[RegisteredMethod]
 
 
 class Repository(Protocol):
@@ -55,6 +67,10 @@ class Repository(Protocol):
         ...
 
     def get_user(self, user_id: str) -> User | None: ...
+    def sign_in_facts(self, user_id: str) -> SignInFacts:
+        """The user, their security state and methods together (see ``SignInFacts``)."""
+        ...
+
     def save_user(self, user: User) -> None: ...
     def iter_users(self) -> Iterable[User]: ...
 
@@ -177,6 +193,12 @@ class InMemoryRepository:
 
     def get_user(self, user_id: str) -> User | None:
         return self._users.get(user_id)
+
+    def sign_in_facts(self, user_id: str) -> SignInFacts:
+        user = self.get_user(user_id)
+        if user is None:
+            return SignInFacts(None, empty_state(user_id), ())
+        return SignInFacts(user, self.get_state(user_id), self.list_methods(user_id))
 
     def save_user(self, user: User) -> None:
         self._users[user.user_id] = user

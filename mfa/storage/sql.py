@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import os
 import weakref
+from collections import namedtuple
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -54,6 +55,7 @@ from mfa.auth_log import AuthLogRecord
 from mfa.billing import ProviderAccount
 from mfa.errors import ConflictError, ServiceUnavailable
 from mfa.methods import RegisteredMethod
+from mfa.repository import SignInFacts
 from mfa.security_state import SecurityState, StateChange, empty_state
 from mfa.storage import rows
 from mfa.storage.crypto import SecretBox
@@ -65,6 +67,7 @@ from mfa.storage.schema import (
     app_passwords,
     metadata,
     methods,
+    security_states,
     tokens,
     user_changes,
     users,
@@ -88,6 +91,25 @@ def _reason(exc: BaseException) -> str:
     orig = getattr(exc, "orig", None) or exc
     text = str(orig).strip()
     return text.splitlines()[0] if text else orig.__class__.__name__
+
+
+class _Parts:
+    """Splits a row of several tables' columns (in table order) into one named tuple per
+    table, so that ``mfa.storage.rows`` reads each by column name."""
+
+    def __init__(self, *tables: sa.Table) -> None:
+        self._types = [namedtuple(f"{t.name}_row", t.columns.keys()) for t in tables]
+
+    def split(self, row: Sequence[Any]) -> list[Any]:
+        parts, start = [], 0
+        for kind in self._types:
+            width = len(kind._fields)
+            parts.append(kind._make(row[start : start + width]))
+            start += width
+        return parts
+
+
+_SIGN_IN_PARTS = _Parts(users, security_states, methods)
 
 
 def _forget_pool_after_fork(engine: sa.Engine) -> None:
@@ -282,6 +304,20 @@ class SqlRepository:
     def get_user(self, user_id: str) -> User | None:
         found = self._rows(self._sql.get_user, {"k": user_id})
         return rows.user_from_row(found[0]) if found else None
+
+    def sign_in_facts(self, user_id: str) -> SignInFacts:
+        """One query (``Statements.sign_in_facts``): a begin's reads in one round trip."""
+        found = self._rows(self._sql.sign_in_facts, {"k": user_id})
+        if not found:
+            return SignInFacts(None, empty_state(user_id), ())
+        user_row, state_row, _ = _SIGN_IN_PARTS.split(found[0])
+        state = rows.state_from_row(state_row) if state_row.user_id is not None else None
+        listed = [_SIGN_IN_PARTS.split(r)[2] for r in found]
+        return SignInFacts(
+            rows.user_from_row(user_row),
+            state if state is not None else empty_state(user_id),
+            [rows.method_from_row(m, self._open) for m in listed if m.method_id is not None],
+        )
 
     def save_user(self, user: User) -> None:
         self._write(self._sql.save_user, rows.user_row(user))

@@ -35,6 +35,9 @@ class Statements:
     """The repository's statements for one dialect, by what they do."""
 
     get_user: Statement
+    #: user, security state and methods in one query: one row per method (or one row
+    #: with empty method columns), the state's columns empty when it has no row yet
+    sign_in_facts: Statement
     save_user: Statement
     all_users: Statement
     save_method: Statement
@@ -70,6 +73,14 @@ def statements_for(dialect: str) -> Statements:
 
     return Statements(
         get_user=_by(users, "user_id"),
+        sign_in_facts=sa.select(users, security_states, methods)
+        .select_from(
+            users.outerjoin(
+                security_states, security_states.c.user_id == users.c.user_id
+            ).outerjoin(methods, methods.c.user_id == users.c.user_id)
+        )
+        .where(users.c.user_id == sa.bindparam("k"))
+        .order_by(methods.c.id),
         save_user=upsert(users, "user_id"),
         all_users=sa.select(users).order_by(users.c.user_id),
         save_method=upsert(methods, "method_id"),

@@ -262,12 +262,12 @@ def _last_code(gateway: LastMessage) -> str:
 
 def _print_round_trips(backends: list[str], methods: list[str]) -> None:
     print("back-end round trips of a returning user (statements + commits + pings + Redis)")
-    print(f"{'repository':<22}{'method':<8}{'begin':<44}verify")
+    print(f"{'repository':<18}{'method':<8}{'begin':<60}verify")
     for backend in backends:
         shown = "postgres + redis" if backend == "postgres" else f"{backend} + memory"
         for method in methods:
             begun, verified = count_round_trips(backend, method)
-            print(f"{shown:<22}{method:<8}{begun!s:<44}{verified}")
+            print(f"{shown:<18}{method:<8}{begun!s:<60}{verified}")
 
 
 def main(argv: list[str] | None = None) -> int:

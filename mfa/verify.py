@@ -86,7 +86,8 @@ def verify_code(
     auth_id, kind, user_id = pending.auth_id, pending.method, pending.user_id
     if kind is MethodType.PUSH:
         return Verdict.denied(DenialReason.METHOD_NOT_ALLOWED, auth_id, None, kind)
-    state = engine.repository.get_state(user_id)
+    facts = engine.repository.sign_in_facts(user_id)  # one read: state and methods
+    state = facts.state
     if state.locked_until > now:  # refused before anything is spent
         return Verdict.denied(DenialReason.LOCKED_OUT, auth_id, state.locked_until - now, kind)
     if pending.attempts >= engine.policy.max_verify_attempts:
@@ -94,7 +95,8 @@ def verify_code(
     reserved = reserve_attempt(engine, pending)
     if reserved is None:
         return None
-    user, method = engine.user_of(pending), engine.method_of(pending)
+    user = facts.user
+    method = next((m for m in facts.methods if m.method_id == pending.method_id), None)
     if user is None or method is None:
         # the user was reset (or deleted) since the code was issued
         return settle(engine, user, reserved, method, now, DenialReason.REGISTRATION_REQUIRED)

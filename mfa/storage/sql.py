@@ -72,7 +72,7 @@ from mfa.storage.schema import (
     user_changes,
     users,
 )
-from mfa.storage.sql_connect import BEGIN, BEGIN_BULK, BEGIN_LOCKED, begin_statements, connect
+from mfa.storage.sql_connect import Transaction, begin_statements, connect
 from mfa.storage.sql_statements import statements_for
 from mfa.tokens.model import HardwareToken
 from mfa.users import User, UserChange
@@ -162,7 +162,7 @@ class SqlRepository:
         for attempt in range(3):
             try:
                 with self._engine.connect() as conn:
-                    conn.exec_driver_sql(self._begins[BEGIN_BULK])
+                    conn.exec_driver_sql(self._begins[Transaction.BULK])
                     if self._postgres:
                         conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_SCHEMA_LOCK_ID)))
                     metadata.create_all(conn, checkfirst=True)
@@ -193,7 +193,7 @@ class SqlRepository:
                 ) from None
 
     @contextmanager
-    def _connection(self, begin: str | None = None) -> Iterator[sa.Connection]:
+    def _connection(self, begin: Transaction | None = None) -> Iterator[sa.Connection]:
         """A pooled connection; with ``begin``, its statements share one transaction (which
         the caller commits; anything else rolls it back). A database that cannot be
         reached, or a statement cancelled, is ``ServiceUnavailable`` (nothing half-written)."""
@@ -290,7 +290,7 @@ class SqlRepository:
         database refuses one are the clashes looked up. Checking first cost a query per
         500 keys on every sync and raced with other servers anyway."""
         try:
-            with self._connection(BEGIN_BULK) as conn:
+            with self._connection(Transaction.BULK) as conn:
                 store(conn)
                 conn.commit()
         except sa.exc.IntegrityError:
@@ -329,7 +329,7 @@ class SqlRepository:
 
     def change_user(self, user: User, change: UserChange) -> None:
         """One transaction: the user's row and its history row."""
-        with self._connection(BEGIN) as conn:
+        with self._connection(Transaction.BULK) as conn:
             conn.execute(self._sql.save_user, rows.user_row(user))
             conn.execute(user_changes.insert(), [rows.change_row(change)])
             conn.commit()
@@ -390,7 +390,7 @@ class SqlRepository:
         """One transaction with the user's row locked from the read to the write
         (``BEGIN IMMEDIATE`` on SQLite, ``SELECT … FOR UPDATE`` on PostgreSQL)."""
         sql = self._sql
-        with self._connection(BEGIN_LOCKED) as conn:
+        with self._connection(Transaction.LOCKED) as conn:
             found = conn.execute(sql.lock_state, {"k": user_id}).first()
             if found is None and self._postgres:
                 # PostgreSQL locks rows, and there is none yet: create it (a concurrent
@@ -427,7 +427,7 @@ class SqlRepository:
         statement, params = (
             (self._sql.all_logs, {}) if since is None else (self._sql.logs_since, {"since": since})
         )
-        with self._connection(BEGIN_BULK) as conn:
+        with self._connection(Transaction.BULK) as conn:
             found = list(conn.execute(statement, params))
             conn.commit()
         return [rows.log_from_row(r) for r in found]

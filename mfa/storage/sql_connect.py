@@ -2,7 +2,7 @@
 
 Both databases run their driver in autocommit, so a single statement is one round trip with
 no ``BEGIN``/``COMMIT`` around it. Work that needs a transaction starts it with the statement
-``begin_statements`` gives for its kind (``BEGIN``, ``BEGIN_BULK``, ``BEGIN_LOCKED``), and
+``begin_statements`` gives for its kind (``Transaction``), and
 SQLAlchemy's ``Connection.commit()`` ends it. This is SQLAlchemy's documented recipe for
 pysqlite ("Serializable isolation / Savepoints / Transactional DDL": ``isolation_level=None``
 on connect, then the application emits ``BEGIN`` itself), used on PostgreSQL too, where
@@ -29,18 +29,17 @@ drop connections).
 from __future__ import annotations
 
 import math
+from enum import Enum
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
 __all__ = [
-    "BEGIN",
-    "BEGIN_BULK",
-    "BEGIN_LOCKED",
     "BULK_TIMEOUT",
     "POOL_SIZE",
     "SQLITE_BUSY_SECONDS",
+    "Transaction",
     "begin_statements",
     "connect",
 ]
@@ -55,10 +54,14 @@ LOCK_QUEUE_TIMEOUT = "10s"
 #: psycopg prepares a statement on the server after this many runs on one connection.
 PREPARE_THRESHOLD = 2
 
-#: Kinds of transaction (keys of ``begin_statements``).
-BEGIN = "plain"
-BEGIN_BULK = "bulk"
-BEGIN_LOCKED = "locked"
+
+class Transaction(Enum):
+    """The kinds of transaction the repository opens (keys of ``begin_statements``)."""
+
+    #: bulk work: imports, syncs, the schema, the log listing (a minute per statement)
+    BULK = "bulk"
+    #: ``update_state``: the user's row locked from the read to the write
+    LOCKED = "locked"
 
 
 def connect(url: URL, *, echo: bool, timeout: float | None) -> sa.Engine:
@@ -110,15 +113,14 @@ def _postgres(url: URL, echo: bool, timeout: float | None) -> sa.Engine:
     )
 
 
-def begin_statements(dialect: str, timeout: float | None) -> dict[str, str]:
+def begin_statements(dialect: str, timeout: float | None) -> dict[Transaction, str]:
     """The statement that starts each kind of transaction. On PostgreSQL a timeout change rides in
     the same simple-protocol round trip as ``BEGIN`` (no parameters)."""
     if dialect == "sqlite":
-        return {BEGIN: "BEGIN", BEGIN_BULK: "BEGIN", BEGIN_LOCKED: "BEGIN IMMEDIATE"}
+        return {Transaction.BULK: "BEGIN", Transaction.LOCKED: "BEGIN IMMEDIATE"}
     if timeout is None:
-        return {BEGIN: "BEGIN", BEGIN_BULK: "BEGIN", BEGIN_LOCKED: "BEGIN"}
+        return {Transaction.BULK: "BEGIN", Transaction.LOCKED: "BEGIN"}
     return {
-        BEGIN: "BEGIN",
-        BEGIN_BULK: f"BEGIN; SET LOCAL statement_timeout = '{BULK_TIMEOUT}'",
-        BEGIN_LOCKED: f"BEGIN; SET LOCAL statement_timeout = '{LOCK_QUEUE_TIMEOUT}'",
+        Transaction.BULK: f"BEGIN; SET LOCAL statement_timeout = '{BULK_TIMEOUT}'",
+        Transaction.LOCKED: f"BEGIN; SET LOCAL statement_timeout = '{LOCK_QUEUE_TIMEOUT}'",
     }

@@ -196,13 +196,14 @@ class SqlRepository:
     def _connection(self, begin: Transaction | None = None) -> Iterator[sa.Connection]:
         """A pooled connection; with ``begin``, its statements share one transaction (which
         the caller commits; anything else rolls it back). A database that cannot be
-        reached, or a statement cancelled, is ``ServiceUnavailable`` (nothing half-written)."""
+        reached, a statement cancelled or a pool with no connection free in 30 s is
+        ``ServiceUnavailable`` (nothing half-written)."""
         try:
             with self._engine.connect() as conn:
                 if begin is not None:
                     conn.exec_driver_sql(self._begins[begin])
                 yield conn
-        except sa.exc.OperationalError as exc:
+        except (sa.exc.OperationalError, sa.exc.TimeoutError) as exc:  # TimeoutError: pool
             raise ServiceUnavailable("database", _reason(exc)) from None
 
     def _rows(self, statement: Any, params: _Params) -> list[sa.Row[Any]]:

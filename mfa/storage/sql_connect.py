@@ -78,7 +78,7 @@ def _sqlite(url: URL, echo: bool) -> sa.Engine:
         echo=echo,
         hide_parameters=True,
         pool_size=POOL_SIZE,
-        max_overflow=POOL_SIZE,
+        max_overflow=-1,  # a file's connections are cheap: no thread waits for one
         connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_SECONDS},
     )
     sa.event.listen(engine, "connect", _on_sqlite_connect)

@@ -414,14 +414,16 @@ class Engine:
         log record says ``delivery_failed``, the send still counts (the attempt was made)
         and ``mfa.errors.DeliveryError`` is raised.
         """
-        return begin_authentication(self, user_id, method, client_ip)
+        with self.repository.request():  # one database connection for the request
+            return begin_authentication(self, user_id, method, client_ip)
 
     def verify(self, auth_id: str, code: str) -> Verdict:
         """Check the code the user typed for an sms, voice, totp or hardware-token auth
         (the steps: ``mfa.verify``)."""
         # as typed: "123 456" (the way apps show it) or with a stray newline
         typed = "".join(code.split()) if isinstance(code, str) else ""
-        return answer(self, auth_id, verify_code, typed, None)
+        with self.repository.request():
+            return answer(self, auth_id, verify_code, typed, None)
 
     def respond_push(
         self,

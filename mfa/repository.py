@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
@@ -49,6 +50,12 @@ class Repository(Protocol):
     #: Whether the authentication log is kept. When False the engine builds no log records
     #: at all (the simulator's setting: it writes its own rows).
     keep_logs: bool
+
+    def request(self) -> AbstractContextManager[None]:
+        """Around one engine request (a begin, a verify): the calls inside may share what
+        the store can share (``SqlRepository``: one connection). Each call keeps its own
+        atomicity."""
+        ...
 
     # users
     def add_user(self, user: User) -> None:
@@ -193,6 +200,9 @@ class InMemoryRepository:
 
     def get_user(self, user_id: str) -> User | None:
         return self._users.get(user_id)
+
+    def request(self) -> AbstractContextManager[None]:
+        return nullcontext()
 
     def sign_in_facts(self, user_id: str) -> SignInFacts:
         user = self.get_user(user_id)

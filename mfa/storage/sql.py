@@ -1,7 +1,8 @@
 """The repository on a relational database: SQLite by default, PostgreSQL for a cluster.
 
-Every call runs in its own short transaction on a pooled connection, so one repository
-serves a multi-threaded server and several server processes can share one PostgreSQL
+Every call runs in its own short transaction on a pooled connection (one request's calls —
+a begin, a verify — share one connection, see ``request``), so one repository serves a
+multi-threaded server and several server processes can share one PostgreSQL
 database (the seed's servers share their user data; only pending codes are per server).
 SQLite runs in WAL mode (readers never wait for the writer) with a busy timeout, so a few
 processes may also share one SQLite file.

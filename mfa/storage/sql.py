@@ -14,17 +14,17 @@ statement autocommits (one round trip); several that must hold together share on
 transaction. A begin reads its user, state and methods in one query (``sign_in_facts``).
 
 What Core costs (``bench/engine_bench.py --backends sqlite,postgres``, one run each at load
-≈ 3 on the 2-core machine, begin+verify pairs/s and CPU µs per pair): SQLite sms 503 / 1,867
-against 1,115 / 704 for the raw-cursor version it replaced, totp 592 / 1,651 against
-1,206 / 680; PostgreSQL sms 102 / 5,438 against 93 / 4,409, totp 144 / 4,194 against
-170 / 3,352. The raw path is thus not 30 % faster on PostgreSQL (issue 12's bar), but SQLite
-pays ≈ 1.1 ms of CPU per pair. The cause is SQLAlchemy's per-call machinery, not SQL:
-a ``get_state`` costs ≈ 120 µs against ≈ 19 µs raw — checkout 15 µs, the connection's
-begin/rollback bookkeeping ≈ 27 µs, execution context and result ≈ 37 µs over the driver's
-7 µs; the compiled cache works (a pre-compiled string via ``exec_driver_sql`` costs the
-same), and neither ``SingletonThreadPool`` nor ``pool_reset_on_return=None`` changes it by
-more than 3 µs. What would win it back is fewer calls per request (one connection and
-transaction per begin or verify), not a different pool.
+2–3 on the 2-core machine; begin+verify pairs/s and CPU µs per pair, this version against
+the raw-cursor version it replaced): SQLite sms 466 / 1,411 against 1,115 / 704, totp
+553 / 1,386 against 1,206 / 680; PostgreSQL sms 154 / 3,602 against 93 / 4,409, totp
+158 / 3,704 against 170 / 3,352. The raw path is not 30 % faster on PostgreSQL (issue 12's
+bar; with fewer round trips Core is faster for sms), but SQLite pays ≈ 0.7 ms more CPU per
+pair. The cause is SQLAlchemy's per-execution machinery, not SQL: on a held connection a
+``get_state`` query costs ≈ 44 µs against the driver's 7 µs (execution context and result
+objects); a checkout adds 15 µs and the connection's begin/rollback bookkeeping ≈ 27 µs,
+which is why a request shares one connection (``request``). The compiled cache works (a
+pre-compiled string via ``exec_driver_sql`` costs the same), and neither
+``SingletonThreadPool`` nor ``pool_reset_on_return=None`` changes a call by more than 3 µs.
 
 TOTP and hardware-token secrets and push device tokens are sealed with ``SecretBox`` before
 they reach a row; app passwords arrive as argon2 hashes already; the log holds no secret by

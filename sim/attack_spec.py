@@ -143,8 +143,7 @@ class PumpingSpec(_Attack):
     rate_per_s: float = Field(
         10.0,
         gt=0,
-        description="codes the bots ask for per second (10/s = 36,000 an hour). Source: "
-        "assumed.",
+        description="codes the bots ask for per second (10/s = 36,000 an hour). Source: assumed.",
     )
     channel: Literal["sms", "voice"] = Field("sms", description="what the bots ask for")
     targets: list[PumpingTarget] = Field(
@@ -178,8 +177,7 @@ class PushBombingSpec(_Attack):
     )
     response: Latency = Field(
         default_factory=lambda: Latency(median_s=8.0, p95_s=60.0),
-        description="time from the notification to the victim's blind approval. Source: "
-        "assumed.",
+        description="time from the notification to the victim's blind approval. Source: assumed.",
     )
 
 

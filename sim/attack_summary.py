@@ -149,9 +149,7 @@ def _attack(counts: Sequence[AttackCounts]) -> dict[str, Any]:
         else None,
         "refused_by_reason": dict(sorted(by_reason.items())),
         "refused_by_rule": dict(sorted(by_rule.items())),
-        "by_country": {
-            k: {"sent": v[0], "refused": v[1]} for k, v in sorted(countries.items())
-        },
+        "by_country": {k: {"sent": v[0], "refused": v[1]} for k, v in sorted(countries.items())},
         "span_s": round(sum(c.span for c in counts) / len(counts), 3),
         "series": _series(counts),
     }

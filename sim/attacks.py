@@ -298,4 +298,3 @@ class Attackers:
         else:
             reason = verdict.reason.value if verdict.reason is not None else "unknown"
             counts.answers[reason] = counts.answers.get(reason, 0) + 1
-

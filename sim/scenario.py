@@ -125,8 +125,7 @@ class Scenario(ScenarioModel):
     output: OutputOptions = Field(default_factory=OutputOptions)
     attacks: Attacks = Field(
         default_factory=Attacks,
-        description="attackers beside the real users (SMS pumping, push bombing); none "
-        "by default",
+        description="attackers beside the real users (SMS pumping, push bombing); none by default",
     )
 
     @field_validator("epoch")

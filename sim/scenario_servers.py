@@ -217,4 +217,3 @@ class PolicySpec(ScenarioModel):
         if self.fraud_profile is not None:
             return self.fraud_profiles[self.fraud_profile]
         return self.fraud
-

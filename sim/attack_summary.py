@@ -16,8 +16,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from outputs.estimates import Interval, mean_interval, pooled_share
+from outputs.metrics import CATALOGUE
 
-__all__ = ["BIN_S", "FRAUD_REASONS", "AttackCounts", "summarize_attacks"]
+__all__ = ["BIN_S", "FRAUD_REASONS", "AttackCounts", "fraud_rows", "summarize_attacks"]
 
 #: Width of the bins of the attack's traffic over time (the report's refused-share chart).
 BIN_S = 60.0
@@ -133,18 +134,18 @@ def _attack(counts: Sequence[AttackCounts]) -> dict[str, Any]:
     )
     return {
         "replications": len(counts),
-        "attempts": sum(c.attempts for c in counts),
-        "sent": sum(c.sent for c in counts),
-        "refused": sum(c.refused_total for c in counts),
-        "unsent": sum(c.unsent for c in counts),
-        "delivered": sum(c.delivered for c in counts),
-        "lost": sum(c.lost for c in counts),
-        "refused_share": _share(
+        "attack_begins": sum(c.attempts for c in counts),
+        "attack_sent": sum(c.sent for c in counts),
+        "attack_refused": sum(c.refused_total for c in counts),
+        "attack_unsent": sum(c.unsent for c in counts),
+        "attack_delivered": sum(c.delivered for c in counts),
+        "attack_lost": sum(c.lost for c in counts),
+        "attack_refused_share": _share(
             pooled_share([c.refused_total for c in counts], [c.attempts for c in counts])
         ),
-        "sent_per_hour": _share(per_hour),
-        "refused_per_hour": _share(refused_per_hour),
-        "passed_per_s": round(per_hour.estimate / 3600.0, 6)
+        "attack_sent_per_hour": _share(per_hour),
+        "attack_refused_per_hour": _share(refused_per_hour),
+        "attack_passed_per_s": round(per_hour.estimate / 3600.0, 6)
         if not math.isnan(per_hour.estimate)
         else None,
         "refused_by_reason": dict(sorted(by_reason.items())),
@@ -161,7 +162,7 @@ def _push_bombing(counts: Sequence[AttackCounts]) -> dict[str, Any]:
         _add(answers, c.answers)
     return {
         "victims": sum(c.victims for c in counts),
-        "approvals": sum(c.approvals for c in counts),
+        "blind_approvals": sum(c.approvals for c in counts),
         "takeovers": sum(c.takeovers for c in counts),
         "takeover_share": _share(
             pooled_share([c.takeovers for c in counts], [c.victims for c in counts])
@@ -192,12 +193,12 @@ def _collateral(tallies: Sequence[Any]) -> dict[str, Any]:
         extra = round(hit_time - all_time, 3)
     return {
         "authentications": sum(auths),
-        "refusals": refusals,
-        "signins_refused": sum(hit),
-        "signins_refused_share": _share(pooled_share(hit, auths)),
-        "signins_failed_after_refusal": sum(failed),
-        "signins_failed_after_refusal_share": _share(pooled_share(failed, auths)),
-        "extra_time_s": extra,
+        "fraud_refusals": refusals,
+        "signins_refused_by_defences": sum(hit),
+        "signins_refused_by_defences_share": _share(pooled_share(hit, auths)),
+        "signins_failed_after_defence_refusal": sum(failed),
+        "signins_failed_after_defence_refusal_share": _share(pooled_share(failed, auths)),
+        "defence_extra_time_s": extra,
     }
 
 
@@ -218,3 +219,59 @@ def summarize_attacks(tallies: Sequence[Any]) -> dict[str, Any] | None:
         return None
     out["collateral"] = _collateral(tallies)
     return out
+
+
+def _pct(share: dict[str, Any], name: str) -> str:
+    fmt = CATALOGUE[name].format
+    return f"{fmt(share['estimate'])} (95 % CI {fmt(share['low'])} – {fmt(share['high'])})"
+
+
+def fraud_rows(fraud: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """The console summary's rows of a ``fraud`` block (label, text), formatted by the
+    catalogue."""
+    if not fraud:
+        return []
+    fmt = CATALOGUE.format
+    rows: list[tuple[str, str]] = []
+    for kind in ("pumping", "push_bombing"):
+        block = fraud.get(kind)
+        if not block:
+            continue
+        per_hour = block["attack_sent_per_hour"]
+        reasons = ", ".join(f"{k} {v:,}" for k, v in block["refused_by_reason"].items())
+        rules = ", ".join(f"{k} {v:,}" for k, v in block["refused_by_rule"].items())
+        rows.append(
+            (
+                f"{kind.replace('_', ' ')}: attack",
+                f"{fmt('attack_begins', block['attack_begins'])} requests, "
+                f"{fmt('attack_sent', block['attack_sent'])} sent "
+                f"({fmt('attack_sent_per_hour', per_hour['estimate'])} an hour), refused "
+                f"{_pct(block['attack_refused_share'], 'attack_refused_share')}"
+                + (f"; {reasons}" if reasons else "")
+                + (f" (rules: {rules})" if rules else ""),
+            )
+        )
+        if kind == "push_bombing":
+            rows.append(
+                (
+                    "push bombing: accounts taken over",
+                    f"{fmt('takeovers', block['takeovers'])} of "
+                    f"{fmt('victims', block['victims'])} victims, "
+                    f"{_pct(block['takeover_share'], 'takeover_share')}; "
+                    f"{fmt('blind_approvals', block['blind_approvals'])} blind approvals",
+                )
+            )
+    collateral = fraud.get("collateral")
+    if collateral:
+        c = collateral
+        extra = c["defence_extra_time_s"]
+        share = _pct(c["signins_refused_by_defences_share"], "signins_refused_by_defences_share")
+        refused = fmt("signins_refused_by_defences", c["signins_refused_by_defences"])
+        lost = fmt(
+            "signins_failed_after_defence_refusal", c["signins_failed_after_defence_refusal"]
+        )
+        text = f"{refused} ({share}), of which lost {lost}"
+        if extra is not None:
+            text += f"; extra time {fmt('defence_extra_time_s', extra)}"
+        rows.append(("defences: real sign-ins refused", text))
+    return rows

@@ -24,7 +24,7 @@ import numpy as np
 from outputs.estimates import Interval, pooled_share, student_t975, wilson_interval
 from outputs.metrics import CATALOGUE, SIGNED_IN_WITHIN_S
 from outputs.records import AUTH_COLUMNS, DELIVERY_COLUMNS
-from sim.attack_summary import AttackCounts, summarize_attacks
+from sim.attack_summary import AttackCounts, fraud_rows, summarize_attacks
 
 __all__ = ["Tally", "render_summary", "student_t975", "summarize", "wilson_interval"]
 
@@ -359,6 +359,8 @@ def render_summary(summary: Mapping[str, Any], console: Any) -> None:
     for kind, busiest in summary["busiest"].items():
         if busiest:
             table.add_row(f"busiest {kind}", _describe(kind, busiest))
+    for label, text in fraud_rows(summary.get("fraud")):
+        table.add_row(label, text)
     cost = summary.get("monthly_cost")
     if cost:
         models = ", ".join(

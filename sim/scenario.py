@@ -158,7 +158,17 @@ class Scenario(ScenarioModel):
         return value
 
     @model_validator(mode="after")
-    def _victims_have_push(self) -> Scenario:
+    def _attackers_fit(self) -> Scenario:
+        """The attacks reach what the scenario has: carriers for the pumped countries,
+        users with push for the push bomber's victims."""
+        pumping = self.attacks.pumping
+        if pumping is not None and "default" not in self.carriers:
+            for i, target in enumerate(pumping.targets):
+                if target.country not in self.carriers:
+                    raise ValueError(
+                        f"attacks.pumping.targets[{i}].country: no carriers for "
+                        f"{target.country!r}; add carriers.{target.country} or carriers.default"
+                    )
         bombing = self.attacks.push_bombing
         if bombing is not None:
             people = self.population

@@ -459,9 +459,7 @@ _SIM = [
         _MEAN,
     ),
     Metric("victims", "victims", C, "Users whose passwords the push bomber holds.", _T),
-    Metric(
-        "blind_approvals", "blind approvals", C, "Unexpected pushes a victim approved.", _T
-    ),
+    Metric("blind_approvals", "blind approvals", C, "Unexpected pushes a victim approved.", _T),
     Metric("takeovers", "accounts taken over", C, "Victims whose push the attacker got.", _T),
     Metric("takeover_share", "taken over", S, "Victims taken over / victims.", _P),
     Metric(

@@ -107,16 +107,29 @@ class Attackers:
         self._issuer: dict[str, Server] = {}
         self._attacks = attacks
         self._horizon = horizon
+        #: attack processes still running (the replication ends once none is)
+        self.active = 0
 
     def start(self) -> None:
         """Start every attack (once the network routes their messages here)."""
         attacks, horizon = self._attacks, self._horizon
         if attacks.pumping is not None:
             self.counts["pumping"] = AttackCounts()
-            start(self.env, self._pumping(attacks.pumping, horizon))
+            self._start(self._pumping(attacks.pumping, horizon))
         if attacks.push_bombing is not None:
             self.counts["push_bombing"] = AttackCounts()
-            start(self.env, self._push_bombing(attacks.push_bombing, horizon))
+            self._start(self._push_bombing(attacks.push_bombing, horizon))
+
+    def _start(self, steps: Sleep) -> None:
+        start(self.env, self._counted(steps))
+
+    def _counted(self, steps: Sleep) -> Sleep:
+        """``steps``, counted in ``active`` while it runs."""
+        self.active += 1
+        try:
+            yield from steps
+        finally:
+            self.active -= 1
 
     # ------------------------------------------------------------------ the network's view
 
@@ -148,7 +161,7 @@ class Attackers:
         if victim >= 0 and self.stream.uniform() < self._approve:
             assert self._respond is not None
             wait = delivered_at - self.env.now + self._respond.sample(self.stream)
-            start(self.env, self._approve_blindly(victim, message.auth_id, wait))
+            self._start(self._approve_blindly(victim, message.auth_id, wait))
 
     # ------------------------------------------------------------------ calls to servers
 

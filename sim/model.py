@@ -339,7 +339,11 @@ class Replication:
 
     @property
     def finished(self) -> bool:
-        return self.arrivals_done and self.people.active == 0
+        return (
+            self.arrivals_done
+            and self.people.active == 0
+            and (self.attackers is None or self.attackers.active == 0)
+        )
 
     def _sampler(self) -> Any:
         env = self.env

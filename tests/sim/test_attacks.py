@@ -151,7 +151,8 @@ def test_number_matching_turns_a_blind_approval_into_a_one_in_90_guess(simulate)
     )
     per_approval = wilson_interval(bombing["takeovers"], bombing["blind_approvals"], z=Z_99)
     assert per_approval.low <= 1 / PUSH_GUESS_ODDS <= per_approval.high
-    assert set(bombing["approvals_refused_by_reason"]) == {"wrong_number"}
+    # a wrong guess, or (in the response time's long tail) an approval after the code expired
+    assert set(bombing["approvals_refused_by_reason"]) <= {"wrong_number", "expired"}
 
 
 def test_without_number_matching_every_blind_approval_is_a_takeover(simulate):

@@ -240,6 +240,17 @@ def fraud_rows(fraud: dict[str, Any] | None) -> list[tuple[str, str]]:
         per_hour = block["attack_sent_per_hour"]
         reasons = ", ".join(f"{k} {v:,}" for k, v in block["refused_by_reason"].items())
         rules = ", ".join(f"{k} {v:,}" for k, v in block["refused_by_rule"].items())
+        priced = block.get("attack_cost")
+        if priced:
+            money = CATALOGUE["attack_cost"].format
+            rows.append(
+                (
+                    f"{kind.replace('_', ' ')}: cost",
+                    f"{money(priced['per_replication_hour'], currency=priced['currency'])} per "
+                    "hour of attack (provider per-message prices), avoided "
+                    f"{money(priced['avoided_per_replication_hour'], currency=priced['currency'])}",
+                )
+            )
         rows.append(
             (
                 f"{kind.replace('_', ' ')}: attack",

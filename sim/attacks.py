@@ -20,9 +20,12 @@ a send is refused or an approval fails, it only counts what the engine answered:
   the attacker then leaves that victim alone.
 
 Attackers call the engines directly, not through the servers' queues or the load balancer,
-so the real users' randomness (their balancer turns, service times) is what it is without
-the attack: a sweep over defences compares like with like. Their randomness is a stream of
-its own (``attacks``).
+and the engines (codes, auth ids, senders) and the network (their messages' fates) draw
+from streams of the attack's own for its begins, so the real users' randomness (their
+balancer turns, service times, senders, carriers' draws) is what it is without the attack: a sweep over defences compares like with like. What the attackers do share with the
+real users is physical: sender queues, provider capacity and failover, and the engines'
+counters. Their own randomness is the streams ``attacks``, ``attack_network`` and
+``attack_entropy``.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ import simpy
 from mfa.begin import PUSH_NUMBERS
 from mfa.delivery.message import Message
 from mfa.enrolment import Enrolment
+from mfa.entropy import Entropy
 from mfa.errors import DeliveryError
 from mfa.methods import MethodType
 from mfa.outcomes import Denial
@@ -48,7 +52,7 @@ from sim.attack_spec import (
 )
 from sim.attack_summary import AttackCounts
 from sim.distributions import Lognormal, RandomStream
-from sim.network import CarrierModel, CarrierTable
+from sim.network import CarrierModel, CarrierTable, DeliveryNetwork
 from sim.population import Population
 from sim.waits import Sleep, start
 
@@ -90,6 +94,9 @@ class Attackers:
         carriers: CarrierTable,
         stream: RandomStream,
         counts: dict[str, AttackCounts],
+        network: DeliveryNetwork,
+        network_stream: RandomStream,
+        entropy: Entropy,
     ) -> None:
         self.env = env
         self.servers = servers
@@ -97,6 +104,9 @@ class Attackers:
         self.carriers = carriers
         self.stream = stream
         self.counts = counts
+        self.network = network
+        self.network_stream = network_stream
+        self.entropy = entropy
         self.current: AttackRecipient | None = None
         self._kind = ""
         self._turn = 0
@@ -177,12 +187,19 @@ class Attackers:
         message), counted."""
         server = self._server()
         self._kind, self.current = kind, recipient
+        # the attack's codes, auth ids and senders, and its messages' fates, are drawn from
+        # the attack's own streams (the engine's and the network's ports, swapped for the call)
+        network, engine = self.network, server.engine
+        users_stream, network.stream = network.stream, self.network_stream
+        users_entropy, engine.entropy = engine.entropy, self.entropy
         try:
-            result: Any = server.engine.begin(user_id, method, client_ip=ip)
+            result: Any = engine.begin(user_id, method, client_ip=ip)
         except DeliveryError:
             result = None
         finally:
             self.current = None
+            network.stream = users_stream
+            engine.entropy = users_entropy
         counts = self.counts[kind]
         if result is None:
             counts.note(self.env.now, "provider_error", None)

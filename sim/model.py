@@ -52,6 +52,8 @@ STREAMS = (
     "service",
     "balancer",
     "attacks",
+    "attack_network",
+    "attack_entropy",
 )
 #: Not a secret: the simulator's engines need a key for code digests, nothing more.
 _SIM_KEY = b"mfalab-simulation-key-not-secret"
@@ -243,6 +245,9 @@ class Replication:
                 carriers=carriers,
                 stream=RandomStream(generators["attacks"]),
                 counts=self.tally.attacks,
+                network=self.network,
+                network_stream=RandomStream(generators["attack_network"]),
+                entropy=SeededEntropy(generators["attack_entropy"]),
             )
             routed = _Routed(self.people, self.attackers)
             self.network.recipients = routed

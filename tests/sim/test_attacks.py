@@ -252,3 +252,19 @@ def test_a_malformed_attack_or_defence_names_the_field(name, tmp_path: Path, cap
     assert code == 2
     assert "Traceback" not in err
     assert any(f"{path}: {where}: " in line and reason in line for line in err.splitlines()), err
+
+
+def test_the_real_users_fare_the_same_whatever_the_defence_does_to_the_bots(simulate):
+    """The attack's messages draw their fates from their own stream: real users (who never
+    send to the pumped country) get the same rows whether the bots' codes are sent or
+    refused, so a sweep over defences measures the collateral exactly."""
+    tree = _pumping(2.0)
+    tree["population"] = {**tree["population"], "methods": {"sms": 1.0}}
+    tree["arrivals"] = {"duration_s": 600, "profile": [{"start_s": 0, "rate_per_s": 0.5}]}
+    sent = simulate(tree, seed=3, name="sent")
+    tree["policy"]["fraud"] = {"allowed_countries": ["US"]}
+    blocked = simulate(tree, seed=3, name="blocked")
+    assert sent.summary["fraud"]["pumping"]["attack_sent"] == 1200
+    assert blocked.summary["fraud"]["pumping"]["attack_sent"] == 0
+    columns = ["auth_seq", "user_id", "outcome", "reason", "begins", "time_to_auth"]
+    assert sent.auths[columns].equals(blocked.auths[columns])

@@ -22,9 +22,10 @@ a send is refused or an approval fails, it only counts what the engine answered:
 Attackers call the engines directly, not through the servers' queues or the load balancer,
 and the engines (codes, auth ids, senders) and the network (their messages' fates) draw
 from streams of the attack's own for its begins, so the real users' randomness (their
-balancer turns, service times, senders, carriers' draws) is what it is without the attack: a sweep over defences compares like with like. What the attackers do share with the
-real users is physical: sender queues, provider capacity and failover, and the engines'
-counters. Their own randomness is the streams ``attacks``, ``attack_network`` and
+balancer turns, service times, senders, carriers' draws) is what it is without the
+attack: a sweep over defences compares like with like. What the attackers do share with
+the real users is physical: sender queues, provider capacity and failover, and the
+engines' counters. Their own randomness is the streams ``attacks``, ``attack_network`` and
 ``attack_entropy``.
 """
 

@@ -224,6 +224,14 @@ BAD = {
         "(top level)",
         "attacks.push_bombing needs users with push",
     ),
+    "no_carriers": (
+        {
+            "carriers": {"US": [{"name": "us", "share": 1.0}]},
+            "attacks": {"pumping": {"targets": [{"country": "UZ", "prefix": "9123"}]}},
+        },
+        "(top level)",
+        "attacks.pumping.targets[0].country: no carriers for 'UZ'",
+    ),
     "bad_ip": (
         {"attacks": {"push_bombing": {"ips": ["10.0.0.300"]}}},
         "attacks.push_bombing.ips",

@@ -15,14 +15,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from types import ModuleType
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from mfa import __version__
-from mfa.api.bodies import add_body_schemas
-from mfa.api.fastpath import install_fast_path
 from mfa.api.metrics import LatencyMiddleware
 from mfa.api.problems import UnexpectedErrors, document_outages, install_problem_handlers
 from mfa.api.routers import auth, health, logs, push, sink, tokens, users
@@ -38,6 +37,22 @@ The mfalab reference MFA engine over HTTP. Every `/v1` call needs
 `Authorization: Bearer <MFALAB_API_KEY>`. Errors are `application/problem+json` (RFC 9457).
 See docs/api.md.
 """
+
+
+def include_routes(app: FastAPI, modules: tuple[ModuleType, ...]) -> None:
+    """Every route of each module's router straight on the app's router, in order (the
+    probe, then the sign-in path, then administration), before FastAPI's own (the
+    document and its viewers).
+
+    ``app.include_router`` keeps each router as a nested group that FastAPI matches twice
+    per request, route by route, with a context switch for each: on the verify path that
+    cost about 100 µs, more than the route itself. The routes are the routers' own
+    ``LeanRoute`` objects, with their prefixes, tags and responses already applied; no
+    router here adds dependencies or a prefix at inclusion, which is all that
+    ``include_router`` would add.
+    """
+    routes = [route for module in modules for route in module.router.routes]
+    app.router.routes[:0] = routes
 
 
 def create_app(
@@ -73,12 +88,7 @@ def create_app(
     app.add_middleware(UnexpectedErrors)
     app.add_middleware(ApiKeyMiddleware, runtime=runtime)
     app.add_middleware(LatencyMiddleware, metrics=runtime.metrics)
-    # routes are matched in order: the probe, then the sign-in path, then administration
-    for module in (health, auth, sink, push, users, tokens, logs):
-        app.include_router(module.router)
-    install_fast_path(
-        app, ((auth.router, auth.begin), (sink.router, sink.messages), (auth.router, auth.verify))
-    )
+    include_routes(app, (health, auth, sink, push, users, tokens, logs))
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -88,7 +98,7 @@ def create_app(
                 description=app.description,
                 routes=app.routes,
             )
-            schema = document_bearer_auth(add_body_schemas(schema, (*auth.BODIES, *tokens.BODIES)))
+            schema = document_bearer_auth(schema)
             app.openapi_schema = document_outages(schema)
         return app.openapi_schema
 

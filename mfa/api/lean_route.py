@@ -73,6 +73,11 @@ class LeanRoute(APIRoute):
             # dependencies, which a plain route has not
             self.app = request_response(self._lean)
 
+    @property
+    def lean(self) -> bool:
+        """Whether requests skip FastAPI's dependency solver (the declaration is plain)."""
+        return self._lean is not None
+
     def get_route_handler(self) -> Handler:
         route = _effective(self)
         plan = _Plan.of(route)

@@ -215,6 +215,9 @@ class _Parameter:
     key: str
     loc: tuple[str, str]
     simple: bool
+    required: bool
+    #: what a missing optional parameter becomes without validation (None: validate it)
+    default: Callable[[], Any] | None
 
     @classmethod
     def of(cls, field: Any) -> _Parameter:
@@ -227,7 +230,19 @@ class _Parameter:
             and not any(type(item) is Json for item in info.metadata)
         )
         key = alias if isinstance(alias, str) else field.alias
-        return cls(field=field, key=key, loc=(info.in_.value, key), simple=simple)
+        default = None
+        if not info.is_required() and not info.validate_default:
+            value = field.default
+            immutable = value is None or isinstance(value, bool | int | float | str | bytes)
+            default = (lambda: value) if immutable else (lambda: deepcopy(value))
+        return cls(
+            field=field,
+            key=key,
+            loc=(info.in_.value, key),
+            simple=simple,
+            required=info.is_required(),
+            default=default,
+        )
 
 
 def _read_parameters(
@@ -247,13 +262,13 @@ def _read_parameters(
             continue
         raw = source.get(parameter.key)
         if raw is None:
-            if field.field_info.is_required():
+            if parameter.required:
                 errors.append(get_missing_field_error(parameter.loc))
                 continue
-            raw = deepcopy(field.default)
-            if not field.field_info.validate_default:
-                values[field.name] = raw
+            if parameter.default is not None:
+                values[field.name] = parameter.default()
                 continue
+            raw = deepcopy(field.default)
         value, bad = field.validate(raw, values, loc=parameter.loc)
         if bad:
             errors.extend(bad)

@@ -13,7 +13,7 @@ pending store and the gateway when uvicorn shuts down gracefully.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from types import ModuleType
 from typing import Any
@@ -30,7 +30,7 @@ from mfa.api.security import ApiKeyMiddleware, document_bearer_auth
 from mfa.engine import Engine
 from mfa.settings import Settings
 
-__all__ = ["create_app"]
+__all__ = ["SIGN_IN_PATH", "create_app", "include_routes"]
 
 _DESCRIPTION = """\
 The mfalab reference MFA engine over HTTP. Every `/v1` call needs
@@ -39,8 +39,16 @@ See docs/api.md.
 """
 
 
-def include_routes(app: FastAPI, modules: tuple[ModuleType, ...]) -> None:
-    """Every route of each module's router straight on the app's router, in order.
+#: The requests a sign-in repeats (begin, the sink read, verify): matched before any other
+#: route, as the ones a server answers most.
+SIGN_IN_PATH: tuple[Callable[..., Any], ...] = (auth.begin, auth.verify, sink.messages)
+
+
+def include_routes(
+    app: FastAPI, modules: tuple[ModuleType, ...], *, first: tuple[Callable[..., Any], ...]
+) -> None:
+    """Every route of each module's router straight on the app's router: the routes of
+    ``first`` ahead of all others (FastAPI's own included), the rest last, in order.
 
     ``app.include_router`` keeps a router as a nested group that FastAPI matches twice per
     request, route by route, switching a context for each: on the verify path that cost
@@ -48,7 +56,10 @@ def include_routes(app: FastAPI, modules: tuple[ModuleType, ...]) -> None:
     objects, with their prefixes, tags and responses already applied; none of these routers
     is included with dependencies or a prefix, which is all ``include_router`` would add.
     """
-    app.router.routes.extend(route for module in modules for route in module.router.routes)
+    routes = [route for module in modules for route in module.router.routes]
+    ahead = [route for route in routes if getattr(route, "endpoint", None) in first]
+    app.router.routes[:0] = ahead
+    app.router.routes.extend(route for route in routes if route not in ahead)
 
 
 def create_app(
@@ -84,10 +95,10 @@ def create_app(
     app.add_middleware(UnexpectedErrors)
     app.add_middleware(ApiKeyMiddleware, runtime=runtime)
     app.add_middleware(LatencyMiddleware, metrics=runtime.metrics)
-    # the probe as FastAPI includes a router by default (it is the benchmark's bare FastAPI
-    # endpoint, see mfa.api.routers.health), then the sign-in path, then administration
+    # the sign-in path first; the probe as FastAPI includes a router by default (it is the
+    # benchmark's bare FastAPI endpoint, see mfa.api.routers.health); then the rest
     app.include_router(health.router)
-    include_routes(app, (auth, sink, push, users, tokens, logs))
+    include_routes(app, (auth, sink, push, users, tokens, logs), first=SIGN_IN_PATH)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -196,7 +196,7 @@ class _Plan:
         raw = await request.body()
         if not raw:
             raise _invalid([{"type": "missing", "loc": (), "msg": "Field required"}])
-        if self.json_only and not _is_json(request.headers.get("content-type")):
+        if self.json_only and not _is_json(_content_type(request)):
             message = "a JSON body is required (Content-Type: application/json)"
             raise _invalid([{"type": "model_attributes_type", "loc": (), "msg": message}])
         if len(raw) > OFF_LOOP_BODY:
@@ -332,6 +332,15 @@ def _body(fields: Sequence[Any]) -> tuple[str, type[BaseModel]] | bool | None:
     if not plain_json or not (isinstance(model, type) and issubclass(model, BaseModel)):
         return False
     return field.name, model
+
+
+def _content_type(request: Request) -> str | None:
+    """The ``Content-Type`` header, read from the raw headers (``request.headers`` builds a
+    mapping of them all for one look-up)."""
+    for name, value in request.scope["headers"]:
+        if name == b"content-type":
+            return str(value.decode("latin-1"))
+    return None
 
 
 def _is_json(content_type: str | None) -> bool:

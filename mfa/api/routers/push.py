@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from mfa.api.deps import RuntimeDep
+from mfa.api.lean_route import LeanRoute
 from mfa.api.params import AuthIdPath
 from mfa.api.routers import problems
 from mfa.api.routers.auth import verdict_body
@@ -14,7 +15,7 @@ from mfa.api.schemas import PushRespond, VerdictPublic
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1/push", tags=["push"], responses=problems(422))
+router = APIRouter(prefix="/v1/push", tags=["push"], responses=problems(422), route_class=LeanRoute)
 
 
 @router.post("/{auth_id}/respond", response_model=VerdictPublic)

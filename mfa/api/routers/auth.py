@@ -17,7 +17,7 @@ from typing import Any
 from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 
-from mfa.api.deps import EngineDep, RuntimeDep
+from mfa.api.deps import RuntimeDep
 from mfa.api.lean_route import LeanRoute
 from mfa.api.metrics import FRAUD_REASONS
 from mfa.api.params import AuthIdPath
@@ -104,7 +104,7 @@ def _verdict_method(verdict: Verdict) -> str:
 async def begin(body: AuthCreate, runtime: RuntimeDep) -> dict[str, Any]:
     """Start an authentication; sms/voice send a fresh code, push notifies the app (and,
     with number matching, answers the ``number`` the sign-in page shows)."""
-    outcome = runtime.engine.begin(body.user_id, body.method, body.client_ip)
+    outcome = await runtime.call(runtime.engine.begin, body.user_id, body.method, body.client_ip)
     runtime.metrics.record_begin(outcome)
     if isinstance(outcome, Denial):
         _log_fraud(outcome, body.client_ip)
@@ -134,13 +134,13 @@ async def check_app_password(body: AppPasswordCheck, runtime: RuntimeDep) -> dic
 @router.post("/{auth_id}/verify", response_model=VerdictPublic)
 async def verify(auth_id: AuthIdPath, body: VerifyCreate, runtime: RuntimeDep) -> dict[str, Any]:
     """``wrong_server`` when the auth id names another server and codes are not shared."""
-    verdict = runtime.engine.verify(auth_id, body.code)
+    verdict = await runtime.call(runtime.engine.verify, auth_id, body.code)
     runtime.metrics.record_verdict(_verdict_method(verdict), verdict)
     return verdict_body(verdict)
 
 
 @router.get("/{auth_id}", response_model=AuthStatusPublic, responses=problems(404))
-async def status(auth_id: AuthIdPath, engine: EngineDep) -> dict[str, Any]:
+async def status(auth_id: AuthIdPath, runtime: RuntimeDep) -> dict[str, Any]:
     """404 when this server does not know the authentication (unknown, or forgotten)."""
-    view = engine.status(auth_id)
+    view = await runtime.call(runtime.engine.status, auth_id)
     return {"status": view.status, "reason": view.reason}

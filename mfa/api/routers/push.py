@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter
@@ -24,8 +25,14 @@ async def respond(auth_id: AuthIdPath, body: PushRespond, runtime: RuntimeDep) -
     signature is missing or not that device's, ``wrong_number`` when the typed number is not
     the one the sign-in page showed, ``user_denied`` when the person pressed Deny,
     ``not_activated`` when the method is no longer activated."""
-    verdict = runtime.engine.respond_push(
-        auth_id, body.approve, signature=body.signature, number=body.number
+    verdict = await runtime.call(
+        partial(
+            runtime.engine.respond_push,
+            auth_id,
+            body.approve,
+            signature=body.signature,
+            number=body.number,
+        )
     )
     runtime.metrics.record_verdict("push", verdict)
     return verdict_body(verdict)

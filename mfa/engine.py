@@ -43,6 +43,8 @@ plain functions of it, one module per concept —
 - ``mfa.app_password_check``: checking an app password;
 - ``mfa.auth_records``: the pending record's transitions and the log record;
 - ``mfa.security_state``: the per-user counters (lockout, send limit, TOTP replay);
+- ``mfa.providers``: the provider account's lifecycle and the month's usage (``mfa.billing``
+  holds the counting rules);
 - ``mfa.fraud`` (rules), ``mfa.fraud_checks`` (steps), ``mfa.fraud_counters`` (port): the
   defences against SMS pumping and message floods (geo permissions, range velocity,
   conversion guard, client-IP limit).
@@ -54,7 +56,7 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
-from mfa import registration
+from mfa import providers, registration
 from mfa.app_password_check import check_app_password
 from mfa.app_passwords import AppPasswordHasher, new_app_password
 from mfa.auth_records import AUTH_TOKEN_LENGTH, SERVER_NAME, parse_auth_id
@@ -64,9 +66,6 @@ from mfa.billing import (
     BillingUsage,
     ProviderAccount,
     ProviderMove,
-    ProviderUsage,
-    count_users,
-    month_bounds,
 )
 from mfa.clock import Clock
 from mfa.delivery.message import DeliveryGateway
@@ -74,8 +73,6 @@ from mfa.delivery.senders import SenderDirectory
 from mfa.enrolment import Enrolment
 from mfa.entropy import Entropy, SecretsEntropy
 from mfa.errors import (
-    BillingModelLocked,
-    ConflictError,
     InvalidInput,
     NotFound,
     ProblemItem,
@@ -495,135 +492,34 @@ class Engine:
     ) -> ProviderAccount:
         """The deployment's provider, with a model fixed for its lifetime. Refused while
         another is active: moving to a new provider is ``replace_provider``."""
-        chosen = _billing_model(model)
-        existing = self.repository.get_account()
-        if existing is not None:
-            if existing.model is not chosen:
-                raise BillingModelLocked(
-                    f"provider {existing.name!r} bills {existing.model.value}; the billing "
-                    "model can't be changed after a provider is created — create a new "
-                    "provider with replace_provider"
-                )
-            raise ConflictError(f"provider {existing.name!r} exists")
-        return self._new_provider(name, chosen, tenant)
-
-    def _new_provider(self, name: str, model: BillingModel, tenant: str | None) -> ProviderAccount:
-        if not isinstance(name, str) or not name.strip() or len(name) > 128:
-            raise InvalidInput("name", "a provider name of 1 to 128 characters is required")
-        if any(a.name == name for a in self.repository.accounts()):
-            raise ConflictError(
-                f"provider {name!r} existed already: a provider's name is never reused, "
-                "its past months are billed under it"
-            )
-        account = ProviderAccount(
-            name=name, model=model, created_at=self.clock.now(), tenant=tenant
-        )
-        self.repository.save_account(account)
-        return account
+        return providers.create_provider(self, name, model, tenant=tenant)
 
     def change_billing_model(self, model: BillingModel | str) -> None:
         """Always refused when it would change anything: the seed's rule."""
-        account = self.repository.get_account()
-        if account is None:
-            raise NotFound("provider", "(none)")
-        if _billing_model(model) is not account.model:
-            raise BillingModelLocked(
-                f"provider {account.name!r} bills {account.model.value}; the billing model "
-                "can't be changed after a provider is created — create a new provider"
-            )
+        providers.change_billing_model(self, model)
 
     def replace_provider(
         self, name: str, model: BillingModel | str, *, tenant: str | None = None
     ) -> ProviderMove:
         """A new provider (e.g. for the other billing model) in place of the active one,
-        which ends now and stays in the history: each month is billed by the providers
-        active in it. The servers are re-activated with the new provider, so every push
-        activation stops until the app is re-activated; user settings carry over only when
-        both providers are linked to the same tenant (the seed)."""
-        chosen = _billing_model(model)
-        old = self.repository.get_account()
-        if old is None:
-            raise NotFound("provider", "(none)")
-        new = self._new_provider(name, chosen, tenant)
-        self.repository.save_account(replace(old, ended_at=new.created_at))
-        same_tenant = old.tenant is not None and old.tenant == tenant
-        return self._move_users(new, carry_settings=same_tenant)
+        which ends now and stays in the history; user settings carry over only when both
+        providers are linked to the same tenant (the seed)."""
+        return providers.replace_provider(self, name, model, tenant=tenant)
 
     def delete_provider(self) -> ProviderAccount:
         """The seed: once every user enabled for MFA holds a licence the provider may be
         deleted (it ends now and stays in the history). Refused otherwise."""
-        account = self.repository.get_account()
-        if account is None:
-            raise NotFound("provider", "(none)")
-        unlicensed = sum(
-            1
-            for user in self.repository.iter_users()
-            if user.disabled_at is None and not user.licensed
-        )
-        if unlicensed:
-            raise ConflictError(
-                f"provider {account.name!r} can't be deleted: {unlicensed} enabled user(s) "
-                "have no licence — assign them licences (or disable them) first"
-            )
-        ended = replace(account, ended_at=self.clock.now())
-        self.repository.save_account(ended)
-        return ended
+        return providers.delete_provider(self)
 
     def relink_provider(self, tenant: str) -> ProviderMove:
-        """Link the provider to another tenant. The seed: user settings are not transferred
-        (every method is removed; users register again), and the servers are re-activated
-        (here they share the repository, so the new link is theirs at once). Linking to the
-        tenant it has already changes nothing."""
-        account = self.repository.get_account()
-        if account is None:
-            raise NotFound("provider", "(none)")
-        if account.tenant == tenant:
-            return ProviderMove(account, True, 0, 0, 0)
-        relinked = replace(account, tenant=tenant)
-        self.repository.save_account(relinked)
-        return self._move_users(relinked, carry_settings=False)
-
-    def _move_users(self, provider: ProviderAccount, *, carry_settings: bool) -> ProviderMove:
-        removed = to_register = push = 0
-        for user in self.repository.iter_users():
-            methods = self.repository.list_methods(user.user_id)
-            active_push = [m for m in methods if m.type is MethodType.PUSH and m.activated]
-            push += len(active_push)
-            if carry_settings:
-                for method in active_push:
-                    self.repository.save_method(replace(method, activated=False))
-            elif methods:
-                removed += self.repository.delete_methods(user.user_id)
-                to_register += 1
-        return ProviderMove(provider, carry_settings, removed, to_register, push)
+        """Link the provider to another tenant: user settings are not transferred (the
+        seed), so every method is removed and users register again."""
+        return providers.relink_provider(self, tenant)
 
     def usage(self, month: str) -> BillingUsage:
         """The month's usage from dated facts only: nothing done after the month ends
         changes it (the rule is in ``mfa.billing``)."""
-        start, end = month_bounds(month)
-        users = list(self.repository.iter_users())
-        changes = self.repository.user_changes()
-        enabled, licensed = count_users(users, changes, start, end)
-        records = [r for r in self.repository.logs(since=start) if r.billable and r.began_at < end]
-        providers: list[ProviderUsage] = []
-        for account in self.repository.accounts():
-            window = account.active_in(start, end)
-            if window is None:
-                continue
-            if account.model is BillingModel.PER_USER:
-                on, off = count_users(users, changes, *window)
-                billed = on - off
-            else:
-                billed = sum(1 for r in records if window[0] <= r.began_at < window[1])
-            providers.append(ProviderUsage(account.name, account.model, *window, billed))
-        return BillingUsage(
-            month=month,
-            model=providers[-1].model if providers else None,
-            enabled_users=enabled,
-            licensed_users=licensed,
-            authentications=len(records),
-            providers=tuple(providers),
-        )
+        return providers.usage(self, month)
 
     # ------------------------------------------------------------------ parts the steps share
 
@@ -708,10 +604,3 @@ class Engine:
             if method.method_id == method_id:
                 return method
         return None
-
-
-def _billing_model(model: BillingModel | str) -> BillingModel:
-    try:
-        return BillingModel(model)
-    except ValueError:
-        raise InvalidInput("model", f"{model!r} is not per_user or per_auth") from None

@@ -37,6 +37,12 @@ def shared_store_problem(*, mode: str, pending: str, processes: int) -> str | No
     return None
 
 
+#: Engine threads per server process when a store is across the network (PostgreSQL, Redis):
+#: a sign-in then waits on round trips, and while one waits the others run. Within the
+#: database pool's size, so no thread queues for a connection.
+ENGINE_THREADS_NETWORKED = 8
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MFALAB_", extra="ignore")
 
@@ -86,6 +92,10 @@ class Settings(BaseSettings):
     #: Where the fraud counters live: ``memory`` (this process) or a ``redis://`` URL, which
     #: every server of a cluster must share; by default MFALAB_PENDING when that is Redis.
     fraud_counters: str = ""
+    #: Threads that run the engine's sign-in steps off the event loop (0: on the loop).
+    #: Unset: 0 when every store is in this process (SQLite, codes and counters in memory:
+    #: a thread hop would cost more than the step), else ``ENGINE_THREADS_NETWORKED``.
+    engine_threads: int | None = Field(default=None, ge=0, le=256)
 
     @field_validator("fraud_allowed_countries")
     @classmethod
@@ -120,6 +130,18 @@ class Settings(BaseSettings):
             ip_max_sends=self.fraud_ip_max_sends,
             ip_window_seconds=self.fraud_ip_window,
         )
+
+    @property
+    def engine_thread_count(self) -> int:
+        """``engine_threads``, or its default for these stores (see there)."""
+        if self.engine_threads is not None:
+            return self.engine_threads
+        local = (
+            self.db_url.startswith("sqlite")
+            and self.pending == "memory"
+            and self.fraud_counters_url == "memory"
+        )
+        return 0 if local else ENGINE_THREADS_NETWORKED
 
     @property
     def fraud_counters_url(self) -> str:

@@ -387,6 +387,148 @@ _SIM = [
     Metric("window_billable", "billable in the window", R, "Per replication.", _MEAN, 1),
     Metric("sms_month", "texts a month", C, "SMS messages scaled to a month.", _NONE),
     Metric("voice_month", "calls a month", C, "Voice calls scaled to a month.", _NONE),
+    # --- attacks (scenario key attacks; sim.attack_summary) and the defences' collateral
+    Metric("attack_begins", "attack requests", C, "Begins the attacker asked for.", _T),
+    Metric(
+        "attack_sent",
+        "attack messages sent",
+        C,
+        "Attack begins the engine let through (a message handed to a provider, billed by it).",
+        _T,
+    ),
+    Metric(
+        "attack_refused",
+        "attack requests refused",
+        C,
+        "Attack begins the engine refused (fraud_suspected, country_blocked, rate_limited, "
+        "locked_out).",
+        _T,
+    ),
+    Metric(
+        "attack_unsent", "attack requests unsent", C, "Let through, but no provider took it.", _T
+    ),
+    Metric("attack_delivered", "attack messages delivered", C, "Reached the phone.", _T),
+    Metric("attack_lost", "attack messages lost", C, "Sent, lost on the way.", _T),
+    Metric(
+        "attack_refused_share",
+        "attack refused",
+        S,
+        "Attack begins the engine refused / attack begins.",
+        _P,
+    ),
+    Metric(
+        "attack_sent_per_hour",
+        "attack messages an hour",
+        R,
+        "Attack messages sent per hour of the attack, per replication (mean over "
+        "replications, t interval).",
+        _MEAN,
+        0,
+    ),
+    Metric(
+        "attack_refused_per_hour",
+        "attack refusals an hour",
+        R,
+        "Attack begins refused per hour of the attack, per replication (mean, t interval).",
+        _MEAN,
+        0,
+    ),
+    Metric(
+        "attack_passed_per_s",
+        "attack let through per second",
+        R,
+        "Attack messages sent per second of the attack (a velocity limit of L per window "
+        "lets a steady bot through at min(rate, L / window)).",
+        _MEAN,
+        3,
+    ),
+    Metric(
+        "attack_cost",
+        "attack cost",
+        Unit.CURRENCY,
+        "Attack messages sent × the provider's per-message price of their country "
+        "(reports/pricing.yaml provider_sms_per_message), per replication-hour.",
+        _MEAN,
+    ),
+    Metric(
+        "attack_cost_avoided",
+        "cost avoided",
+        Unit.CURRENCY,
+        "Attack begins the defences refused × the per-message price of their country, per "
+        "replication-hour.",
+        _MEAN,
+    ),
+    Metric("victims", "victims", C, "Users whose passwords the push bomber holds.", _T),
+    Metric("blind_approvals", "blind approvals", C, "Unexpected pushes a victim approved.", _T),
+    Metric("takeovers", "accounts taken over", C, "Victims whose push the attacker got.", _T),
+    Metric("takeover_share", "taken over", S, "Victims taken over / victims.", _P),
+    Metric(
+        "takeovers_per_replication",
+        "takeovers per replication",
+        R,
+        "Victims taken over in one replication (mean, t interval).",
+        _MEAN,
+        1,
+    ),
+    Metric(
+        "takeover_per_push",
+        "takeover per push",
+        S,
+        "Takeovers / attack pushes delivered (blind approval p; with number matching p/90).",
+        _P,
+        4,
+    ),
+    Metric(
+        "takeover_per_approval",
+        "takeover per blind approval",
+        S,
+        "Takeovers / blind approvals (1 without number matching, 1/90 with it).",
+        _P,
+    ),
+    Metric(
+        "fraud_refusals",
+        "defence refusals of real users",
+        C,
+        "Begins of real users refused fraud_suspected or country_blocked.",
+        _T,
+    ),
+    Metric(
+        "signins_refused_by_defences",
+        "sign-ins refused by a defence",
+        C,
+        "Real sign-ins a fraud defence refused at least once.",
+        _T,
+    ),
+    Metric(
+        "signins_refused_by_defences_share",
+        "sign-ins refused by a defence",
+        S,
+        "Real sign-ins a fraud defence refused at least once / all sign-ins.",
+        _P,
+    ),
+    Metric(
+        "signins_failed_after_defence_refusal",
+        "sign-ins lost to a defence",
+        C,
+        "Real sign-ins a defence refused that then did not succeed.",
+        _T,
+    ),
+    Metric(
+        "signins_failed_after_defence_refusal_share",
+        "sign-ins lost to a defence",
+        S,
+        "Real sign-ins a defence refused that did not succeed / all sign-ins.",
+        _P,
+    ),
+    Metric(
+        "defence_extra_time_s",
+        "extra time after a refusal",
+        SEC,
+        "Mean time to authenticate of the successes a defence refused along the way minus "
+        "that of all successes.",
+        _Q,
+        1,
+    ),
 ]
 
 #: The simulator's figures (console, summary.json, sweep table, report tables).

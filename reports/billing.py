@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -94,6 +94,9 @@ class Pricing:
     #: The seed: calls and texts are not billed per message; kept for other providers' what-ifs.
     sms_per_message: float = 0.0
     voice_per_call: float = 0.0
+    #: What a hosted SMS provider charges per message sent to a country (ISO region, or
+    #: ``default``) whatever the billing model: the attack cost of SMS pumping.
+    provider_sms_per_message: Mapping[str, float] = field(default_factory=dict)
     source: str = ""
     as_of: str = ""
     historical: bool = False
@@ -184,6 +187,31 @@ def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def _per_country(table: object, where: Path) -> dict[str, float]:
+    """``provider_sms_per_message``: ISO regions (or ``default``) to non-negative prices."""
+    if not isinstance(table, Mapping):
+        raise ReportInputError(
+            where,
+            f"provider_sms_per_message: expected a mapping of country to price, got {table!r}",
+        )
+    out: dict[str, float] = {}
+    for country, price in table.items():
+        known = country == "default" or (
+            isinstance(country, str) and len(country) == 2 and country.isupper()
+        )
+        if not known:
+            raise ReportInputError(
+                where, f"provider_sms_per_message: {country!r} is not an ISO region or 'default'"
+            )
+        if not _is_number(price) or price < 0:
+            raise ReportInputError(
+                where,
+                f"provider_sms_per_message.{country}: must be a non-negative number, got {price!r}",
+            )
+        out[country] = float(price)
+    return out
+
+
 def _validated(values: Mapping[str, Any], where: Path) -> Pricing:
     numbers = (
         "per_user_month",
@@ -207,6 +235,7 @@ def _validated(values: Mapping[str, Any], where: Path) -> Pricing:
         licence_user_year=float(values["licence_user_year"]),
         sms_per_message=float(values.get("sms_per_message", 0.0)),
         voice_per_call=float(values.get("voice_per_call", 0.0)),
+        provider_sms_per_message=_per_country(values.get("provider_sms_per_message", {}), where),
         source=" ".join(str(values.get("source", "")).split()),
         as_of=str(values.get("as_of", "")),
         historical=bool(values.get("historical", False)),

@@ -27,6 +27,7 @@ __all__ = [
     "cost_chart",
     "denials_chart",
     "fallback_chart",
+    "fraud_refused_chart",
     "loadtest_failures_chart",
     "loadtest_latency_chart",
     "loadtest_throughput_chart",
@@ -475,4 +476,25 @@ def loadtest_failures_chart(failures: pd.DataFrame) -> Figure:
     ax.barh(by_reason.index, by_reason.to_numpy(), color=DENIED)
     ax.set_xlabel("occurrences")
     ax.set_title("Load-test failures by reason", fontsize=11)
+    return figure
+
+
+def fraud_refused_chart(timeline: pd.DataFrame) -> Figure:
+    """The attack's requests per minute (bars) and the share the defences refused (line),
+    one panel per attack, one line per point (``reports.fraud.refused_over_time``)."""
+    figure = Figure(figsize=(10, 3.5), layout="constrained")
+    if timeline.empty:
+        return _empty(figure, "no attack traffic")
+    attacks = list(dict.fromkeys(timeline["attack"]))
+    axes = figure.subplots(1, len(attacks), squeeze=False)[0]
+    for ax, attack in zip(axes, attacks, strict=True):
+        rows = timeline[timeline["attack"] == attack]
+        for point, frame in rows.groupby("point", sort=False):
+            minutes = frame["start_s"].to_numpy() / 60.0
+            ax.plot(minutes, 100 * frame["attack_refused_share"].to_numpy(), label=str(point))
+        ax.set_ylim(-2, 102)
+        ax.set_xlabel("minute of the run")
+        ax.set_ylabel("attack requests refused (%)")
+        ax.set_title(attack.replace("_", " "), fontsize=11)
+        ax.legend(fontsize=7, loc="best")
     return figure

@@ -10,7 +10,7 @@ Two or more runs — or one sweep — are also compared side by side. Every numb
 
 The page is assembled here; each kind of input has its sections in its own module
 (``sim_sections``, ``comparison_sections``, ``loadtest_sections``, ``traffic_sections``,
-``billing_sections``).
+``billing_sections``, ``fraud_sections`` for runs with attackers).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from pathlib import Path
 from reports import billing
 from reports.billing_sections import run_prices
 from reports.comparison_sections import COMPARISON_CHARTS, comparison_sections, labelled_points
+from reports.fraud_sections import FRAUD_CHARTS, fraud_sections
 from reports.loaders import (
     LocustResults,
     ReportInputError,
@@ -40,6 +41,7 @@ from reports.traffic_sections import traffic_sections
 
 __all__ = [
     "COMPARISON_CHARTS",
+    "FRAUD_CHARTS",
     "LOADTEST_CHARTS",
     "SIM_CHARTS",
     "Report",
@@ -135,6 +137,9 @@ def build_report(
         run = points[0][1]
         prices = pricing if isinstance(pricing, billing.Pricing) else run_prices(run, pricing)
         sim_sections(page, run, 0, prices, signins_per_user_month)
+    for index, run in enumerate(sims):
+        prices = pricing if isinstance(pricing, billing.Pricing) else run_prices(run, pricing)
+        fraud_sections(page, run, index, prices)
     for index, results in enumerate(tests):
         loadtest_section(page, results, index)
     if traffic_logs:

@@ -24,10 +24,12 @@ import simpy
 
 from mfa.engine import Engine, ServerIdentity
 from mfa.entropy import SeededEntropy
+from mfa.fraud_counters import MemoryFraudCounters
 from mfa.pending import MemoryPendingStore, PendingStore, SharedPendingStore
 from mfa.policy import Mode, Policy, security_defaults
 from mfa.repository import InMemoryRepository
 from outputs.records import AuthRow, DeliveryRow, ResourceSample
+from sim.attacks import Attackers
 from sim.distributions import Lognormal, RandomStream, poisson_arrivals
 from sim.network import CarrierTable, Conditions, DeliveryNetwork, sender_directory
 from sim.people import LoadBalancer, People, Session
@@ -41,7 +43,18 @@ __all__ = ["STREAMS", "Replication", "Server", "SimClock", "engine_policy"]
 
 #: The independent random streams of a replication, in ``SeedSequence.spawn`` order.
 #: (A stream added at the end leaves the earlier ones, and so every existing run, unchanged.)
-STREAMS = ("population", "arrivals", "behaviour", "network", "entropy", "service", "balancer")
+STREAMS = (
+    "population",
+    "arrivals",
+    "behaviour",
+    "network",
+    "entropy",
+    "service",
+    "balancer",
+    "attacks",
+    "attack_network",
+    "attack_entropy",
+)
 #: Not a secret: the simulator's engines need a key for code digests, nothing more.
 _SIM_KEY = b"mfalab-simulation-key-not-secret"
 
@@ -106,8 +119,31 @@ def engine_policy(scenario: Scenario) -> Policy:
         max_sends=spec.max_sends,
         send_window_seconds=spec.send_window_s,
         push_number_matching=spec.push_number_matching,
+        fraud=spec.fraud_in_force.policy(),
     )
     return security_defaults(policy) if spec.security_defaults else policy
+
+
+class _Routed:
+    """The network's recipient directory and delivery sink when attackers run: a message
+    belongs to the real user whose begin is in progress, else to the attacker's."""
+
+    __slots__ = ("attackers", "people")
+
+    def __init__(self, people: People, attackers: Attackers) -> None:
+        self.people = people
+        self.attackers = attackers
+
+    def recipient(self, message: Any) -> Any:
+        if self.people.current is not None:
+            return self.people.current
+        return self.attackers.recipient(message)
+
+    def delivered(self, message: Any, *fate: Any) -> None:
+        if self.people.current is not None:
+            self.people.delivered(message, *fate)
+        else:
+            self.attackers.delivered(message, *fate)
 
 
 class Replication:
@@ -160,6 +196,8 @@ class Replication:
         self._pools = dict(scenario.routing.pools)
         directory = sender_directory(self._pools, scenario.routing)
         entropy = SeededEntropy(generators["entropy"])
+        # one set of fraud counters for the cluster, as Redis would be (mfa.fraud_counters)
+        fraud_counters = MemoryFraudCounters()
         service = _service_sampler(servers_spec.service_time, RandomStream(generators["service"]))
         self.servers = [
             Server(
@@ -173,6 +211,7 @@ class Replication:
                     policy=policy,
                     senders=directory,
                     entropy=entropy,
+                    fraud_counters=fraud_counters,
                 ),
                 servers_spec.concurrency,
                 service,
@@ -195,6 +234,25 @@ class Replication:
         # the people answer the network directly from now on (one call less per message)
         self.network.recipients = self.people
         self.network.on_delivery = self.people.delivered
+        self.attackers: Attackers | None = None
+        if scenario.attacks.any:
+            self.attackers = Attackers(
+                env,
+                scenario.attacks,
+                horizon=scenario.arrivals.duration_s,
+                servers=self.servers,
+                population=self.population,
+                carriers=carriers,
+                stream=RandomStream(generators["attacks"]),
+                counts=self.tally.attacks,
+                network=self.network,
+                network_stream=RandomStream(generators["attack_network"]),
+                entropy=SeededEntropy(generators["attack_entropy"]),
+            )
+            routed = _Routed(self.people, self.attackers)
+            self.network.recipients = routed
+            self.network.on_delivery = routed.delivered
+            self.attackers.start()
         self.arrivals_done = False
         #: True once every authentication has finished and the last sample is taken
         self.done = False
@@ -286,7 +344,11 @@ class Replication:
 
     @property
     def finished(self) -> bool:
-        return self.arrivals_done and self.people.active == 0
+        return (
+            self.arrivals_done
+            and self.people.active == 0
+            and (self.attackers is None or self.attackers.active == 0)
+        )
 
     def _sampler(self) -> Any:
         env = self.env
@@ -420,4 +482,6 @@ class Replication:
         # replication's memory: dropping them here frees it at once by reference counting,
         # rather than with the rest of this (cyclic) object graph in a collector's full pass.
         self.servers = self.people.servers = []
+        if self.attackers is not None:
+            self.attackers.servers = []
         return tally

@@ -57,6 +57,7 @@ _METHOD = {m.value: m for m in MethodType}
 # enum values by dict (an enum's ``.value`` is a Python-level property, on the hot path)
 _CHANNEL = {c: c.value for c in Channel}
 _REASON = {r: r.value for r in DenialReason}
+_FRAUD = frozenset({DenialReason.FRAUD_SUSPECTED.value, DenialReason.COUNTRY_BLOCKED.value})
 NAN = float("nan")
 
 
@@ -75,6 +76,7 @@ class Session:
         "first_provider",
         "first_sender",
         "first_sender_kind",
+        "fraud_hits",
         "home",
         "inbox",
         "index",
@@ -125,6 +127,7 @@ class Session:
         self.inbox: list[tuple[float, str, str]] = []  # (arrives at, code, auth id)
         self.begins = self.verifies = self.deliveries = self.billable = 0
         self.wrong_server = self.expired = self.rate_limited = 0
+        self.fraud_hits = 0  # begins a fraud defence refused
         self.first_sender = self.first_sender_kind = self.first_provider = ""
         self.server = ""
         self.server_wait = 0.0
@@ -329,6 +332,8 @@ class People:
             self._denied(s, reason)
             if reason == "rate_limited":
                 s.rate_limited += 1
+            elif reason in _FRAUD:
+                s.fraud_hits += 1
         else:
             s.billable += 1
         return result
@@ -552,6 +557,8 @@ class People:
         else:
             outcome, reason, tta = s.last_kind, s.last_reason, NAN
         methods = s.methods_used
+        if s.fraud_hits:
+            self.tally.note_fraud_hit(tta if success else None)
         self.on_auth(
             AuthRow(
                 replication=self.replication,

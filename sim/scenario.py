@@ -19,8 +19,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
+from sim.attack_spec import Attacks, PumpingSpec, PumpingTarget, PushBombingSpec
 from sim.scenario_billing import Billing, Prices
 from sim.scenario_delivery import (
     Carrier,
@@ -36,7 +37,7 @@ from sim.scenario_delivery import (
     default_providers,
 )
 from sim.scenario_people import Arrivals, Population, RateSegment, UserBehaviour
-from sim.scenario_servers import PolicySpec, Servers, ServiceTime
+from sim.scenario_servers import FraudSpec, PolicySpec, Servers, ServiceTime
 from sim.scenario_types import (
     CHANNELS,
     METHODS,
@@ -50,9 +51,11 @@ __all__ = [
     "CHANNELS",
     "METHODS",
     "Arrivals",
+    "Attacks",
     "Billing",
     "Carrier",
     "Failover",
+    "FraudSpec",
     "Latency",
     "Outage",
     "OutputOptions",
@@ -60,6 +63,9 @@ __all__ = [
     "Population",
     "Prices",
     "ProviderSpec",
+    "PumpingSpec",
+    "PumpingTarget",
+    "PushBombingSpec",
     "PushSpec",
     "RateSegment",
     "RouteChange",
@@ -117,6 +123,10 @@ class Scenario(ScenarioModel):
     policy: PolicySpec = Field(default_factory=PolicySpec)
     billing: Billing = Field(default_factory=Billing)
     output: OutputOptions = Field(default_factory=OutputOptions)
+    attacks: Attacks = Field(
+        default_factory=Attacks,
+        description="attackers beside the real users (SMS pumping, push bombing); none by default",
+    )
 
     @field_validator("epoch")
     @classmethod
@@ -146,6 +156,28 @@ class Scenario(ScenarioModel):
         if len(set(names)) != len(names):
             raise ValueError("provider names must be unique")
         return value
+
+    @model_validator(mode="after")
+    def _attackers_fit(self) -> Scenario:
+        """The attacks reach what the scenario has: carriers for the pumped countries,
+        users with push for the push bomber's victims."""
+        pumping = self.attacks.pumping
+        if pumping is not None and "default" not in self.carriers:
+            for i, target in enumerate(pumping.targets):
+                if target.country not in self.carriers:
+                    raise ValueError(
+                        f"attacks.pumping.targets[{i}].country: no carriers for "
+                        f"{target.country!r}; add carriers.{target.country} or carriers.default"
+                    )
+        bombing = self.attacks.push_bombing
+        if bombing is not None:
+            people = self.population
+            if not (people.methods.get("push", 0.0) or people.backup_methods.get("push", 0.0)):
+                raise ValueError(
+                    "attacks.push_bombing needs users with push: give population.methods "
+                    "or population.backup_methods a push share"
+                )
+        return self
 
     @property
     def epoch_seconds(self) -> float:

@@ -337,7 +337,8 @@ def load_scenario(
 
 
 def scaled(scenario: Scenario, factor: float) -> Scenario:
-    """Users, licences and every arrival rate multiplied by ``factor``; capacities kept.
+    """Users, licences and every arrival rate (the attackers' request rates too)
+    multiplied by ``factor``; capacities kept.
 
     Capacities stay as they are on purpose: a reduced run checks that a scenario works, not
     where its bottleneck is.
@@ -352,6 +353,9 @@ def scaled(scenario: Scenario, factor: float) -> Scenario:
     )
     for piece in tree["arrivals"]["profile"]:
         piece["rate_per_s"] *= factor
+    for attack in (tree.get("attacks") or {}).values():
+        if attack:  # an attacker is a population too: its request rate scales with it
+            attack["rate_per_s"] *= factor
     return Scenario.model_validate(tree)
 
 

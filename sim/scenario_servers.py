@@ -5,15 +5,17 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from mfa.policy import CLOUD_TIMEOUT_SECONDS
+from mfa.policy import CLOUD_TIMEOUT_SECONDS, FraudPolicy
 from sim.scenario_types import (
     ENGINE_POLICY,
     ScenarioModel,
+    iso_region,
 )
 
 __all__ = [
+    "FraudSpec",
     "PolicySpec",
     "Servers",
     "ServiceTime",
@@ -82,6 +84,88 @@ class Servers(ScenarioModel):
         return self
 
 
+_NO_FRAUD = ENGINE_POLICY.fraud
+
+
+class FraudSpec(ScenarioModel):
+    """The engine's fraud defences (``mfa.policy.FraudPolicy``, rules in ``mfa.fraud``);
+    every one off by default, as in the engine. Defaults are the engine's."""
+
+    allowed_countries: list[str] | None = Field(
+        None,
+        description="geo permissions: ISO regions sms/voice may go to; others "
+        "country_blocked; empty = every country",
+    )
+    range_prefix_digits: int = Field(
+        _NO_FRAUD.range_prefix_digits,
+        ge=1,
+        le=15,
+        description="digits of the national number that, with the country, name a range",
+    )
+    range_max_sends: int | None = Field(
+        None, ge=1, description="sms/voice sends to one range per range_window_s; empty = off"
+    )
+    range_window_s: float = Field(
+        _NO_FRAUD.range_window_seconds, gt=0, description="range velocity window, seconds"
+    )
+    conversion_min_rate: float | None = Field(
+        None,
+        gt=0,
+        le=1,
+        description="conversion guard: least share of codes sent to a country or range "
+        "that are verified; empty = off",
+    )
+    conversion_min_sends: int = Field(
+        _NO_FRAUD.conversion_min_sends, ge=1, description="sends before the guard judges"
+    )
+    conversion_window_s: float = Field(
+        _NO_FRAUD.conversion_window_seconds, gt=0, description="conversion window, seconds"
+    )
+    conversion_grace_s: float = Field(
+        _NO_FRAUD.conversion_grace_seconds,
+        ge=0,
+        description="sends younger than this are not judged yet",
+    )
+    ip_max_sends: int | None = Field(
+        None, ge=1, description="sends asked for from one client IP per ip_window_s; empty = off"
+    )
+    ip_window_s: float = Field(
+        _NO_FRAUD.ip_window_seconds, gt=0, description="client-IP window, seconds"
+    )
+
+    @field_validator("allowed_countries")
+    @classmethod
+    def _regions(cls, value: list[str] | None) -> list[str] | None:
+        for code in value or ():
+            iso_region(code)
+        return value
+
+    def policy(self) -> FraudPolicy:
+        """The engine's ``FraudPolicy`` (which checks the combination, e.g. the grace
+        against the window)."""
+        allowed = self.allowed_countries
+        return FraudPolicy(
+            allowed_countries=None if allowed is None else frozenset(allowed),
+            range_prefix_digits=self.range_prefix_digits,
+            range_max_sends=self.range_max_sends,
+            range_window_seconds=self.range_window_s,
+            conversion_min_rate=self.conversion_min_rate,
+            conversion_min_sends=self.conversion_min_sends,
+            conversion_window_seconds=self.conversion_window_s,
+            conversion_grace_seconds=self.conversion_grace_s,
+            ip_max_sends=self.ip_max_sends,
+            ip_window_seconds=self.ip_window_s,
+        )
+
+    @model_validator(mode="after")
+    def _engine_accepts(self) -> FraudSpec:
+        try:
+            self.policy()
+        except ValueError as exc:
+            raise ValueError(str(exc).replace("_seconds", "_s")) from None
+        return self
+
+
 class PolicySpec(ScenarioModel):
     max_verify_attempts: int = Field(
         ENGINE_POLICY.max_verify_attempts, ge=1, description="code checks per authentication"
@@ -106,3 +190,30 @@ class PolicySpec(ScenarioModel):
         description="push number matching: the sign-in page shows two digits the person "
         "types into the app (with typo_probability); off: a tap approves",
     )
+    fraud: FraudSpec = Field(
+        default_factory=lambda: FraudSpec(),
+        description="the fraud defences (geo, range velocity, conversion guard, client IP)",
+    )
+    fraud_profiles: dict[str, FraudSpec] = Field(
+        default_factory=dict,
+        description="named sets of fraud defences, so one key can sweep them "
+        "(--set policy.fraud_profile=off,geo_only,...)",
+    )
+    fraud_profile: str | None = Field(
+        None, description="the fraud_profiles entry in force instead of fraud; empty = fraud"
+    )
+
+    @model_validator(mode="after")
+    def _known_profile(self) -> PolicySpec:
+        name = self.fraud_profile
+        if name is not None and name not in self.fraud_profiles:
+            known = ", ".join(sorted(self.fraud_profiles)) or "none defined"
+            raise ValueError(f"fraud_profile {name!r} is not in fraud_profiles ({known})")
+        return self
+
+    @property
+    def fraud_in_force(self) -> FraudSpec:
+        """The defences the engines run: the chosen profile, else ``fraud``."""
+        if self.fraud_profile is not None:
+            return self.fraud_profiles[self.fraud_profile]
+        return self.fraud

@@ -24,6 +24,7 @@ import numpy as np
 from outputs.estimates import Interval, pooled_share, student_t975, wilson_interval
 from outputs.metrics import CATALOGUE, SIGNED_IN_WITHIN_S
 from outputs.records import AUTH_COLUMNS, DELIVERY_COLUMNS
+from sim.attack_summary import AttackCounts, fraud_rows, summarize_attacks
 
 __all__ = ["Tally", "render_summary", "student_t975", "summarize", "wilson_interval"]
 
@@ -63,6 +64,20 @@ class Tally:
         self.code_in_time = 0  # … delivered within the code lifetime of being requested
         self.resources: dict[str, dict[str, dict[str, Any]]] = {}
         self.end_time = 0.0
+        #: each attack's counters (``sim.attack_summary``), by attack
+        self.attacks: dict[str, AttackCounts] = {}
+        #: real sign-ins a fraud defence refused at least once, those of them that
+        #: succeeded, and the sum of their times to authenticate
+        self.fraud_hit_auths = 0
+        self.fraud_hit_successes = 0
+        self.fraud_hit_time = 0.0
+
+    def note_fraud_hit(self, time_to_auth: float | None) -> None:
+        """A real sign-in that a fraud defence refused along the way (``None``: it failed)."""
+        self.fraud_hit_auths += 1
+        if time_to_auth is not None:
+            self.fraud_hit_successes += 1
+            self.fraud_hit_time += time_to_auth
 
     def add_auths(self, columns: Sequence[Sequence[Any]]) -> None:
         """Count a block of authentications, given as the columns of ``AuthRow`` (what the
@@ -233,6 +248,7 @@ def summarize(tallies: Sequence[Tally], *, context: Mapping[str, Any]) -> dict[s
         if len(lifetimes) == 1 and lifetimes[0] < math.inf
         else None,
     }
+    fraud = summarize_attacks(tallies)
     return {
         **context,
         "authentications": auths,
@@ -263,6 +279,7 @@ def summarize(tallies: Sequence[Tally], *, context: Mapping[str, Any]) -> dict[s
         },
         "busiest": {kind: _busiest(resources.get(kind, {})) for kind in RESOURCE_KINDS},
         "resources": resources,
+        **({"fraud": fraud} if fraud is not None else {}),
     }
 
 
@@ -342,6 +359,8 @@ def render_summary(summary: Mapping[str, Any], console: Any) -> None:
     for kind, busiest in summary["busiest"].items():
         if busiest:
             table.add_row(f"busiest {kind}", _describe(kind, busiest))
+    for label, text in fraud_rows(summary.get("fraud")):
+        table.add_row(label, text)
     cost = summary.get("monthly_cost")
     if cost:
         models = ", ".join(

@@ -13,16 +13,15 @@ pending store and the gateway when uvicorn shuts down gracefully.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from types import ModuleType
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from mfa import __version__
-from mfa.api.bodies import add_body_schemas
-from mfa.api.fastpath import install_fast_path
 from mfa.api.metrics import LatencyMiddleware
 from mfa.api.problems import UnexpectedErrors, document_outages, install_problem_handlers
 from mfa.api.routers import auth, health, logs, push, sink, tokens, users
@@ -31,13 +30,36 @@ from mfa.api.security import ApiKeyMiddleware, document_bearer_auth
 from mfa.engine import Engine
 from mfa.settings import Settings
 
-__all__ = ["create_app"]
+__all__ = ["SIGN_IN_PATH", "create_app", "include_routes"]
 
 _DESCRIPTION = """\
 The mfalab reference MFA engine over HTTP. Every `/v1` call needs
 `Authorization: Bearer <MFALAB_API_KEY>`. Errors are `application/problem+json` (RFC 9457).
 See docs/api.md.
 """
+
+
+#: The requests a sign-in repeats (begin, the sink read, verify): matched before any other
+#: route, as the ones a server answers most.
+SIGN_IN_PATH: tuple[Callable[..., Any], ...] = (auth.begin, auth.verify, sink.messages)
+
+
+def include_routes(
+    app: FastAPI, modules: tuple[ModuleType, ...], *, first: tuple[Callable[..., Any], ...]
+) -> None:
+    """Every route of each module's router straight on the app's router: the routes of
+    ``first`` ahead of all others (FastAPI's own included), the rest last, in order.
+
+    ``app.include_router`` keeps a router as a nested group that FastAPI matches twice per
+    request, route by route, switching a context for each: on the verify path that cost
+    about 100 µs, more than the route itself. The routes are the routers' own ``LeanRoute``
+    objects, with their prefixes, tags and responses already applied; none of these routers
+    is included with dependencies or a prefix, which is all ``include_router`` would add.
+    """
+    routes = [route for module in modules for route in module.router.routes]
+    ahead = [route for route in routes if getattr(route, "endpoint", None) in first]
+    app.router.routes[:0] = ahead
+    app.router.routes.extend(route for route in routes if route not in ahead)
 
 
 def create_app(
@@ -73,12 +95,10 @@ def create_app(
     app.add_middleware(UnexpectedErrors)
     app.add_middleware(ApiKeyMiddleware, runtime=runtime)
     app.add_middleware(LatencyMiddleware, metrics=runtime.metrics)
-    # routes are matched in order: the probe, then the sign-in path, then administration
-    for module in (health, auth, sink, push, users, tokens, logs):
-        app.include_router(module.router)
-    install_fast_path(
-        app, ((auth.router, auth.begin), (sink.router, sink.messages), (auth.router, auth.verify))
-    )
+    # the sign-in path first; the probe as FastAPI includes a router by default (it is the
+    # benchmark's bare FastAPI endpoint, see mfa.api.routers.health); then the rest
+    app.include_router(health.router)
+    include_routes(app, (auth, sink, push, users, tokens, logs), first=SIGN_IN_PATH)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -88,7 +108,7 @@ def create_app(
                 description=app.description,
                 routes=app.routes,
             )
-            schema = document_bearer_auth(add_body_schemas(schema, (*auth.BODIES, *tokens.BODIES)))
+            schema = document_bearer_auth(schema)
             app.openapi_schema = document_outages(schema)
         return app.openapi_schema
 

@@ -2,9 +2,9 @@
 
 (The API key is checked before routing, by ``mfa.api.security``.)
 
-Each dependency reads ``request.app.state.runtime`` directly, without sub-dependencies:
-FastAPI solves every level of a dependency tree on every request, and on the verify path
-that bookkeeping costs more than the engine. They are ``async`` because a sync dependency
+Each dependency takes only the ``Request`` and reads ``request.app.state.runtime``, without
+sub-dependencies: ``mfa.api.lean_route.LeanRoute`` then calls it directly instead of
+solving a dependency tree on every request. They are ``async`` because a sync dependency
 would run on the thread pool and the engine is not thread-safe: every route runs the engine
 on the worker's event-loop thread, one request at a time per worker process; capacity comes
 from more worker processes and servers, as with real MFA servers.
@@ -19,18 +19,11 @@ from fastapi import Depends, Request
 from mfa.api.runtime import Runtime
 from mfa.engine import Engine
 
-__all__ = ["EngineDep", "RuntimeDep", "runtime_of"]
-
-
-def runtime_of(request: Request) -> Runtime:
-    """The runtime without a dependency: the sign-in routes (begin, sink read, verify) take
-    the ``Request`` instead of ``RuntimeDep``, which spares FastAPI a dependency solve per
-    request on the path the load tests measure."""
-    return request.app.state.runtime  # type: ignore[no-any-return]
+__all__ = ["EngineDep", "RuntimeDep"]
 
 
 async def _runtime(request: Request) -> Runtime:
-    return runtime_of(request)
+    return request.app.state.runtime  # type: ignore[no-any-return]
 
 
 async def _engine(request: Request) -> Engine:

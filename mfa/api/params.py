@@ -1,22 +1,20 @@
 """Path parameters, bounded like body fields (``mfa.limits``).
 
 A user id in a path is stored, looked up and logged like one in a body, so it has the same
-rule: at most 128 characters, no control characters, NUL or lone surrogates. ``UserIdPath``
-and friends do it for ``APIRoute`` parameters; ``read_path`` does it for the fast-path routes
-(``mfa.api.fastpath``), which read ``request.path_params`` themselves, with the same 422.
+rule: at most 128 characters, no control characters, NUL or lone surrogates: a 422 naming
+the parameter, as for a body field.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Path, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi import Path
 from pydantic import AfterValidator
 
 from mfa import limits
 
-__all__ = ["PATH_LIMITS", "AuthIdPath", "MethodIdPath", "UserIdPath", "path_schema", "read_path"]
+__all__ = ["PATH_LIMITS", "AuthIdPath", "MethodIdPath", "UserIdPath"]
 
 #: The maximum length of each path parameter, by name.
 PATH_LIMITS = {
@@ -24,16 +22,6 @@ PATH_LIMITS = {
     "auth_id": limits.MAX_AUTH_ID,
     "method_id": limits.MAX_METHOD_ID,
 }
-
-
-def path_schema(name: str) -> dict[str, Any]:
-    """The OpenAPI schema of a bounded path parameter."""
-    return {
-        "type": "string",
-        "minLength": 1,
-        "maxLength": PATH_LIMITS[name],
-        "pattern": limits.PRINTABLE,
-    }
 
 
 def _checked(name: str) -> AfterValidator:
@@ -63,16 +51,3 @@ def _path(name: str) -> Any:
 UserIdPath = _path("user_id")
 AuthIdPath = _path("auth_id")
 MethodIdPath = _path("method_id")
-
-
-def read_path(request: Request, name: str) -> str:
-    """``request.path_params[name]``, or the 422 an ``APIRoute`` would answer."""
-    value: str = request.path_params[name]
-    problem = limits.text_problem(value, maximum=PATH_LIMITS[name])
-    if problem is None and not value:
-        problem = "must not be empty"
-    if problem is not None:
-        raise RequestValidationError(
-            [{"loc": ("path", name), "msg": problem, "type": "value_error", "input": None}]
-        )
-    return value

@@ -13,7 +13,7 @@ import hmac
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -41,6 +41,7 @@ __all__ = [
 #: package knows no simulator (the layer contract in ``pyproject.toml``): the composition root
 #: (``mfalab.server``) passes one in. It raises ``OSError``/``ValueError`` for a bad file.
 SimulatedGatewayFactory = Callable[[str, SinkGateway, Clock], Any]
+T = TypeVar("T")
 
 
 class ServerConfigError(MfaError):
@@ -59,6 +60,23 @@ class Runtime:
     _http: httpx.AsyncClient | None = None
     #: the last health check: (monotonic time, failing stores)
     _health: tuple[float, list[str]] | None = None
+    #: bounds the threads ``call`` runs engine steps on (made on first use, in the loop)
+    _engine_limiter: anyio.CapacityLimiter | None = None
+
+    async def call(self, step: Callable[..., T], *args: Any) -> T:
+        """Run one engine step (``engine.begin``, ``engine.verify``...) for a request.
+
+        With stores across the network a step spends most of its time waiting on round
+        trips; on the event loop that wait would hold every other request of this worker,
+        so it runs on one of ``MFALAB_ENGINE_THREADS`` threads instead (a bounded pool: a
+        burst queues here, not in the database's pool). With every store in this process
+        the step runs on the loop: it is shorter than a thread hop."""
+        threads = self.settings.engine_thread_count
+        if threads == 0:
+            return step(*args)
+        if self._engine_limiter is None:
+            self._engine_limiter = anyio.CapacityLimiter(threads)
+        return await anyio.to_thread.run_sync(step, *args, limiter=self._engine_limiter)
 
     def key_matches(self, presented: str) -> bool:
         return hmac.compare_digest(presented.encode("utf-8", "replace"), self.api_key)

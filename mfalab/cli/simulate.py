@@ -233,6 +233,8 @@ def _run(args: argparse.Namespace) -> int:
     cost = _monthly_cost(out)
     if cost is not None:
         summary["monthly_cost"] = cost
+    priced = _price_attacks(out, summary)
+    if cost is not None or priced:
         write_json(out / "summary.json", summary)
     render_summary(summary, console)
     console.print(f"run directory: {out}")
@@ -295,6 +297,34 @@ def _monthly_cost(out: Path) -> dict[str, Any] | None:
         "rule": estimate.rule,
         "prices": prices.source,
     }
+
+
+def _price_attacks(out: Path, summary: dict[str, Any]) -> bool:
+    """Put the pumping attack's cost and cost avoided (per replication-hour, priced by
+    ``reports.fraud`` with the run's prices) into the summary's ``fraud`` block; whether it
+    did."""
+    pumping = (summary.get("fraud") or {}).get("pumping")
+    if not pumping:
+        return False
+    try:
+        from reports.fraud import attack_cost
+        from reports.loaders import load_run
+        from reports.run_report import run_prices
+    except ImportError:
+        return False
+    try:
+        prices = run_prices(load_run(out), None)
+    except Exception as exc:  # the run is written: a pricing failure must not lose it
+        print(f"mfalab: no attack cost ({exc.__class__.__name__}: {exc})", file=sys.stderr)
+        return False
+    cost, avoided = attack_cost(pumping, prices)
+    pumping["attack_cost"] = {
+        "currency": prices.currency,
+        "per_replication_hour": round(cost, 2),
+        "avoided_per_replication_hour": round(avoided, 2),
+        "prices": "provider_sms_per_message",
+    }
+    return True
 
 
 def _report(out: Path, console: Any) -> int:
@@ -362,6 +392,7 @@ def _sweep_table(name: str, result: dict[str, Any]) -> Any:
     table = Table(title=f"{name}: sweep of {', '.join(result['parameters'])}")
     for key in result["parameters"]:
         table.add_column(key)
+    attacked = any("fraud" in point["summary"] for point in result["points"])
     for column in (
         "success",
         "95 % CI",
@@ -370,6 +401,7 @@ def _sweep_table(name: str, result: dict[str, Any]) -> Any:
         "codes in time",
         "denials (engine)",
         "busiest sender",
+        *(("attack sent / h", "attack refused", "taken over", "real refused") if attacked else ()),
     ):
         table.add_column(column)
     for point in result["points"]:
@@ -390,8 +422,30 @@ def _sweep_table(name: str, result: dict[str, Any]) -> Any:
             ),
             denials,
             busiest["name"] if busiest else "—",
+            *(_attack_cells(summary.get("fraud") or {}) if attacked else ()),
         )
     return table
+
+
+def _attack_cells(fraud: dict[str, Any]) -> tuple[str, str, str, str]:
+    """A sweep row's attack columns: messages sent an hour and the refused share (of every
+    attack together), push-bombing takeovers, real sign-ins a defence refused."""
+    from outputs.metrics import CATALOGUE
+
+    blocks = [fraud[k] for k in ("pumping", "push_bombing") if k in fraud]
+    begins = sum(b["attack_begins"] for b in blocks)
+    refused = sum(b["attack_refused"] for b in blocks)
+    per_hour = sum(b["attack_sent_per_hour"]["estimate"] or 0 for b in blocks)
+    bombing = fraud.get("push_bombing")
+    collateral = fraud.get("collateral") or {}
+    return (
+        CATALOGUE.format("attack_sent_per_hour", per_hour) if blocks else "—",
+        CATALOGUE.format("attack_refused_share", refused / begins) if begins else "—",
+        f"{bombing['takeovers']:,} / {bombing['victims']:,}" if bombing else "—",
+        CATALOGUE.format(
+            "signins_refused_by_defences", collateral.get("signins_refused_by_defences")
+        ),
+    )
 
 
 def _schema(args: argparse.Namespace) -> int:

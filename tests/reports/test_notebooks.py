@@ -14,7 +14,7 @@ import pytest
 from nbclient import NotebookClient
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
-NAMES = ("reliability", "billing", "loadtest")
+NAMES = ("reliability", "billing", "loadtest", "fraud")
 
 
 @pytest.mark.parametrize("name", NAMES)

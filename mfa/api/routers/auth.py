@@ -14,14 +14,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 
-from mfa.api.bodies import documented, read_body
-from mfa.api.deps import EngineDep, RuntimeDep, runtime_of
+from mfa.api.deps import RuntimeDep
+from mfa.api.lean_route import LeanRoute
 from mfa.api.metrics import FRAUD_REASONS
-from mfa.api.params import AuthIdPath, read_path
+from mfa.api.params import AuthIdPath
 from mfa.api.problems import ApiProblem, retry_after_header
 from mfa.api.routers import problems
 from mfa.api.schemas import (
@@ -35,12 +34,9 @@ from mfa.api.schemas import (
 from mfa.outcomes import Denial, Verdict
 from mfa.reasons import DenialReason
 
-__all__ = ["BODIES", "refusal", "router", "verdict_body"]
+__all__ = ["refusal", "router", "verdict_body"]
 
-#: The request bodies the sign-in routes read themselves (``mfa.api.bodies``).
-BODIES = (AuthCreate, VerifyCreate)
-
-router = APIRouter(prefix="/v1/auth", tags=["auth"], responses=problems(422))
+router = APIRouter(prefix="/v1/auth", tags=["auth"], responses=problems(422), route_class=LeanRoute)
 
 _REFUSALS: dict[DenialReason, str] = {
     DenialReason.RATE_LIMITED: "too many codes were sent to this user recently",
@@ -104,29 +100,23 @@ def _verdict_method(verdict: Verdict) -> str:
     response_model=AuthPublic,
     response_model_exclude_none=True,
     responses=problems(403, 429, 502),
-    openapi_extra=documented(AuthCreate),
 )
-async def begin(request: Request) -> JSONResponse:
+async def begin(body: AuthCreate, runtime: RuntimeDep) -> dict[str, Any]:
     """Start an authentication; sms/voice send a fresh code, push notifies the app (and,
     with number matching, answers the ``number`` the sign-in page shows)."""
-    body = await read_body(request, AuthCreate)
-    runtime = runtime_of(request)
-    outcome = runtime.engine.begin(body.user_id, body.method, body.client_ip)
+    outcome = await runtime.call(runtime.engine.begin, body.user_id, body.method, body.client_ip)
     runtime.metrics.record_begin(outcome)
     if isinstance(outcome, Denial):
         _log_fraud(outcome, body.client_ip)
         raise refusal(outcome)
-    answer: dict[str, Any] = {
+    return {
         "auth_id": outcome.auth_id,
         "method": outcome.method,
         "server": outcome.server,
         "expires_in": outcome.expires_in,
+        "sender": outcome.sender,
+        "number": outcome.number,
     }
-    if outcome.sender is not None:  # response_model_exclude_none, done by hand
-        answer["sender"] = outcome.sender
-    if outcome.number is not None:
-        answer["number"] = outcome.number
-    return JSONResponse(answer, status_code=201)
 
 
 @router.post("/app-password", response_model=VerdictPublic)
@@ -141,23 +131,16 @@ async def check_app_password(body: AppPasswordCheck, runtime: RuntimeDep) -> dic
     return verdict_body(verdict)
 
 
-@router.post(
-    "/{auth_id}/verify",
-    response_model=VerdictPublic,
-    openapi_extra=documented(VerifyCreate, path=("auth_id",)),
-)
-async def verify(request: Request) -> JSONResponse:
+@router.post("/{auth_id}/verify", response_model=VerdictPublic)
+async def verify(auth_id: AuthIdPath, body: VerifyCreate, runtime: RuntimeDep) -> dict[str, Any]:
     """``wrong_server`` when the auth id names another server and codes are not shared."""
-    auth_id = read_path(request, "auth_id")
-    body = await read_body(request, VerifyCreate)
-    runtime = runtime_of(request)
-    verdict = runtime.engine.verify(auth_id, body.code)
+    verdict = await runtime.call(runtime.engine.verify, auth_id, body.code)
     runtime.metrics.record_verdict(_verdict_method(verdict), verdict)
-    return JSONResponse(verdict_body(verdict))
+    return verdict_body(verdict)
 
 
 @router.get("/{auth_id}", response_model=AuthStatusPublic, responses=problems(404))
-async def status(auth_id: AuthIdPath, engine: EngineDep) -> dict[str, Any]:
+async def status(auth_id: AuthIdPath, runtime: RuntimeDep) -> dict[str, Any]:
     """404 when this server does not know the authentication (unknown, or forgotten)."""
-    view = engine.status(auth_id)
+    view = await runtime.call(runtime.engine.status, auth_id)
     return {"status": view.status, "reason": view.reason}

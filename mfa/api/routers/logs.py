@@ -10,12 +10,13 @@ from fastapi import APIRouter, Query
 from pydantic import BeforeValidator
 
 from mfa.api.deps import EngineDep
+from mfa.api.lean_route import LeanRoute
 from mfa.api.routers import problems
 from mfa.api.schemas import LogRecordPublic
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1/logs", tags=["logs"], responses=problems(422))
+router = APIRouter(prefix="/v1/logs", tags=["logs"], responses=problems(422), route_class=LeanRoute)
 
 
 def _iso_only(value: object) -> object:

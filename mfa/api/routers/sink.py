@@ -11,15 +11,13 @@ from __future__ import annotations
 import asyncio
 import re
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Query
 
-from mfa.api.bodies import documented, read_query
-from mfa.api.deps import runtime_of
+from mfa.api.deps import RuntimeDep
+from mfa.api.lean_route import LeanRoute
 from mfa.api.problems import ApiProblem
 from mfa.api.routers import problems
 from mfa.api.runtime import Runtime
@@ -27,16 +25,9 @@ from mfa.api.schemas import RecipientAddress, SinkMessagePublic
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1/sink", tags=["sink"], responses=problems(404, 422))
-
-
-class SinkQuery(BaseModel):
-    to: RecipientAddress = Field(description="recipient: E.164 number or push device token")
-    limit: int | None = Field(
-        None, ge=1, le=10_000, description="extension: at most this many, the newest"
-    )
-    #: set by a server asking its peers: answer from this outbox only
-    local: bool = False
+router = APIRouter(
+    prefix="/v1/sink", tags=["sink"], responses=problems(404, 422), route_class=LeanRoute
+)
 
 
 #: ``?to=+1646…`` written without encoding: the query string decodes ``+`` to a space.
@@ -49,18 +40,23 @@ def _unplussed(to: str) -> str:
     return "+" + to[1:] if _PLUS_AS_SPACE.match(to) else to
 
 
-@router.get(
-    "/messages",
-    response_model=list[SinkMessagePublic],
-    openapi_extra=documented(query=SinkQuery, hidden=("local",)),
-)
-async def messages(request: Request) -> JSONResponse:
+@router.get("/messages", response_model=list[SinkMessagePublic])
+async def messages(
+    runtime: RuntimeDep,
+    to: Annotated[
+        RecipientAddress, Query(description="recipient: E.164 number or push device token")
+    ],
+    limit: Annotated[
+        int | None,
+        Query(ge=1, le=10_000, description="extension: at most this many, the newest"),
+    ] = None,
+    # set by a server asking its peers: answer from this outbox only (undocumented)
+    local: Annotated[bool, Query(include_in_schema=False)] = False,
+) -> list[dict[str, Any]]:
     """Messages to ``to``, newest first (``to=+1…`` may be sent unencoded); 404 when the
     gateway is not the sink (or a simulated gateway in front of it, which shows only the
     messages that have been delivered)."""
-    query = read_query(request, SinkQuery)
-    to, limit, local = _unplussed(query.to), query.limit, query.local
-    runtime = runtime_of(request)
+    to = _unplussed(to)
     if runtime.sink is None:
         raise ApiProblem(
             404, "no-sink", "this server's gateway is not the sink: there is no outbox to read"
@@ -73,14 +69,7 @@ async def messages(request: Request) -> JSONResponse:
             found.extend(answer)
         found.sort(key=lambda m: m["sent_at"], reverse=True)
         found = found[:limit]
-    return JSONResponse([_jsonable(m) for m in found])
-
-
-def _jsonable(message: dict[str, Any]) -> dict[str, Any]:
-    """``sent_at`` as pydantic writes a UTC time (``…Z``): the answer skips the response
-    model's validation, which cost more than reading the outbox."""
-    sent_at: datetime = message["sent_at"]
-    return {**message, "sent_at": sent_at.isoformat().replace("+00:00", "Z")}
+    return found
 
 
 async def _ask_peer(

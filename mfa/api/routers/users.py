@@ -8,6 +8,7 @@ from fastapi import APIRouter, Response
 from starlette.concurrency import run_in_threadpool
 
 from mfa.api.deps import EngineDep
+from mfa.api.lean_route import LeanRoute
 from mfa.api.params import MethodIdPath, UserIdPath
 from mfa.api.routers import problems
 from mfa.api.schemas import (
@@ -31,7 +32,9 @@ from mfa.users import User
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1/users", tags=["users"], responses=problems(404, 422))
+router = APIRouter(
+    prefix="/v1/users", tags=["users"], responses=problems(404, 422), route_class=LeanRoute
+)
 
 
 @router.post("", status_code=201, response_model=UserPublic, responses=problems(409))

@@ -147,7 +147,7 @@ def test_a_bad_path_or_query_parameter_is_422_naming_it(
     _field_422(_raw(server, method, path), field)
 
 
-def test_fast_path_parameters_are_checked_like_the_documented_route(server: TestClient) -> None:
+def test_path_parameters_of_the_sign_in_and_push_routes_are_bounded(server: TestClient) -> None:
     verify = _raw(server, "POST", "/v1/auth/" + "a" * 161 + "/verify", b'{"code": "123456"}')
     _field_422(verify, "auth_id")
     nul = _raw(server, "POST", "/v1/auth/a%00b/verify", b'{"code": "123456"}')

@@ -15,16 +15,12 @@ transaction. A begin reads its user, state and methods in one query (``sign_in_f
 
 What Core costs (``bench/engine_bench.py --backends sqlite,postgres``, one run each at load
 2–3 on the 2-core machine; begin+verify pairs/s and CPU µs per pair, this version against
-the raw-cursor version it replaced): SQLite sms 466 / 1,411 against 1,115 / 704, totp
-553 / 1,386 against 1,206 / 680; PostgreSQL sms 154 / 3,602 against 93 / 4,409, totp
-158 / 3,704 against 170 / 3,352. The raw path is not 30 % faster on PostgreSQL (issue 12's
-bar; with fewer round trips Core is faster for sms), but SQLite pays ≈ 0.7 ms more CPU per
-pair. The cause is SQLAlchemy's per-execution machinery, not SQL: on a held connection a
-``get_state`` query costs ≈ 44 µs against the driver's 7 µs (execution context and result
-objects); a checkout adds 15 µs and the connection's begin/rollback bookkeeping ≈ 27 µs,
-which is why a request shares one connection (``request``). The compiled cache works (a
-pre-compiled string via ``exec_driver_sql`` costs the same), and neither
-``SingletonThreadPool`` nor ``pool_reset_on_return=None`` changes a call by more than 3 µs.
+the raw-cursor version it replaced): PostgreSQL sms 154 / 3,602 against 93 / 4,409, totp
+158 / 3,704 against 170 / 3,352 — the raw path is not 30 % faster on PostgreSQL (issue 12's
+bar; with fewer round trips Core is faster for sms). On SQLite Core's per-execution
+machinery cost more than the SQL (≈ 44 µs per keyed read against the driver's 7 µs: 2x the
+CPU per sign-in), so SQLite's single statements and its locked update run on the DB-API
+cursor: ``mfa.storage.sqlite_cursor``, whose docstring has the figures.
 
 TOTP and hardware-token secrets and push device tokens are sealed with ``SecretBox`` before
 they reach a row; app passwords arrive as argon2 hashes already; the log holds no secret by
@@ -89,7 +85,8 @@ from mfa.storage.schema import (
     users,
 )
 from mfa.storage.sql_connect import Transaction, begin_statements, connect
-from mfa.storage.sql_statements import statements_for
+from mfa.storage.sql_statements import statements_for, vars_of
+from mfa.storage.sqlite_cursor import CursorStatements
 from mfa.tokens.model import HardwareToken
 from mfa.users import User, UserChange
 
@@ -169,6 +166,11 @@ class SqlRepository:
         _forget_pool_after_fork(self._engine)
         self._postgres = self._engine.dialect.name == "postgresql"
         self._sql = statements_for(self._engine.dialect.name)
+        #: SQLite's single statements on the cursor (``mfa.storage.sqlite_cursor``: ≈ 2x
+        #: less CPU per sign-in); ``echo`` logs what ``Connection.execute`` runs
+        self._cursor = (
+            CursorStatements(vars_of(self._sql)) if not self._postgres and not echo else None
+        )
         self._begins = begin_statements(self._engine.dialect.name, timeout)
         #: the connection of the request in progress (``request``), per thread and task
         self._pinned: ContextVar[sa.Connection | None] = ContextVar("sql_request", default=None)
@@ -256,20 +258,27 @@ class SqlRepository:
         except (sa.exc.OperationalError, sa.exc.TimeoutError) as exc:  # TimeoutError: pool
             raise ServiceUnavailable("database", _reason(exc)) from None
 
-    def _rows(self, statement: Any, params: _Params) -> list[sa.Row[Any]]:
+    def _rows(self, statement: Any, params: _Params) -> list[Any]:
         """A query's rows (an autocommitted statement: no transaction to end)."""
         with self._connection() as conn:
+            if self._cursor is not None:
+                return self._cursor.rows(conn, statement, params)
             return list(conn.execute(statement, params))
 
     def _write(self, statement: Any, params: _Params) -> int:
         """One statement, committed by itself (the driver autocommits: no ``COMMIT`` round
         trip); the number of rows it changed."""
         with self._connection() as conn:
+            if self._cursor is not None:
+                return self._cursor.write(conn, statement, params)
             return int(conn.execute(statement, params).rowcount)
 
     @property
     def engine(self) -> sa.Engine:
-        """The SQLAlchemy engine, for instrumentation (``mfa.storage.roundtrips``)."""
+        """The SQLAlchemy engine, for instrumentation (``mfa.storage.roundtrips``). From
+        then on every statement goes through ``Connection.execute``, so that listeners
+        attached to the engine see them all (``mfa.storage.sqlite_cursor``)."""
+        self._cursor = None
         return self._engine
 
     def ping(self) -> None:
@@ -441,6 +450,8 @@ class SqlRepository:
         """One transaction with the user's row locked from the read to the write
         (``BEGIN IMMEDIATE`` on SQLite, ``SELECT … FOR UPDATE`` on PostgreSQL)."""
         sql = self._sql
+        if self._cursor is not None:
+            return self._update_state_on_cursor(self._cursor, user_id, change)
         with self._connection(Transaction.LOCKED) as conn:
             found = conn.execute(sql.lock_state, {"k": user_id}).first()
             if found is None and self._postgres:
@@ -453,6 +464,23 @@ class SqlRepository:
             if new is not state:
                 conn.execute(sql.save_state, rows.state_row(new))
             conn.commit()
+        return answer
+
+    def _update_state_on_cursor(
+        self, cursor: CursorStatements, user_id: str, change: StateChange[T]
+    ) -> T:
+        """``update_state`` on SQLite: ``BEGIN IMMEDIATE`` takes the database's write lock,
+        so the read and the write hold together."""
+        sql = self._sql
+        with (
+            self._connection() as conn,
+            cursor.transaction(conn, self._begins[Transaction.LOCKED]),
+        ):
+            found = cursor.rows(conn, sql.lock_state, {"k": user_id})
+            state = rows.state_from_row(found[0]) if found else empty_state(user_id)
+            new, answer = change(state)
+            if new is not state:
+                cursor.write(conn, sql.save_state, rows.state_row(new))
         return answer
 
     # ------------------------------------------------------------------ app passwords

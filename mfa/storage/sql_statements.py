@@ -8,7 +8,7 @@ query looks up, a column's name for a value written. Upserts use the dialect's
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import sqlalchemy as sa
@@ -25,7 +25,7 @@ from mfa.storage.schema import (
     users,
 )
 
-__all__ = ["Statements", "statements_for"]
+__all__ = ["Statements", "statements_for", "vars_of"]
 
 Statement = Any  # an executable SQLAlchemy Core construct
 
@@ -119,3 +119,8 @@ def _by(table: sa.Table, column: str) -> sa.Select[Any]:
 
 def _delete(table: sa.Table) -> Statement:
     return table.delete().where(table.c.user_id == sa.bindparam("k"))
+
+
+def vars_of(statements: Statements) -> list[Statement]:
+    """Every statement of the set (the objects themselves: ``dataclasses.astuple`` copies)."""
+    return [getattr(statements, f.name) for f in fields(statements)]

@@ -7,8 +7,8 @@ two interleaved rounds, load average under 1): through ``Connection.execute`` a 
 1,418–1,791 CPU-µs (sms) and 1,221–1,599 (totp); with this module 775–904 and 786–883 —
 SQLAlchemy's execution context and result objects cost ≈ 37 µs per statement against the
 driver's 7 µs, more than twice the SQL. (The raw-cursor repository before SQLAlchemy Core:
-607–667 and 612–707; the rest of the gap is the pool and a request's shared connection.) On PostgreSQL a statement is a network
-round trip and Core costs nothing that shows (issue 12's bar is 30 %), so PostgreSQL goes
+607–667 and 612–707; the rest of the gap is the pool and a request's shared connection.)
+On PostgreSQL a statement is a network round trip and Core costs nothing that shows (issue 12's bar is 30 %), so PostgreSQL goes
 through ``Connection.execute`` only.
 
 What stays SQLAlchemy's: the statements are Core constructs compiled by SQLAlchemy's SQLite

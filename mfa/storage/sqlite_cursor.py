@@ -8,8 +8,8 @@ two interleaved rounds, load average under 1): through ``Connection.execute`` a 
 SQLAlchemy's execution context and result objects cost ≈ 37 µs per statement against the
 driver's 7 µs, more than twice the SQL. (The raw-cursor repository before SQLAlchemy Core:
 607–667 and 612–707; the rest of the gap is the pool and a request's shared connection.)
-On PostgreSQL a statement is a network round trip and Core costs nothing that shows (issue 12's bar is 30 %), so PostgreSQL goes
-through ``Connection.execute`` only.
+On PostgreSQL a statement is a network round trip and Core costs nothing that shows
+(issue 12's bar is 30 %), so PostgreSQL goes through ``Connection.execute`` only.
 
 What stays SQLAlchemy's: the statements are Core constructs compiled by SQLAlchemy's SQLite
 dialect (named parameters, once per statement and set of parameter names), connections come

@@ -15,7 +15,7 @@ replication-hour (the attack's own duration), so runs of different lengths compa
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pandas as pd
@@ -53,6 +53,15 @@ def fraud_points(run: SimRun) -> list[tuple[str, Mapping[str, Any]]]:
     return [(run.label, fraud)] if fraud else []
 
 
+def attack_blocks(run: SimRun) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
+    """``(point label, attack, its block)`` for every attack of every point that had one."""
+    for label, fraud in fraud_points(run):
+        for kind in ATTACKS:
+            block = fraud.get(kind)
+            if block:
+                yield label, kind, block
+
+
 def has_attacks(run: SimRun) -> bool:
     """Whether the run had an attacker (its report gets a fraud section)."""
     return any(any(kind in fraud for kind in ATTACKS) for _, fraud in fraud_points(run))
@@ -85,33 +94,29 @@ def attack_table(run: SimRun, prices: Pricing) -> pd.DataFrame:
     with its 95 % interval, messages an hour, cost and cost avoided, and for push bombing
     the accounts taken over."""
     rows = []
-    for label, fraud in fraud_points(run):
-        for kind in ATTACKS:
-            block = fraud.get(kind)
-            if not block:
-                continue
-            share = block["attack_refused_share"]
-            cost, avoided = attack_cost(block, prices) if kind == "pumping" else (None, None)
-            row: dict[str, Any] = {
-                "point": label,
-                "attack": kind,
-                "attack_begins": block["attack_begins"],
-                "attack_sent": block["attack_sent"],
-                "attack_refused": block["attack_refused"],
-                "attack_refused_share": share["estimate"],
-                "ci_low": share["low"],
-                "ci_high": share["high"],
-                "attack_sent_per_hour": block["attack_sent_per_hour"]["estimate"],
-                "attack_cost": cost,
-                "attack_cost_avoided": avoided,
+    for label, kind, block in attack_blocks(run):
+        share = block["attack_refused_share"]
+        cost, avoided = attack_cost(block, prices) if kind == "pumping" else (None, None)
+        row: dict[str, Any] = {
+            "point": label,
+            "attack": kind,
+            "attack_begins": block["attack_begins"],
+            "attack_sent": block["attack_sent"],
+            "attack_refused": block["attack_refused"],
+            "attack_refused_share": share["estimate"],
+            "ci_low": share["low"],
+            "ci_high": share["high"],
+            "attack_sent_per_hour": block["attack_sent_per_hour"]["estimate"],
+            "attack_cost": cost,
+            "attack_cost_avoided": avoided,
+        }
+        if kind == "push_bombing":
+            row |= {
+                "victims": block["victims"],
+                "takeovers": block["takeovers"],
+                "takeover_share": block["takeover_share"]["estimate"],
             }
-            if kind == "push_bombing":
-                row |= {
-                    "victims": block["victims"],
-                    "takeovers": block["takeovers"],
-                    "takeover_share": block["takeover_share"]["estimate"],
-                }
-            rows.append(row)
+        rows.append(row)
     return pd.DataFrame(rows)
 
 
@@ -119,23 +124,19 @@ def refused_over_time(run: SimRun) -> pd.DataFrame:
     """The attack's requests and the share refused per minute (summed over replications),
     one row per point, attack and minute."""
     frames = []
-    for label, fraud in fraud_points(run):
-        for kind in ATTACKS:
-            block = fraud.get(kind)
-            if not block:
-                continue
-            series = block["series"]
-            frame = pd.DataFrame(
-                {
-                    "start_s": series["start_s"],
-                    "attack_begins": series["attempts"],
-                    "attack_refused": series["refused"],
-                }
-            )
-            frame["attack_refused_share"] = frame["attack_refused"] / frame["attack_begins"].where(
-                frame["attack_begins"] > 0
-            )
-            frames.append(frame.assign(point=label, attack=kind))
+    for label, kind, block in attack_blocks(run):
+        series = block["series"]
+        frame = pd.DataFrame(
+            {
+                "start_s": series["start_s"],
+                "attack_begins": series["attempts"],
+                "attack_refused": series["refused"],
+            }
+        )
+        frame["attack_refused_share"] = frame["attack_refused"] / frame["attack_begins"].where(
+            frame["attack_begins"] > 0
+        )
+        frames.append(frame.assign(point=label, attack=kind))
     columns = [
         "point",
         "attack",

@@ -13,6 +13,7 @@ import hmac
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, TypeVar
 
 import anyio
@@ -71,12 +72,16 @@ class Runtime:
         so it runs on one of ``MFALAB_ENGINE_THREADS`` threads instead (a bounded pool: a
         burst queues here, not in the database's pool). With every store in this process
         the step runs on the loop: it is shorter than a thread hop."""
-        threads = self.settings.engine_thread_count
-        if threads == 0:
+        if self._engine_threads == 0:
             return step(*args)
         if self._engine_limiter is None:
-            self._engine_limiter = anyio.CapacityLimiter(threads)
+            self._engine_limiter = anyio.CapacityLimiter(self._engine_threads)
         return await anyio.to_thread.run_sync(step, *args, limiter=self._engine_limiter)
+
+    @cached_property
+    def _engine_threads(self) -> int:
+        """``MFALAB_ENGINE_THREADS`` or its default, worked out once, not per request."""
+        return self.settings.engine_thread_count
 
     def key_matches(self, presented: str) -> bool:
         return hmac.compare_digest(presented.encode("utf-8", "replace"), self.api_key)

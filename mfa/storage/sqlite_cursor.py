@@ -41,26 +41,26 @@ class CursorStatements:
 
     def __init__(self, statements: Iterable[Any]) -> None:
         self._known = {id(statement) for statement in statements}
-        #: (statement id, parameter names) -> (SQL text, statement kept alive for its id)
-        self._compiled: dict[tuple[int, frozenset[str]], tuple[str, Any]] = {}
+        #: (statement id, parameter names) -> SQL text; the statements are the
+        #: repository's own, alive as long as it is, so their ids stay theirs
+        self._compiled: dict[tuple[int, frozenset[str]], str] = {}
         #: SQL text -> a named tuple type for its rows (columns renamed where repeated)
         self._row_types: dict[str, Any] = {}
 
     def _sql(self, statement: Any, params: Mapping[str, object]) -> str:
         key = (id(statement), frozenset(params))
-        found = self._compiled.get(key)
-        if found is None:
-            compiled = statement.compile(dialect=_NAMED, column_keys=list(params))
-            found = (str(compiled), statement)
-            self._compiled[key] = found
-        return found[0]
+        sql = self._compiled.get(key)
+        if sql is None:
+            sql = str(statement.compile(dialect=_NAMED, column_keys=list(params)))
+            self._compiled[key] = sql
+        return sql
 
     def rows(self, conn: sa.Connection, statement: Any, params: Mapping[str, object]) -> list[Any]:
         """A query's rows as named tuples (attribute access by column name)."""
         if id(statement) not in self._known:
             return list(conn.execute(statement, params))
         sql = self._sql(statement, params)
-        cursor = self._execute(conn, sql, statement, params)
+        cursor = self._execute(conn, sql, params)
         try:
             found = cursor.fetchall()
             row_type = self._row_types.get(sql)
@@ -76,7 +76,7 @@ class CursorStatements:
         """One statement, autocommitted by the driver; the number of rows it changed."""
         if id(statement) not in self._known:
             return int(conn.execute(statement, params).rowcount)
-        cursor = self._execute(conn, self._sql(statement, params), statement, params)
+        cursor = self._execute(conn, self._sql(statement, params), params)
         count = cursor.rowcount
         cursor.close()
         return int(count)
@@ -87,7 +87,7 @@ class CursorStatements:
         back if the block raises."""
         dbapi_connection = conn.connection.dbapi_connection
         assert dbapi_connection is not None
-        cursor = self._execute(conn, begin, None, {})
+        cursor = self._execute(conn, begin, {})
         cursor.close()
         try:
             yield
@@ -97,9 +97,7 @@ class CursorStatements:
         dbapi_connection.commit()
 
     @staticmethod
-    def _execute(
-        conn: sa.Connection, sql: str, statement: Any, params: Mapping[str, object]
-    ) -> sqlite3.Cursor:
+    def _execute(conn: sa.Connection, sql: str, params: Mapping[str, object]) -> sqlite3.Cursor:
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
             cursor.execute(sql, params)

@@ -9,12 +9,12 @@ never holds a code, a secret or a password: the type has no field where one coul
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 
 from mfa.methods import MethodType
 from mfa.reasons import AuthStatus, DenialReason, FraudRule
 
-__all__ = ["LOG_FIELDS", "AuthLogRecord"]
+__all__ = ["LOG_FIELDS", "AuthLogRecord", "merged", "progress"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,3 +62,27 @@ class AuthLogRecord:
 
 
 LOG_FIELDS: tuple[str, ...] = (*(f.name for f in fields(AuthLogRecord)), "result")
+
+
+def progress(record: AuthLogRecord) -> tuple[bool, int]:
+    """How far the authentication had come when ``record`` was made: ended or not, then
+    the attempts taken. Every step that writes a record moves one of them on, so of two
+    records of one authentication the one further on is the later."""
+    return (record.completed_at is not None, record.attempts)
+
+
+def merged(held: AuthLogRecord | None, new: AuthLogRecord) -> AuthLogRecord:
+    """The record to keep when ``new`` comes for an authentication that has ``held``: the
+    one further on (``progress``; on a tie ``new``), with the provider that took the
+    message, which only the begin's last record knows (it is noted once, after sending).
+
+    Records may arrive out of order — servers write their logs in batches
+    (``mfa.storage.log_writer``), and two requests of one authentication may finish in
+    either order — so keeping the one further on rather than the last one is what makes
+    the log end where the authentication ended. ``mfa.storage.sql_statements`` applies the
+    same rule in the database's upsert."""
+    if held is None:
+        return new
+    kept = new if progress(new) >= progress(held) else held
+    provider = held.provider or new.provider
+    return kept if kept.provider == provider else replace(kept, provider=provider)

@@ -64,10 +64,8 @@ def moved(
     reason: DenialReason | None,
     attempts: int,
     completed_at: float | None,
-    provider: str | None = None,
 ) -> PendingAuth:
-    """``pending`` one version on, with the given outcome (and ``provider``, the one that
-    took its message, if ``pending`` has none yet)."""
+    """``pending`` one version on, with the given outcome."""
     # spelt out rather than ``dataclasses.replace``, which costs three times as much (it
     # walks the fields on every call) and runs several times per authentication
     return PendingAuth(
@@ -85,7 +83,6 @@ def moved(
         device_token=pending.device_token,
         completed_at=completed_at,
         sender=pending.sender,
-        provider=pending.provider or provider,
         client_ip=pending.client_ip,
         server_ip=pending.server_ip,
         version=pending.version + 1,
@@ -125,9 +122,15 @@ def finish(
 
 
 def log_record(
-    engine: Engine, user: User | None, pending: PendingAuth, method: RegisteredMethod | None
+    engine: Engine,
+    user: User | None,
+    pending: PendingAuth,
+    method: RegisteredMethod | None,
+    provider: str | None = None,
 ) -> AuthLogRecord:
-    """The log record of an authentication that has a pending record, as it stands."""
+    """The log record of an authentication that has a pending record, as it stands; the
+    begin's last record names the ``provider`` that took the message (the others leave it
+    to the log's merge, ``mfa.auth_log.merged``)."""
     kind = pending.method
     first_name, last_name, email = _optional_fields(engine, user)
     server_ip = pending.server_ip
@@ -156,7 +159,7 @@ def log_record(
         completed_at=pending.completed_at,
         attempts=pending.attempts,
         sender=pending.sender,
-        provider=pending.provider,
+        provider=provider,
         billable=True,
     )
 

@@ -12,7 +12,7 @@
 4. issue the challenge: a fresh code (sms, voice) or the number to match (push), kept only
    as a keyed digest, and the message that carries it;
 5. store the pending record and its log record, all or nothing, and only then
-6. deliver the message, noting which provider took it.
+6. deliver the message, noting in the log which provider took it.
 
 A refusal at any step leaves a non-billable log record and a ``Denial``. These are steps of
 ``mfa.engine.Engine``, written as functions of it.
@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from mfa.auth_records import finish, log_record, moved, new_auth_id, refuse
+from mfa.auth_records import finish, log_record, new_auth_id, refuse
 from mfa.delivery.message import Channel, Message
 from mfa.errors import DeliveryError, InvalidInput, ServiceUnavailable
 from mfa.fraud_checks import screen_send
@@ -269,7 +269,6 @@ def _new_pending(
         expires_at=now + engine.policy.timeout_seconds,
         code_digest=issued.digest,
         sender=issued.message.sender if issued.message is not None else None,
-        provider=None,  # known once the message is sent
         client_ip=client_ip,
         server_ip=server.ip,
     )
@@ -335,38 +334,12 @@ def _deliver(
             completed=True,
         )
         raise
-    _note_provider(engine, user, pending, method, provider)
+    if engine.repository.keep_logs:
+        # the provider is a fact of the log only (billing, reliability): the begin's
+        # record again, now with it; a verify that came first (an instant delivery)
+        # keeps its outcome, and gains the provider (``mfa.auth_log.merged``)
+        engine.repository.save_log(log_record(engine, user, pending, method, provider))
     return provider
-
-
-def _note_provider(
-    engine: Engine,
-    user: User,
-    pending: PendingAuth,
-    method: RegisteredMethod,
-    provider: str | None,
-) -> None:
-    """Note which provider took the message, in the pending and the log record. A verify
-    that came first (an instant delivery) moved the record on: the provider goes on top
-    of that (see ``mfa.verify.answer`` for the bound on lost races)."""
-    current: PendingAuth | None = pending
-    keep_until = pending.expires_at + engine.policy.retention_seconds
-    for _ in range(engine.policy.max_verify_attempts + 2):
-        if current is None or current.provider is not None:
-            return
-        updated = moved(
-            current,
-            status=current.status,
-            reason=current.reason,
-            attempts=current.attempts,
-            completed_at=current.completed_at,
-            provider=provider,
-        )
-        if engine.pending.transition(current, updated, keep_until=keep_until):
-            if engine.repository.keep_logs:
-                engine.repository.save_log(log_record(engine, user, updated, method))
-            return
-        current = engine.pending.get(pending.auth_id)
 
 
 def port_name(port: object, default: str) -> str:

@@ -44,7 +44,6 @@ class PendingAuth:
     device_token: str | None = None
     completed_at: float | None = None
     sender: str | None = None
-    provider: str | None = None
     client_ip: str | None = None
     #: The issuing server's IP, for the log record when another server finishes the
     #: authentication (cloud mode).

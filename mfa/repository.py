@@ -20,7 +20,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
-from mfa.auth_log import AuthLogRecord
+from mfa.auth_log import AuthLogRecord, merged
 from mfa.billing import ProviderAccount
 from mfa.errors import ConflictError
 from mfa.methods import RegisteredMethod
@@ -129,7 +129,10 @@ class Repository(Protocol):
 
     # authentication log
     def save_log(self, record: AuthLogRecord) -> None:
-        """Insert or replace the record with the same ``auth_id``."""
+        """Insert the record, or merge it with the one of the same ``auth_id``
+        (``mfa.auth_log.merged``: the record further on is kept, with the provider). A
+        repository may write it later, within a durability bound it documents
+        (``SqlRepository``: 50 ms); its own ``logs`` sees it at once."""
         ...
 
     def logs(self, since: float | None = None) -> list[AuthLogRecord]:
@@ -298,7 +301,7 @@ class InMemoryRepository:
     # log
     def save_log(self, record: AuthLogRecord) -> None:
         if self.keep_logs:
-            self._logs[record.auth_id] = record
+            self._logs[record.auth_id] = merged(self._logs.get(record.auth_id), record)
 
     def logs(self, since: float | None = None) -> list[AuthLogRecord]:
         records = sorted(self._logs.values(), key=lambda r: r.began_at)

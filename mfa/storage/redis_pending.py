@@ -53,7 +53,6 @@ _SHORT = {
     "device_token": "dt",
     "completed_at": "c",
     "sender": "sd",
-    "provider": "p",
     "client_ip": "ip",
     "server_ip": "sip",
     "version": "v",

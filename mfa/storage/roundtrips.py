@@ -9,11 +9,16 @@ commit), the dialect's ``do_ping`` (the pool's pre-ping, one ``SELECT 1``), and 
 client's ``execute_command`` (every command and script call; a pipeline is one round trip
 and is not used by mfalab's stores).
 
+Only the calls of the thread that counts are counted: the authentication log's batches,
+written by a thread of their own (``mfa.storage.log_writer``) for hundreds of records at a
+time, are not a request's round trips.
+
 Used by ``bench/engine_bench.py --count`` and ``tests/mfa/storage/test_round_trips.py``.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -54,6 +59,7 @@ class RoundTripCounter:
 
     def __init__(self, engine: sa.Engine | None = None, redis_client: Any = None) -> None:
         self._counts = {"statements": 0, "commits": 0, "pings": 0, "redis": 0}
+        self._thread = threading.get_ident()
         self._engine = engine
         self._redis = redis_client
         if engine is not None:
@@ -62,7 +68,7 @@ class RoundTripCounter:
             ping = engine.dialect.do_ping
 
             def counted_ping(dbapi_connection: Any) -> bool:
-                self._counts["pings"] += 1
+                self._count("pings")
                 return ping(dbapi_connection)
 
             engine.dialect.do_ping = counted_ping  # type: ignore[method-assign]
@@ -70,16 +76,20 @@ class RoundTripCounter:
             command = redis_client.execute_command
 
             def counted_command(*args: Any, **options: Any) -> Any:
-                self._counts["redis"] += 1
+                self._count("redis")
                 return command(*args, **options)
 
             redis_client.execute_command = counted_command
 
+    def _count(self, kind: str) -> None:
+        if threading.get_ident() == self._thread:
+            self._counts[kind] += 1
+
     def _on_statement(self, *_args: Any) -> None:
-        self._counts["statements"] += 1
+        self._count("statements")
 
     def _on_commit(self, _conn: sa.Connection) -> None:
-        self._counts["commits"] += 1
+        self._count("commits")
 
     def take(self) -> RoundTrips:
         """The counts since the last ``take`` (or since attaching)."""

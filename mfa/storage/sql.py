@@ -72,6 +72,7 @@ from mfa.security_state import SecurityState, StateChange, empty_state
 from mfa.storage import rows
 from mfa.storage.crypto import SecretBox
 from mfa.storage.locations import StorageUnavailable, database_url, shown
+from mfa.storage.log_writer import LogWriter
 from mfa.storage.schema import (
     ADDED_COLUMNS,
     LEGACY_ACCOUNT_TABLE,
@@ -85,7 +86,7 @@ from mfa.storage.schema import (
     users,
 )
 from mfa.storage.sql_connect import Transaction, begin_statements, connect
-from mfa.storage.sql_statements import statements_for, vars_of
+from mfa.storage.sql_statements import STATE_VALUES, statements_for, vars_of
 from mfa.storage.sqlite_cursor import CursorStatements
 from mfa.tokens.model import HardwareToken
 from mfa.users import User, UserChange
@@ -123,6 +124,20 @@ class _Parts:
 
 
 _SIGN_IN_PARTS = _Parts(users, security_states, methods)
+#: ``_swap_state``'s "not applied" (an answer of ``update_state`` may be ``None``)
+_LOST = object()
+
+
+class _RequestScope:
+    """What one request (``SqlRepository.request``) shares: its connection, and the
+    security states it has read or written, each with its row's values as read (``None``:
+    no row yet) for ``update_state``'s compare-and-set."""
+
+    __slots__ = ("conn", "states")
+
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
+        self.states: dict[str, tuple[SecurityState, dict[str, object] | None]] = {}
 
 
 def _forget_pool_after_fork(engine: sa.Engine) -> None:
@@ -172,9 +187,10 @@ class SqlRepository:
             CursorStatements(vars_of(self._sql)) if not self._postgres and not echo else None
         )
         self._begins = begin_statements(self._engine.dialect.name, timeout)
-        #: the connection of the request in progress (``request``), per thread and task
-        self._pinned: ContextVar[sa.Connection | None] = ContextVar("sql_request", default=None)
+        #: the request in progress (``request``), per thread and task
+        self._pinned: ContextVar[_RequestScope | None] = ContextVar("sql_request", default=None)
         self._create_schema()
+        self._log = LogWriter(self._write_logs)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -215,9 +231,10 @@ class SqlRepository:
     @contextmanager
     def request(self) -> Iterator[None]:
         """One request's calls (a begin, a verify) share one pooled connection: one
-        checkout and, on PostgreSQL, one pre-ping instead of one per call. Each call still
-        commits on its own, so atomicity is the same as without it. Nested: the outer
-        request's connection."""
+        checkout and, on PostgreSQL, at most one ping instead of one per call. Each call
+        still commits on its own, so atomicity is the same as without it. The security
+        states the request reads are remembered, so that its ``update_state`` calls can be
+        one compare-and-set each (see there). Nested: the outer request's."""
         if self._pinned.get() is not None:
             yield
             return
@@ -225,7 +242,7 @@ class SqlRepository:
             conn = self._engine.connect()
         except (sa.exc.OperationalError, sa.exc.TimeoutError) as exc:
             raise ServiceUnavailable("database", _reason(exc)) from None
-        token = self._pinned.set(conn)
+        token = self._pinned.set(_RequestScope(conn))
         try:
             yield
         finally:
@@ -238,14 +255,15 @@ class SqlRepository:
         its statements share one transaction (which the caller commits; anything else rolls
         it back). A database that cannot be reached, a statement cancelled or a pool with
         no connection free in 30 s is ``ServiceUnavailable`` (nothing half-written)."""
-        pinned = self._pinned.get()
+        scope = self._pinned.get()
         try:
-            if pinned is None:
+            if scope is None:
                 with self._engine.connect() as conn:
                     if begin is not None:
                         conn.exec_driver_sql(self._begins[begin])
                     yield conn
                 return
+            pinned = scope.conn
             try:
                 if begin is not None:
                     pinned.exec_driver_sql(self._begins[begin])
@@ -286,6 +304,8 @@ class SqlRepository:
         self._rows(sa.select(sa.literal(1)), {})
 
     def close(self) -> None:
+        """Write the buffered log records, then let the connections go."""
+        self._log.close()
         self._engine.dispose()
 
     def __enter__(self) -> SqlRepository:
@@ -371,11 +391,11 @@ class SqlRepository:
         if not found:
             return SignInFacts(None, empty_state(user_id), ())
         user_row, state_row, _ = _SIGN_IN_PARTS.split(found[0])
-        state = rows.state_from_row(state_row) if state_row.user_id is not None else None
+        state = self._remember_state(user_id, state_row if state_row.user_id is not None else None)
         listed = [_SIGN_IN_PARTS.split(r)[2] for r in found]
         return SignInFacts(
             rows.user_from_row(user_row),
-            state if state is not None else empty_state(user_id),
+            state,
             [rows.method_from_row(m, self._open) for m in listed if m.method_id is not None],
         )
 
@@ -441,17 +461,41 @@ class SqlRepository:
 
     def get_state(self, user_id: str) -> SecurityState:
         found = self._rows(self._sql.get_state, {"k": user_id})
-        return rows.state_from_row(found[0]) if found else empty_state(user_id)
+        return self._remember_state(user_id, found[0] if found else None)
+
+    def _remember_state(self, user_id: str, row: Any | None) -> SecurityState:
+        """The state of ``row`` (``None``: the user has no row yet), remembered for the
+        rest of the request in progress, if any, as what ``update_state`` compares with."""
+        state = rows.state_from_row(row) if row is not None else empty_state(user_id)
+        scope = self._pinned.get()
+        if scope is not None:
+            was = None if row is None else {c.name: getattr(row, c.name) for c in STATE_VALUES}
+            scope.states[user_id] = (state, was)
+        return state
 
     def save_state(self, state: SecurityState) -> None:
         self._write(self._sql.save_state, rows.state_row(state))
 
     def update_state(self, user_id: str, change: StateChange[T]) -> T:
-        """One transaction with the user's row locked from the read to the write
+        """Atomic, in one of two ways.
+
+        Within a request that has read the user's state (``sign_in_facts``, ``get_state``)
+        or changed it already, the change is applied to that state and written with one
+        compare-and-set statement: only if the row still holds what was read (or, with no
+        row yet, if none has appeared). One round trip instead of four. Comparing values
+        rather than a version is enough because ``change`` is pure: a row that went away and
+        came back to the same values gives the same answer.
+
+        Otherwise — no state read yet, another request changed the row meanwhile, or the
+        change answers without changing anything (the refusals: a read that may be old must
+        not refuse) — one transaction with the user's row locked from the read to the write
         (``BEGIN IMMEDIATE`` on SQLite, ``SELECT … FOR UPDATE`` on PostgreSQL)."""
-        sql = self._sql
+        swapped = self._swap_state(user_id, change)
+        if swapped is not _LOST:
+            return swapped  # type: ignore[return-value]
         if self._cursor is not None:
             return self._update_state_on_cursor(self._cursor, user_id, change)
+        sql = self._sql
         with self._connection(Transaction.LOCKED) as conn:
             found = conn.execute(sql.lock_state, {"k": user_id}).first()
             if found is None and self._postgres:
@@ -459,12 +503,46 @@ class SqlRepository:
                 # creator makes this wait, then do nothing), then lock it
                 conn.execute(sql.ensure_state, rows.state_row(empty_state(user_id)))
                 found = conn.execute(sql.lock_state, {"k": user_id}).first()
-            state = rows.state_from_row(found) if found is not None else empty_state(user_id)
+            state = self._remember_state(user_id, found)
             new, answer = change(state)
             if new is not state:
-                conn.execute(sql.save_state, rows.state_row(new))
+                self._save_remembered(conn, new)
             conn.commit()
         return answer
+
+    def _swap_state(self, user_id: str, change: StateChange[T]) -> T | object:
+        """``update_state`` as one compare-and-set on the state this request remembers;
+        ``_LOST`` when there is none, the change writes nothing, or the row has moved on."""
+        scope = self._pinned.get()
+        seen = None if scope is None else scope.states.get(user_id)
+        if seen is None:
+            return _LOST
+        state, was = seen
+        new, answer = change(state)
+        if new is state:
+            return _LOST
+        row = rows.state_row(new)
+        if was is None:  # no row when read: create it, unless another request did
+            written = len(self._rows(self._sql.create_state, row))
+        else:
+            swap = {"k": user_id, **{f"was_{name}": value for name, value in was.items()}}
+            swap.update((c.name, row[c.name]) for c in STATE_VALUES)
+            written = self._write(self._sql.swap_state, swap)
+        if not written:
+            return _LOST
+        self._remember_written(user_id, new, row)
+        return answer
+
+    def _save_remembered(self, conn: sa.Connection, new: SecurityState) -> None:
+        """Write ``new`` inside ``update_state``'s locked transaction, and remember it."""
+        row = rows.state_row(new)
+        conn.execute(self._sql.save_state, row)
+        self._remember_written(new.user_id, new, row)
+
+    def _remember_written(self, user_id: str, new: SecurityState, row: _Params) -> None:
+        scope = self._pinned.get()
+        if scope is not None:
+            scope.states[user_id] = (new, {c.name: row[c.name] for c in STATE_VALUES})
 
     def _update_state_on_cursor(
         self, cursor: CursorStatements, user_id: str, change: StateChange[T]
@@ -477,10 +555,12 @@ class SqlRepository:
             cursor.transaction(conn, self._begins[Transaction.LOCKED]),
         ):
             found = cursor.rows(conn, sql.lock_state, {"k": user_id})
-            state = rows.state_from_row(found[0]) if found else empty_state(user_id)
+            state = self._remember_state(user_id, found[0] if found else None)
             new, answer = change(state)
             if new is not state:
-                cursor.write(conn, sql.save_state, rows.state_row(new))
+                row = rows.state_row(new)
+                cursor.write(conn, sql.save_state, row)
+                self._remember_written(user_id, new, row)
         return answer
 
     # ------------------------------------------------------------------ app passwords
@@ -498,11 +578,23 @@ class SqlRepository:
     # ------------------------------------------------------------------ authentication log
 
     def save_log(self, record: AuthLogRecord) -> None:
-        self._write(self._sql.save_log, rows.log_row(record))
+        """Buffered: written in batches within 50 ms (``mfa.storage.log_writer``)."""
+        self._log.put(record)
+
+    def _write_logs(self, records: Sequence[AuthLogRecord]) -> None:
+        """One batch of the log writer, one transaction (merged by the upsert)."""
+        with self._connection(Transaction.BULK) as conn:
+            conn.execute(self._sql.save_log, [rows.log_row(r) for r in records])
+            conn.commit()
+
+    def flush_logs(self) -> None:
+        """Write the buffered log records now (``LogWriter.flush``)."""
+        self._log.flush()
 
     def logs(self, since: float | None = None) -> list[AuthLogRecord]:
-        """Every record (since ``since``); a long log is bulk work, past the per-statement
-        timeout."""
+        """Every record (since ``since``), this process's buffered ones included; a long
+        log is bulk work, past the per-statement timeout."""
+        self._log.flush()
         statement, params = (
             (self._sql.all_logs, {}) if since is None else (self._sql.logs_since, {"since": since})
         )

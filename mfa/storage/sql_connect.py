@@ -20,15 +20,22 @@ with ``SELECT … FOR UPDATE`` and lets that statement queue for the lock longer
 per-statement timeout (a burst on one user is contention, not an outage) — set in the same
 round trip as ``BEGIN`` (no parameters: psycopg's simple protocol runs both).
 
-Pools: PostgreSQL connections are pooled (sized for a threaded server, ``POOL_SIZE``), pinged
-before use (a connection the server dropped is replaced instead of failing a request) and
-use psycopg 3's server-side prepared statements. SQLite needs no ping (a file does not
-drop connections).
+Pools: PostgreSQL connections are pooled (sized for a threaded server, ``POOL_SIZE``) and
+use psycopg 3's server-side prepared statements. A connection that has been idle in the pool
+for more than ``PING_AFTER_IDLE_SECONDS`` is pinged before use (a connection the server
+dropped is replaced instead of failing a request); one used a moment ago is not: a ping
+per checkout was one round trip in every sign-in, and a connection dropped within that
+second fails its request with ``ServiceUnavailable`` (503, retry) while SQLAlchemy, which
+recognises the disconnect, replaces every pooled connection. SQLAlchemy's own
+``pool_pre_ping`` pings on every checkout; this uses its documented pool events instead
+(``checkin`` stamps the time, ``checkout`` pings and raises ``DisconnectionError``, on
+which the pool connects afresh). SQLite needs no ping (a file does not drop connections).
 """
 
 from __future__ import annotations
 
 import math
+import time
 from enum import Enum
 from typing import Any
 
@@ -51,6 +58,8 @@ SQLITE_BUSY_SECONDS = 15.0
 BULK_TIMEOUT = "60s"
 #: statement_timeout inside ``update_state``, which queues for the user's row lock.
 LOCK_QUEUE_TIMEOUT = "10s"
+#: A pooled PostgreSQL connection idle longer than this is pinged before use.
+PING_AFTER_IDLE_SECONDS = 1.0
 #: psycopg prepares a statement on the server after this many runs on one connection.
 PREPARE_THRESHOLD = 2
 
@@ -100,7 +109,7 @@ def _postgres(url: URL, echo: bool, timeout: float | None) -> sa.Engine:
     if timeout is not None:
         connect_args["connect_timeout"] = max(1, math.ceil(timeout))
         connect_args["options"] = f"-c statement_timeout={max(1, round(timeout * 1000))}"
-    return sa.create_engine(
+    engine = sa.create_engine(
         url,
         echo=echo,
         hide_parameters=True,
@@ -108,9 +117,29 @@ def _postgres(url: URL, echo: bool, timeout: float | None) -> sa.Engine:
         pool_size=POOL_SIZE,
         max_overflow=POOL_SIZE,
         pool_recycle=1800,
-        pool_pre_ping=True,
         connect_args=connect_args,
     )
+    _ping_after_idle(engine)
+    return engine
+
+
+def _ping_after_idle(engine: sa.Engine) -> None:
+    """Ping a connection on checkout when it has been idle ``PING_AFTER_IDLE_SECONDS``
+    (see the module's docstring)."""
+
+    @sa.event.listens_for(engine, "checkin")
+    def stamp(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @sa.event.listens_for(engine, "checkout")
+    def ping(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+            return  # new, or used a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            raise sa.exc.DisconnectionError(str(exc)) from exc
 
 
 def begin_statements(dialect: str, timeout: float | None) -> dict[Transaction, str]:

@@ -25,9 +25,11 @@ from mfa.storage.schema import (
     users,
 )
 
-__all__ = ["Statements", "statements_for", "vars_of"]
+__all__ = ["STATE_VALUES", "Statements", "statements_for", "vars_of"]
 
 Statement = Any  # an executable SQLAlchemy Core construct
+#: The security state's columns that hold its counters (all but the key).
+STATE_VALUES = tuple(c for c in security_states.columns if c.name != "user_id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +51,11 @@ class Statements:
     save_state: Statement
     lock_state: Statement
     ensure_state: Statement
+    #: compare-and-set: the state's columns to the given values if they still hold the
+    #: ``was_*`` values (see ``SqlRepository.update_state``)
+    swap_state: Statement
+    #: the state's row, unless it exists: returns its key if it was created
+    create_state: Statement
     app_password_hashes: Statement
     delete_app_passwords: Statement
     save_log: Statement
@@ -95,11 +102,19 @@ def statements_for(dialect: str) -> Statements:
         ensure_state=insert(security_states).on_conflict_do_nothing(
             index_elements=[security_states.c.user_id]
         ),
+        swap_state=security_states.update().where(
+            security_states.c.user_id == sa.bindparam("k"),
+            *(c == sa.bindparam(f"was_{c.name}") for c in STATE_VALUES),
+        ),
+        # RETURNING, because drivers report no row count for an INSERT … ON CONFLICT
+        create_state=insert(security_states)
+        .on_conflict_do_nothing(index_elements=[security_states.c.user_id])
+        .returning(security_states.c.user_id),
         app_password_hashes=sa.select(app_passwords.c.password_hash)
         .where(app_passwords.c.user_id == sa.bindparam("k"))
         .order_by(app_passwords.c.id),
         delete_app_passwords=_delete(app_passwords),
-        save_log=upsert(auth_log, "auth_id"),
+        save_log=_merge_log(insert),
         all_logs=sa.select(auth_log).order_by(auth_log.c.began_at, auth_log.c.id),
         logs_since=sa.select(auth_log)
         .where(auth_log.c.began_at >= sa.bindparam("since"))
@@ -110,6 +125,31 @@ def statements_for(dialect: str) -> Statements:
         all_accounts=sa.select(accounts).order_by(accounts.c.created_at, accounts.c.name),
         save_account=upsert(accounts, "name"),
         all_changes=sa.select(user_changes).order_by(user_changes.c.at, user_changes.c.id),
+    )
+
+
+def _merge_log(insert: Any) -> Statement:
+    """Insert a log record, or merge it with the stored one as ``mfa.auth_log.merged``
+    does: the columns of the record further on (ended first, then more attempts; on a tie
+    the new one), the provider of whichever has one."""
+    statement = insert(auth_log)
+    new, old = statement.excluded, auth_log.c
+
+    def ended(side: Any) -> Any:
+        return sa.case((side.completed_at.is_(None), 0), else_=1)
+
+    further = sa.or_(
+        ended(new) > ended(old),
+        sa.and_(ended(new) == ended(old), new.attempts >= old.attempts),
+    )
+    kept = {
+        c.name: sa.case((further, new[c.name]), else_=old[c.name])
+        for c in auth_log.columns
+        if c.name not in ("id", "auth_id", "provider")
+    }
+    return statement.on_conflict_do_update(
+        index_elements=[auth_log.c.auth_id],
+        set_={**kept, "provider": sa.func.coalesce(old.provider, new.provider)},
     )
 
 

@@ -7,6 +7,7 @@ the same way; every test here runs on all three (PostgreSQL is mandatory in CI).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import permutations
 from dataclasses import replace
 from pathlib import Path
 
@@ -367,3 +368,23 @@ def test_user_changes_are_kept_in_order_with_the_user_they_change(repo: Reposito
         UserChange("alice", UserFact.LICENSED, False, at=T0 + 20),
     ]
     assert all(type(c.value) is bool and isinstance(c.fact, UserFact) for c in changes)
+
+
+def test_records_of_one_authentication_in_any_order_end_where_it_ended(
+    repo: Repository,
+) -> None:
+    """Servers write their logs in batches, so an authentication's records may arrive out
+    of order: the log keeps the one furthest on (ended, then most attempts) with the
+    provider only the begin's record knows — in the database's upsert too (each record
+    is flushed on its own, so the SQL rule decides, not the buffer's)."""
+    begun = _log("x", T0, status=AuthStatus.PENDING)
+    noted = replace(begun, provider="sink")
+    wrong = replace(begun, attempts=1, reason=DenialReason.WRONG_CODE)
+    right = replace(begun, status=AuthStatus.SUCCESS, attempts=2, completed_at=T0 + 9)
+    orders = list(permutations([begun, noted, wrong, right]))
+    for n, order in enumerate(orders):
+        for record in order:
+            repo.save_log(replace(record, auth_id=f"a{n}"))
+            getattr(repo, "flush_logs", lambda: None)()
+    for n, kept in enumerate(repo.logs()):
+        assert kept == replace(right, auth_id=f"a{n}", provider="sink"), orders[n]

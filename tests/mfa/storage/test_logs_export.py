@@ -46,6 +46,7 @@ def db(
     clock.advance(3600)
     engine.begin("alice")
     engine.begin("nobody")  # refused: registration_required, not billable
+    repo.flush_logs()  # what another process reads: the records written to the database
     return url, repo
 
 

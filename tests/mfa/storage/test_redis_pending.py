@@ -81,7 +81,6 @@ def test_a_pending_record_round_trips_with_every_field(store: PendingStore) -> N
         device_token="device-token-123",
         completed_at=time.time() + 20.5,
         sender="97671",
-        provider="sink",
         client_ip="192.0.2.1",
         server_ip="10.0.0.1",
     )

@@ -2,8 +2,8 @@
 
 Each statement, commit, pool ping and Redis call is a round trip on PostgreSQL + Redis, and
 round trips decide a cluster's speed (issue 15). The bounds are today's counts: a change
-that adds a round trip to the hot path fails here and must say why. On PostgreSQL each
-repository call also pays the pool's pre-ping (one ``SELECT 1`` per checkout).
+that adds a round trip to the hot path fails here and must say why. The log's batches,
+written by a thread of their own, are not counted (``mfa.storage.roundtrips``).
 """
 
 from __future__ import annotations
@@ -83,20 +83,24 @@ def test_a_returning_users_begin_and_verify_stay_within_their_round_trips(
     most_begin, most_verify = _BOUNDS[("postgres" if postgres else "sqlite", method)]
     assert begun.total <= most_begin, str(begun)
     assert verified.total <= most_verify, str(verified)
-    # a read is never committed: the only commits end the security-counter transactions
-    assert begun.commits <= 1
-    assert verified.commits <= 2
+    # no transaction on the hot path: reads and compare-and-sets are single statements,
+    # and a connection used a moment ago is not pinged
+    assert begun.commits == verified.commits == 0
+    assert begun.pings == verified.pings == 0
 
 
-#: (begin, verify) round trips at most, per set-up and method. Before the begin read its
-#: user, state and methods in one query (``Repository.sign_in_facts``) and the verify its
-#: state and methods in one, and each request drew one pooled connection (one pre-ping on
-#: PostgreSQL, not one per call): sqlite (9, 11) and (4, 11), postgres (17, 19) and (9, 19).
+#: (begin, verify) round trips at most, per set-up and method. History: at first sqlite
+#: (9, 11) and (4, 11), postgres (17, 19) and (9, 19); with one query for a begin's reads
+#: (``Repository.sign_in_facts``) and one pooled connection per request sqlite (7, 10) and
+#: (2, 10), postgres (10, 14) and (4, 14); now the security counters change by one
+#: compare-and-set each (``SqlRepository.update_state``), the log is written in batches
+#: (``mfa.storage.log_writer``), the provider is noted in the log only and a connection
+#: used a moment ago is not pinged.
 _BOUNDS = {
-    ("sqlite", "sms"): (7, 10),
-    ("sqlite", "totp"): (2, 10),
-    ("postgres", "sms"): (10, 14),
-    ("postgres", "totp"): (4, 14),
+    ("sqlite", "sms"): (2, 3),
+    ("sqlite", "totp"): (1, 3),
+    ("postgres", "sms"): (3, 6),
+    ("postgres", "totp"): (2, 6),
 }
 
 

@@ -7,8 +7,8 @@ the same way; every test here runs on all three (PostgreSQL is mandatory in CI).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from itertools import permutations
 from dataclasses import replace
+from itertools import permutations
 from pathlib import Path
 
 import pytest

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -69,6 +71,19 @@ class Api:
         messages = answer.json()
         assert messages, f"no message to {phone}"
         return messages[0]["code"]  # type: ignore[no-any-return]
+
+    def logs_once(self, ready: Callable[[list[dict]], bool], within: float = 5.0) -> list[dict]:
+        """``/v1/logs`` as soon as ``ready`` holds for it: a server writes its log in
+        batches, so the records another server made reach this one within the log's
+        durability bound (50 ms, docs/api.md); ``within`` allows a busy machine."""
+        deadline = time.monotonic() + within
+        while True:
+            answer = self.http.get("/v1/logs")
+            assert answer.status_code == 200, answer.text
+            records = answer.json()
+            if ready(records) or time.monotonic() > deadline:
+                return records  # type: ignore[no-any-return]
+            time.sleep(0.02)
 
     def verify(self, auth_id: str, code: str) -> dict:
         answer = self.http.post(f"/v1/auth/{auth_id}/verify", json={"code": code})

@@ -9,8 +9,8 @@ work on every request.
   and then.
 
 None of them decides anything: forgetting every memory here changes no outcome, only the
-work done. Each memory is bounded (cleared when full) and a plain dict, safe to share
-between threads (each step is one dict operation; a lost race only recomputes).
+work done. Each memory is a plain dict, bounded (cleared when full) and not locked: a race
+between threads can only recompute an entry or move a purge, never change an answer.
 """
 
 from __future__ import annotations

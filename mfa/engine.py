@@ -35,14 +35,20 @@ allow.
 Where each rule lives: ``Engine`` is the server's face and holds its parts; the rules are
 plain functions of it, one module per concept —
 
-- ``mfa.registration``: users, methods, enrolment, the reasons to (re-)register;
+- ``mfa.user_accounts``: a user's account over time (created, enabled, licensed, reset);
+- ``mfa.registration``: users' methods, enrolment, the reasons to (re-)register;
+- ``mfa.method_setup``: a push app's activation, a TOTP app's provisioning URI;
+- ``mfa.token_inventory``: importing hardware tokens, all or nothing;
 - ``mfa.begin``: starting an authentication (choose the method, reserve the send, issue
   the code, store, deliver);
 - ``mfa.verify``: answering with a code (find, reserve, evaluate, settle);
 - ``mfa.push``: answering a push notification (signature, number matching);
-- ``mfa.app_password_check``: checking an app password;
+- ``mfa.auth_status``: where an authentication stands;
+- ``mfa.app_passwords`` (made, deleted) and ``mfa.app_password_check`` (checked);
 - ``mfa.auth_records``: the pending record's transitions and the log record;
 - ``mfa.security_state``: the per-user counters (lockout, send limit, TOTP replay);
+- ``mfa.engine_parts``: what the steps share (the code MAC, a message's parts, the users of
+  open authentications), with the memories that save repeated work;
 - ``mfa.providers``: the provider account's lifecycle and the month's usage (``mfa.billing``
   holds the counting rules);
 - ``mfa.fraud`` (rules), ``mfa.fraud_checks`` (steps), ``mfa.fraud_counters`` (port): the
@@ -52,53 +58,36 @@ plain functions of it, one module per concept —
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
-from mfa import providers, registration
+from mfa import app_passwords, method_setup, providers, registration, user_accounts
 from mfa.app_password_check import check_app_password
-from mfa.app_passwords import AppPasswordHasher, new_app_password
+from mfa.app_passwords import AppPasswordHasher
 from mfa.auth_records import AUTH_TOKEN_LENGTH, SERVER_NAME, parse_auth_id
+from mfa.auth_status import AuthView, auth_status
 from mfa.begin import begin_authentication
-from mfa.billing import (
-    BillingModel,
-    BillingUsage,
-    ProviderAccount,
-    ProviderMove,
-)
+from mfa.billing import BillingModel, BillingUsage, ProviderAccount, ProviderMove
 from mfa.clock import Clock
 from mfa.delivery.message import DeliveryGateway
 from mfa.delivery.senders import SenderDirectory
+from mfa.engine_parts import CodeMac, MessageParts, OpenAuthentications
 from mfa.enrolment import Enrolment
 from mfa.entropy import Entropy, SecretsEntropy
-from mfa.errors import (
-    InvalidInput,
-    NotFound,
-    ProblemItem,
-    TokenImportError,
-)
 from mfa.fraud_counters import FraudCounters, MemoryFraudCounters
 from mfa.methods import MethodType, RegisteredMethod
-from mfa.otp import otpauth_uri
 from mfa.outcomes import Challenge, Denial, Verdict
 from mfa.pending import PendingAuth, PendingStore
 from mfa.policy import Policy
 from mfa.push import decide_push
-from mfa.push_proof import checked_public_key
-from mfa.reasons import AuthStatus, DenialReason, RegistrationReason
+from mfa.reasons import RegistrationReason
 from mfa.repository import Repository
-from mfa.tokens.model import HardwareToken, token_problems
-from mfa.users import User, UserChange, UserFact, parse_phone
+from mfa.token_inventory import import_tokens
+from mfa.tokens.model import HardwareToken
+from mfa.users import User
 from mfa.verify import answer, verify_code
 
 __all__ = ["AuthView", "Engine", "ServerIdentity", "parse_auth_id"]
-
-#: Stored authentications between two purges of the pending store's expired records.
-_PURGE_EVERY = 512
-#: Bounds of the per-engine caches (phone countries; users of open authentications).
-_COUNTRY_CACHE = 4096
-_BEGUN_CACHE = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,15 +103,14 @@ class ServerIdentity:
                 f"server name {self.name!r} must be lower-case letters, digits and dashes"
             )
 
-
-@dataclass(frozen=True, slots=True)
-class AuthView:
-    """What ``status`` tells about an authentication."""
-
-    auth_id: str
-    status: AuthStatus
-    reason: DenialReason | None
-    method: MethodType | None = None
+    def issued(self, auth_id: str) -> bool:
+        """Whether ``auth_id`` has this server's name and an auth id's length."""
+        prefix = self.name
+        return (
+            len(auth_id) == len(prefix) + 1 + AUTH_TOKEN_LENGTH
+            and auth_id.startswith(prefix)
+            and auth_id[len(prefix)] == "."
+        )
 
 
 class Engine:
@@ -169,20 +157,11 @@ class Engine:
         #: unless given; servers of one cluster share one (Redis, or one memory instance).
         self.fraud_counters = fraud_counters or MemoryFraudCounters()
         self.app_password_hasher = app_password_hasher or AppPasswordHasher()
-        self._dummy: str | None = None
-        self._puts = 0
-        # BLAKE2b takes keys up to 64 bytes; longer secrets are hashed down first
-        mac_key = secret_key if len(secret_key) <= 64 else hashlib.sha256(secret_key).digest()
-        # keyed once: each digest copies this state rather than re-keying BLAKE2b
-        self._mac = hashlib.blake2b(key=mac_key, digest_size=32)
+        self._mac = CodeMac(secret_key)
+        self._messages = MessageParts()
+        self._open = OpenAuthentications()
         self._enabled_for: Policy | None = None
         self._enabled: frozenset[MethodType] = frozenset()
-        self._countries: dict[str, str] = {}
-        self._begun: dict[str, User] = {}
-        self._sender_pools: dict[str | None, tuple[str, ...]] = {}
-        self._pools_of = self.senders
-        self._template = ""
-        self._template_parts: list[str] = []
 
     # ------------------------------------------------------------------ users and methods
 
@@ -196,30 +175,22 @@ class Engine:
         phone: str | None = None,
         licensed: bool = False,
     ) -> User:
-        user = registration.user_record(
+        return user_accounts.create_user(
+            self,
             user_id,
             first_name=first_name,
             last_name=last_name,
             email=email,
             phone=phone,
             licensed=licensed,
-            now=self.clock.now(),
         )
-        self.repository.add_user(user)
-        return user
 
     def get_user(self, user_id: str) -> User:
-        user = self.repository.get_user(user_id)
-        if user is None:
-            raise NotFound("user", user_id)
-        return user
+        return user_accounts.get_user(self, user_id)
 
     def set_licensed(self, user_id: str, licensed: bool) -> User:
         """Assign or remove the user's licence, dated now (billing reads the date)."""
-        user = self.get_user(user_id)
-        if user.licensed == bool(licensed):
-            return user  # nothing changes, nothing is dated
-        return self._change_user(replace(user, licensed=bool(licensed)), UserFact.LICENSED)
+        return user_accounts.set_licensed(self, user_id, licensed)
 
     def disable_user(self, user_id: str) -> User:
         """Stop counting the user as enabled for MFA (per-user billing) from now on."""
@@ -231,26 +202,7 @@ class Engine:
     def set_enabled(self, user_id: str, enabled: bool) -> User:
         """Enable or disable the user for MFA, dated now; ``User.disabled_at`` says since
         when a user is disabled (``None`` while enabled)."""
-        user = self.get_user(user_id)
-        if (user.disabled_at is None) == bool(enabled):
-            return user
-        if enabled and not any(
-            c.user_id == user_id and c.fact is UserFact.ENABLED
-            for c in self.repository.user_changes()
-        ):
-            # disabled before the history was kept: date that first, or re-enabling would
-            # erase the months the user spent disabled
-            self.repository.change_user(
-                user, UserChange(user_id, UserFact.ENABLED, False, at=user.disabled_at)
-            )
-        disabled_at = None if enabled else self.clock.now()
-        return self._change_user(replace(user, disabled_at=disabled_at), UserFact.ENABLED)
-
-    def _change_user(self, user: User, fact: UserFact) -> User:
-        value = user.licensed if fact is UserFact.LICENSED else user.disabled_at is None
-        change = UserChange(user.user_id, fact, value, at=self.clock.now())
-        self.repository.change_user(user, change)
-        return user
+        return user_accounts.set_enabled(self, user_id, enabled)
 
     def register_method(
         self,
@@ -266,10 +218,9 @@ class Engine:
         """Register a method. A push method registered with its device token and the
         device's public key is activated at once (the app did the activation step); without
         them it waits for ``activate_push``."""
-        user = self.get_user(user_id)
         return registration.register_method(
             self,
-            user,
+            self.get_user(user_id),
             registration.method_type(method),
             phone=phone,
             serial=serial,
@@ -307,9 +258,7 @@ class Engine:
             licensed=licensed,
             public_key=public_key,
         )
-        user, registered, token = registration.enrolment_records(self, entry, self.clock.now())
-        self.repository.add_users((user,), (registered,), () if token is None else (token,))
-        return registered
+        return registration.enrol(self, entry)
 
     def enrol_many(
         self, enrolments: Iterable[Enrolment], *, source: str = "enrolments"
@@ -329,47 +278,25 @@ class Engine:
         """The app's activation: where notifications go (``device_token``) and the Ed25519
         public key its answers are signed with (base64url of the 32 raw bytes). A new
         activation replaces the old device: its answers are no longer accepted."""
-        registration.check_device_token(device_token)
-        checked_public_key(public_key)
-        method = self._method_by_id(user_id, method_id)
-        if method.type is not MethodType.PUSH:
-            raise InvalidInput("method_id", f"{method_id!r} is not a push method")
-        activated = replace(
-            method, device_token=device_token, public_key=public_key, activated=True
-        )
-        self.repository.save_method(activated)
-        return activated
+        return method_setup.activate_push(self, user_id, method_id, device_token, public_key)
 
     def provisioning_uri(self, method: RegisteredMethod) -> str:
         """The ``otpauth://`` URI an authenticator app scans (render it with ``mfa.qr``)."""
-        if method.type is not MethodType.TOTP or method.secret is None:
-            raise InvalidInput("type", "only totp methods have a provisioning URI")
-        return otpauth_uri(method.secret, method.user_id, self.issuer)
+        return method_setup.provisioning_uri(method, self.issuer)
 
     def reset_user(self, user_id: str) -> None:
         """The seed: reset the account by making the user go through registration again."""
-        user = self.get_user(user_id)
-        self.repository.delete_methods(user_id)
-        self._require_registration(user, RegistrationReason.ADMIN_RESET)
+        user_accounts.reset_user(self, user_id)
 
     def apply_registration_policy(self, user_id: str) -> None:
-        self._require_registration(self.get_user(user_id), RegistrationReason.REGISTRATION_POLICY)
-
-    def _require_registration(self, user: User, reason: RegistrationReason) -> None:
-        pending = user.pending_registration | {reason}
-        self.repository.save_user(replace(user, pending_registration=pending))
+        user = self.get_user(user_id)
+        user_accounts.require_registration(self, user, RegistrationReason.REGISTRATION_POLICY)
 
     def registration_required(self, user_id: str) -> list[RegistrationReason]:
         """The seed's reasons a user is prompted to register security information."""
         user = self.get_user(user_id)
         methods = self.repository.list_methods(user_id)
         return registration.registration_reasons(user, methods, self.enabled_methods())
-
-    def _method_by_id(self, user_id: str, method_id: str) -> RegisteredMethod:
-        for method in self.repository.list_methods(user_id):
-            if method.method_id == method_id:
-                return method
-        raise NotFound("method", method_id)
 
     # ------------------------------------------------------------------ hardware tokens
 
@@ -382,19 +309,7 @@ class Engine:
         batch) and ``TokenImportError`` lists every problem; serials that exist already make
         the repository raise ``ConflictError``. Either way nothing is stored.
         """
-        problems: list[ProblemItem] = []
-        seen: set[str] = set()
-        for index, token in enumerate(tokens, start=1):
-            where = f"token {index} ({token.serial!r})"
-            problems += [ProblemItem(where, reason) for reason in token_problems(token)]
-            if token.serial in seen:
-                problems.append(ProblemItem(where, "serial repeated in this import"))
-            seen.add(token.serial)
-        if problems:
-            raise TokenImportError(source, problems)
-        now = self.clock.now()
-        self.repository.add_tokens([replace(t, imported_at=now, user_id=None) for t in tokens])
-        return [t.serial for t in tokens]
+        return import_tokens(self, tokens, source)
 
     # ------------------------------------------------------------------ authentication
 
@@ -442,33 +357,17 @@ class Engine:
 
     def status(self, auth_id: str) -> AuthView:
         """Where an authentication stands; ``NotFound`` if this server does not know it."""
-        parsed = parse_auth_id(auth_id) if isinstance(auth_id, str) else None
-        if parsed is None:
-            raise NotFound("authentication", str(auth_id))
-        if not self.pending.shared and parsed[0] != self.server.name:
-            return AuthView(auth_id, AuthStatus.DENIED, DenialReason.WRONG_SERVER)
-        pending = self.pending.get(auth_id)
-        if pending is None:
-            raise NotFound("authentication", auth_id)
-        if pending.status is AuthStatus.PENDING and self.clock.now() >= pending.expires_at:
-            return AuthView(auth_id, AuthStatus.EXPIRED, DenialReason.EXPIRED, pending.method)
-        return AuthView(auth_id, pending.status, pending.reason, pending.method)
+        return auth_status(self, auth_id)
 
     # ------------------------------------------------------------------ app passwords
 
     def create_app_password(self, user_id: str) -> str:
         """A new app password, returned once and stored only as an argon2 hash."""
-        self.get_user(user_id)
-        password = new_app_password()
-        self.repository.add_app_password(
-            user_id, self.app_password_hasher.hash(password), self.clock.now()
-        )
-        return password
+        return app_passwords.create_app_password(self, user_id)
 
     def delete_app_passwords(self, user_id: str) -> int:
         """The seed: when a phone using app passwords is lost, delete them all."""
-        self.get_user(user_id)
-        return self.repository.delete_app_passwords(user_id)
+        return app_passwords.delete_app_passwords(self, user_id)
 
     def verify_app_password(
         self, user_id: str, password: str, client_ip: str | None = None
@@ -481,9 +380,7 @@ class Engine:
     def dummy_app_password_hash(self) -> str:
         """The hash an app-password check of a user without any is verified against: made
         once by this engine's hasher (same cost), of a password never shown to anyone."""
-        if self._dummy is None:
-            self._dummy = self.app_password_hasher.hash(new_app_password())
-        return self._dummy
+        return self.app_password_hasher.dummy_hash()
 
     # ------------------------------------------------------------------ billing
 
@@ -532,75 +429,40 @@ class Engine:
         return self._enabled
 
     def digest(self, auth_id: str, code: str) -> bytes:
-        """A keyed BLAKE2b MAC of the code, bound to its auth id: a dump of the pending store
-        reveals no live code, and a digest cannot be moved to another authentication."""
-        mac = self._mac.copy()
-        mac.update(f"{auth_id}:{code}".encode())
-        return mac.digest()
+        """The code kept as a keyed MAC bound to its auth id (``mfa.engine_parts.CodeMac``)."""
+        return self._mac.digest(auth_id, code)
 
     def issued_here(self, auth_id: str) -> bool:
         """Whether ``auth_id`` has this server's name and an auth id's length."""
-        prefix = self.server.name
-        return (
-            len(auth_id) == len(prefix) + 1 + AUTH_TOKEN_LENGTH
-            and auth_id.startswith(prefix)
-            and auth_id[len(prefix)] == "."
-        )
+        return self.server.issued(auth_id)
 
     def country_of(self, phone: str) -> str:
-        """The country of an E.164 number (cached: libphonenumber's parse is slow)."""
-        country = self._countries.get(phone)
-        if country is None:
-            if len(self._countries) >= _COUNTRY_CACHE:
-                self._countries.clear()
-            country = self._countries[phone] = parse_phone(phone).country
-        return country
+        """The country of an E.164 number (remembered: libphonenumber's parse is slow)."""
+        return self._messages.country_of(phone)
 
     def choose_sender(self, country: str | None) -> str:
-        """One of the country's sender numbers (the directory's pools, cached per country)."""
-        if self.senders is not self._pools_of:  # the directory was replaced
-            self._sender_pools.clear()
-            self._pools_of = self.senders
-        pool = self._sender_pools.get(country)
-        if pool is None:
-            pool = self._sender_pools[country] = tuple(
-                s.address for s in self.senders.pool(country)
-            )
-        return pool[0] if len(pool) == 1 else self.entropy.choice(pool)
+        """One of the country's sender numbers (the directory's pools)."""
+        return self._messages.sender(self.senders, self.entropy, country)
 
     def message_text(self, code: str) -> str:
-        """The policy's template with the code in it (split once, not parsed per message)."""
-        template = self.policy.sms_template
-        if template is not self._template:
-            self._template = template
-            self._template_parts = template.format(code="\0").split("\0")
-        return code.join(self._template_parts)
+        """The policy's template with the code in it."""
+        return self._messages.text(self.policy.sms_template, code)
 
     def remember_begun(self, pending: PendingAuth, user: User, now: float) -> None:
         """After a begin is stored: purge the pending store's expired records now and then,
         and keep the user as read for finishing the authentication (``user_of``)."""
-        self._puts += 1
-        if self._puts % _PURGE_EVERY == 0:
-            self.pending.purge(now)
-        if len(self._begun) >= _BEGUN_CACHE:
-            self._begun.clear()
-        self._begun[pending.auth_id] = user
+        self._open.remember(pending, user, now, self.pending)
 
     def forget_begun(self, auth_id: str) -> None:
-        self._begun.pop(auth_id, None)
+        self._open.forget(auth_id)
 
     def user_of(self, pending: PendingAuth) -> User | None:
         """The user as ``begin`` read it, when this engine began the authentication: what
         finishing needs from the user (the log's names and e-mail) was read moments ago,
         and users are never deleted. Another server's authentication (shared pending
         store), or one pushed out of the bounded memory, reads the repository."""
-        user = self._begun.get(pending.auth_id)
-        return user if user is not None else self.repository.get_user(pending.user_id)
+        return self._open.user_of(pending, self.repository)
 
     def method_of(self, pending: PendingAuth) -> RegisteredMethod | None:
         """The registration the authentication uses, if the user still has it."""
-        method_id = pending.method_id
-        for method in self.repository.list_methods(pending.user_id):
-            if method.method_id == method_id:
-                return method
-        return None
+        return method_setup.find_method(self.repository, pending.user_id, pending.method_id)

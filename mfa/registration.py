@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 __all__ = [
     "check_device_token",
     "default_of",
+    "enrol",
     "enrol_many",
     "enrolment_records",
     "method_type",
@@ -124,6 +125,14 @@ def enrolment_records(
         engine, user_id, kind, user.phone, entry.device_token, token, True, now, entry.public_key
     )
     return user, registered, None if token is None else replace(token, user_id=user_id)
+
+
+def enrol(engine: Engine, entry: Enrolment) -> RegisteredMethod:
+    """``Engine.enrol``: one enrolment checked, then the user, their method and the token
+    assigned to them stored together."""
+    user, registered, token = enrolment_records(engine, entry, engine.clock.now())
+    engine.repository.add_users((user,), (registered,), () if token is None else (token,))
+    return registered
 
 
 def enrol_many(

@@ -20,8 +20,8 @@ from typing import Any
 
 import pandas as pd
 
-from reports.billing import Pricing
 from reports.loaders import SimRun, point_label
+from reports.pricing import Pricing
 
 __all__ = [
     "attack_cost",

@@ -5,8 +5,8 @@ Every figure comes from ``reports.fraud``; ``notebooks/fraud.ipynb`` shows the s
 from __future__ import annotations
 
 from reports import charts, fraud
-from reports.billing import Pricing
 from reports.loaders import SimRun
+from reports.pricing import Pricing
 from reports.render import Page
 
 __all__ = ["FRAUD_CHARTS", "fraud_sections"]

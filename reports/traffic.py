@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from mfa.billing import BillingModel, BillingUsage
-from reports.billing import usage_from_logs
+from reports.billing_usage import usage_from_logs
 
 __all__ = ["MonthFromLogs", "by_column", "headline", "months", "refusals", "usage_by_month"]
 

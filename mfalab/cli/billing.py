@@ -24,7 +24,7 @@ from mfalab.cli import UsageError
 
 if TYPE_CHECKING:
     from mfa.billing import BillingUsage
-    from reports.billing import Pricing
+    from reports.pricing import Pricing
 
 __all__ = ["register"]
 
@@ -57,7 +57,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def _month(text: str | None) -> str:
     from mfa.billing import month_bounds
-    from reports.billing import last_complete_month
+    from reports.billing_usage import last_complete_month
 
     if text is None:
         return last_complete_month()

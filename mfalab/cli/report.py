@@ -67,8 +67,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=float,
         metavar="N",
         help="sign-ins per user per month for scaling a simulated window to a month "
-        # 21 is reports.billing.DEFAULT_SIGNINS_PER_USER_MONTH (not imported: the command
-        # line starts without pandas; tests/reports/test_cli_help.py keeps them equal)
+        # 21 is reports.billing_usage.DEFAULT_SIGNINS_PER_USER_MONTH (not imported: the
+        # command line starts without pandas; tests/mfalab/cli/test_report_help.py keeps
+        # them equal)
         "(default: the scenario's billing.signins_per_user_month, else 21: one per working "
         "day, assumed)",
     )

@@ -12,8 +12,8 @@ import yaml
 
 from mfalab.cli import main
 from reports import fraud
-from reports.billing import Pricing, load_pricing
 from reports.loaders import ReportInputError, SimRun, load_run
+from reports.pricing import Pricing, load_pricing
 from reports.run_report import FRAUD_CHARTS, build_report
 
 ATTACKED = {

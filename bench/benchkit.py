@@ -21,6 +21,10 @@ import psutil
 from mfalab.cli.loadtest import locust_command
 
 LOADTESTS = Path(__file__).resolve().parents[1] / "loadtests"
+#: where a benchmark creates (and drops) PostgreSQL databases of its own
+PG_URL = os.environ.get("MFALAB_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
+#: the Redis server of a benchmark's pending codes (under a key namespace of its own)
+REDIS_URL = os.environ.get("MFALAB_BENCH_REDIS", "redis://127.0.0.1:6379/0")
 
 
 def csv_rows(path: Path) -> list[dict[str, str]]:

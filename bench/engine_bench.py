@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from benchkit import create_postgres_database, drop_postgres_database
+from benchkit import PG_URL, REDIS_URL, create_postgres_database, drop_postgres_database
 
 from mfa import (
     Challenge,
@@ -54,10 +54,6 @@ if TYPE_CHECKING:
 SECRET_KEY = b"bench-secret-key-bench-secret-key"
 PHONE = "+14255550100"
 START = 1_700_000_000.0
-#: where the postgres backend creates (and drops) a database of its own per run
-PG_URL = os.environ.get("MFALAB_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
-#: the pending store of the postgres backend under ``--count``
-REDIS_URL = os.environ.get("MFALAB_BENCH_REDIS", "redis://127.0.0.1:6379/0")
 
 
 class LastMessage:

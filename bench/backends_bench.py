@@ -79,6 +79,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import psutil
 from benchkit import (
@@ -331,12 +332,17 @@ def measure(running: Running, args: argparse.Namespace, out: Path, index: int) -
     )
 
 
-def span(values: Sequence[float | None], digits: int = 0) -> str:
+def known(values: Iterable[float | None]) -> list[float]:
+    """The figures a round has (a set-up without PostgreSQL has no PostgreSQL CPU)."""
+    return [v for v in values if v is not None and not math.isnan(v)]
+
+
+def span(values: Iterable[float | None], digits: int = 0) -> str:
     """``"820–1,330"`` over the rounds (one value alone when they agree); ``–`` for none."""
-    known = [v for v in values if v is not None and not math.isnan(v)]
-    if not known:
+    figures = known(values)
+    if not figures:
         return "–"
-    low, high = (f"{v:,.{digits}f}" for v in (min(known), max(known)))
+    low, high = (f"{v:,.{digits}f}" for v in (min(figures), max(figures)))
     return low if low == high else f"{low}–{high}"
 
 
@@ -368,6 +374,26 @@ def table_row(setup: Setup, rounds: Sequence[Round]) -> str:
         span(cores, 2),
     ]
     return "| " + " | ".join(cells) + " |"
+
+
+def summary_of(setup: Setup, rounds: Sequence[Round]) -> dict[str, Any]:
+    """The table's line in numbers: [min, max] over the rounds of each figure."""
+
+    def low_high(values: Iterable[float | None]) -> list[float] | None:
+        figures = known(values)
+        return [min(figures), max(figures)] if figures else None
+
+    return {
+        "setup": setup.name,
+        "label": setup.label,
+        "rounds": len(rounds),
+        "signins_per_s": low_high(r.signins_per_s for r in rounds),
+        "p50_ms": low_high(r.p50_ms for r in rounds),
+        "p95_ms": low_high(r.p95_ms for r in rounds),
+        "server_cpu_ms_per_signin": low_high(r.per_signin_ms(r.server_cpu_s) for r in rounds),
+        "postgres_cpu_ms_per_signin": low_high(r.per_signin_ms(r.postgres_cpu_s) for r in rounds),
+        "redis_cpu_ms_per_signin": low_high(r.per_signin_ms(r.redis_cpu_s) for r in rounds),
+    }
 
 
 def warnings(rounds: Sequence[Round]) -> list[str]:
@@ -453,6 +479,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "settings": vars(args),
         "cores": os.cpu_count(),
         "load_average": {"before": before, "after": after},
+        "summary": [summary_of(s, [r for r in rounds if r.setup == s.name]) for s in setups],
         "rounds": [asdict(r) for r in rounds],
         "table": lines,
     }

@@ -40,30 +40,30 @@ files in ``<set-up>/round-<n>/``.
     .venv/bin/python bench/backends_bench.py --setups sqlite-1,postgres-2 --rounds 5
 
 A smoke run, to show the output's form (not figures: 5-second rounds of 8 users while other
-agents loaded the 2 cores, 2026-12-05 11:58 UTC):
+agents loaded the 2 cores, 2026-12-05 12:01 UTC):
 
     .venv/bin/python bench/backends_bench.py --rounds 1 --seconds 5 --users 8 --warmup 2
 
-    machine: 2 cores; load average 3.13 (before)
-    round 1 sqlite-1: 451 sign-ins/s, load average 3.02
-    round 1 sqlite-2: 449 sign-ins/s, load average 2.78
-    round 1 postgres-1: 145 sign-ins/s, load average 2.88
-    round 1 postgres-2: 146 sign-ins/s, load average 3.42
+    machine: 2 cores; load average 2.88 (before)
+    round 1 sqlite-1: 481 sign-ins/s, load average 3.70
+    round 1 sqlite-2: 402 sign-ins/s, load average 3.65
+    round 1 postgres-1: 130 sign-ins/s, load average 4.11
+    round 1 postgres-2: 104 sign-ins/s, load average 3.85
 
     Locust sms.py, 8 users, no wait, 1 interleaved round(s) of 5 s, same client for all
 
     | set-up | sign-ins/s | p50 ms | p95 ms | server CPU ms | PostgreSQL ms | Redis ms | Locust |
     |---|---:|---:|---:|---:|---:|---:|---:|
-    | SQLite + memory, 1 worker | 451 | 5 | 10 | 1.22 | – | – | 0.38 |
-    | SQLite + memory, 2 workers | 449 | 5 | 9 | 1.25 | – | – | 0.37 |
-    | PostgreSQL + Redis, 1 worker | 145 | 22 | 41 | 4.81 | 1.83 | 0.26 | 0.15 |
-    | PostgreSQL + Redis, 2 workers | 146 | 21 | 42 | 5.50 | 1.82 | 0.21 | 0.15 |
+    | SQLite + memory, 1 worker | 481 | 5 | 9 | 1.19 | – | – | 0.38 |
+    | SQLite + memory, 2 workers | 402 | 6 | 13 | 1.21 | – | – | 0.32 |
+    | PostgreSQL + Redis, 1 worker | 130 | 26 | 44 | 5.28 | 2.13 | 0.26 | 0.15 |
+    | PostgreSQL + Redis, 2 workers | 104 | 32 | 55 | 6.87 | 2.36 | 0.32 | 0.16 |
     sign-ins/s: begin + verify, min–max over the rounds; p50/p95: begin and verify requests;
     CPU (user + system), ms per sign-in: the server and all its workers, the PostgreSQL
     backends of its database, the whole redis-server; Locust: the client's CPU in cores
     (near 1.0: the client is the limit)
 
-    load average 3.13 before, 3.42 after (other processes share the cores)
+    load average 2.88 before, 3.85 after (other processes share the cores)
 """
 
 from __future__ import annotations

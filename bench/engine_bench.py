@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+from benchkit import PG_URL, REDIS_URL, create_postgres_database, drop_postgres_database
 
 from mfa import (
     Challenge,
@@ -53,10 +54,6 @@ if TYPE_CHECKING:
 SECRET_KEY = b"bench-secret-key-bench-secret-key"
 PHONE = "+14255550100"
 START = 1_700_000_000.0
-#: where the postgres backend creates (and drops) a database of its own per run
-PG_URL = os.environ.get("MFALAB_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
-#: the pending store of the postgres backend under ``--count``
-REDIS_URL = os.environ.get("MFALAB_BENCH_REDIS", "redis://127.0.0.1:6379/0")
 
 
 class LastMessage:
@@ -195,31 +192,14 @@ def _repository(backend: str, tmp: Path) -> tuple[Repository, Callable[[], None]
         return repository, repository.close
     if backend != "postgres":
         raise SystemExit(f"--backends: unknown repository {backend!r}")
-    database = _fresh_postgres_database()
-    repository = SqlRepository(PG_URL.rsplit("/", 1)[0] + "/" + database, secret_key=SECRET_KEY)
+    database_url = create_postgres_database(PG_URL)
+    repository = SqlRepository(database_url, secret_key=SECRET_KEY)
 
     def close() -> None:
         repository.close()
-        _admin(f'DROP DATABASE "{database}"')
+        drop_postgres_database(PG_URL, database_url)
 
     return repository, close
-
-
-def _fresh_postgres_database() -> str:
-    name = f"mfalab_bench_{os.getpid()}_{time.monotonic_ns()}"
-    _admin(f'CREATE DATABASE "{name}"')
-    return name
-
-
-def _admin(statement: str) -> None:
-    import sqlalchemy as sa
-
-    admin = sa.create_engine(
-        PG_URL.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
-    )
-    with admin.connect() as conn:
-        conn.exec_driver_sql(statement)
-    admin.dispose()
 
 
 def count_round_trips(backend: str, method: str) -> tuple[RoundTrips, RoundTrips]:

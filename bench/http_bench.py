@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import psutil
+from benchkit import tree_cpu_seconds
 
 from mfa.api import Cluster, ClusterSpec
 from mfalab.server import SERVER_ENTRY
@@ -113,24 +113,11 @@ def _p99_ms(output: str) -> float:
     return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
 
-def server_cpu_seconds(pid: int) -> float:
-    """User + system CPU time of the server and its worker processes so far."""
-    root = psutil.Process(pid)
-    total = 0.0
-    for process in [root, *root.children(recursive=True)]:
-        try:
-            times = process.cpu_times()
-        except psutil.NoSuchProcess:
-            continue
-        total += times.user + times.system
-    return total
-
-
 def measured(pid: int, *wrk_args: str) -> tuple[str, float]:
     """wrk's output and the server CPU seconds spent meanwhile."""
-    before = server_cpu_seconds(pid)
+    before = tree_cpu_seconds(pid)
     output = wrk(*wrk_args)  # type: ignore[arg-type]
-    return output, server_cpu_seconds(pid) - before
+    return output, tree_cpu_seconds(pid) - before
 
 
 def wrk(url: str, seconds: float, connections: int, *script: str) -> str:

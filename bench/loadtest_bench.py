@@ -21,7 +21,6 @@ Results: a Markdown table on stdout and ``<out>/bench.json``; each run's Locust 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import math
 import os
@@ -35,45 +34,22 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+from benchkit import LOADTESTS, csv_rows, start_locust
 
 from mfa.api.children import free_port
 from mfa.api.cluster import Cluster, ClusterSpec
-from mfalab.cli.loadtest import locust_command
 from mfalab.server import SERVER_ENTRY
 
-LOADTESTS = Path(__file__).resolve().parents[1] / "loadtests"
 P95_LIMIT_MS = 100.0
 #: enough to keep one Locust process busy on loopback (more only adds switching)
 GENERATOR_USERS = 10
-
-
-def _rows(path: Path) -> list[dict[str, str]]:
-    if not path.exists():
-        return []
-    with open(path, newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
 
 
 def _locust(
     scenario: str, host: str, out: Path, seconds: float, api_key: str, **load: Any
 ) -> dict[str, Any]:
     """One headless run; returns its exit code and the Locust process's CPU use."""
-    command = locust_command(
-        LOADTESTS / f"{scenario}.py",
-        host=host,
-        out=out,
-        duration=seconds,
-        users=load.pop("users", None),
-        rate=load.pop("rate", None),
-        extra=load.pop("extra", ()),
-    )
-    process = subprocess.Popen(
-        command,
-        env={**os.environ, "MFALAB_API_KEY": api_key},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    process = start_locust(LOADTESTS / f"{scenario}.py", host, out, seconds, api_key, **load)
     # Locust's CPU while the load runs (after start-up, before the end): one core = 1.0
     watched = psutil.Process(process.pid)
     time.sleep(min(3.0, seconds / 3))
@@ -90,7 +66,7 @@ def _locust(
 
 def _rps(out: Path, name: str = "Aggregated") -> float:
     """Locust's requests/s of one row (over the time that row saw requests)."""
-    rows = _rows(out / "locust_stats.csv")
+    rows = csv_rows(out / "locust_stats.csv")
     return next((float(r["Requests/s"]) for r in rows if r["Name"] == name), 0.0)
 
 
@@ -110,7 +86,7 @@ def measure_rate(cluster: Cluster, rate: float, seconds: float, out: Path) -> di
         for r in json.loads((out / "thresholds.json").read_text())
         if (out / "thresholds.json").exists()
     }
-    logins = {r["flow"]: r for r in _rows(out / "locust_logins.csv")}
+    logins = {r["flow"]: r for r in csv_rows(out / "locust_logins.csv")}
     done = int(logins.get("sms", {}).get("successes") or 0)
     started = int(logins.get("arrivals:started", {}).get("logins") or 0)
     p95 = thresholds.get(f"p95[/v1/auth]<{P95_LIMIT_MS:g}ms", {}).get("value")

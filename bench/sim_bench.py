@@ -48,6 +48,8 @@ from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil  # installed with locust and dask.distributed
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -148,10 +150,16 @@ def profile(overrides: dict) -> None:
 
 
 def _cpu_of_all() -> float:
-    """CPU seconds of this process and of its children that have ended (the workers)."""
+    """CPU seconds of this process, of its children that have ended, and of those still
+    running with the children they have reaped: the pool's fork server, which outlives the
+    pool, and its workers (``sim.parallel``), whose CPU time ``RUSAGE_CHILDREN`` misses."""
     own = resource.getrusage(resource.RUSAGE_SELF)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    total = own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    for child in psutil.Process().children():
+        times = child.cpu_times()
+        total += times.user + times.system + times.children_user + times.children_system
+    return total
 
 
 def workers_child(workers: int, replications: int) -> None:

@@ -19,7 +19,11 @@ speed-up >= 1.8 on 2 workers for 4 or more replications.
   replications on one worker, then on ``--workers`` processes (``sim.parallel``), each in a
   fresh process timed around ``run_scenario`` (so the workers' start-up, imports and first
   run are counted: what ``mfalab run --replications 4`` pays), not pinned; the speed-up is
-  the ratio of the wall times. ``--workers 1`` skips it.
+  the ratio of the wall times, and the ratio of the CPU times (of every process: the fork
+  server that starts the workers and the workers themselves) what it would be on free
+  cores. ``--workers 1`` skips it. Measured (issue 12, README; six interleaved rounds each,
+  load average 0.9–3.9): 1.58–1.81× from the CPU times with spawned workers, 1.77–1.99×
+  with the fork server that imports for them (``sim.parallel``).
 - **memory** (``--memory``): the baseline stretched to 10 hours and scaled to
   ``--memory-auths`` expected sign-ins (about 139,000 users for a million), one replication,
   in a fresh process; peak RSS from ``getrusage`` (the whole process: interpreter, numpy,

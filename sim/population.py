@@ -102,7 +102,7 @@ class Population:
         #: the time step of each user's hardware token, as imported into the engine
         self.token_period: dict[int, int] = {}
         #: each push user's authenticator app: its private key, made when first registered
-        #: (the key objects hold no Python references, so a run still makes no cycles)
+        #: (let go of by ``Replication.close``, like the engines, not left to the collector)
         self.device_keys: dict[int, SigningKey] = {}
         # drawn last, so that every attribute above is what it was before keys existed
         self._device_seed = rng.bytes(32)

@@ -118,7 +118,9 @@ def _on_process_pool(
 def _pool_context() -> multiprocessing.context.BaseContext:
     """A fork server that has imported ``_PRELOAD`` (started on first use, kept for the
     life of this process, so a sweep's or a second run's pool starts at once), or ``spawn``
-    where there is no fork server (Windows)."""
+    where there is no fork server (Windows). Each worker still gets this process's working
+    directory and ``sys.path`` when it starts, but the environment variables the server
+    started with: a replication reads none."""
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")

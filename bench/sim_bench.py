@@ -19,7 +19,11 @@ speed-up >= 1.8 on 2 workers for 4 or more replications.
   replications on one worker, then on ``--workers`` processes (``sim.parallel``), each in a
   fresh process timed around ``run_scenario`` (so the workers' start-up, imports and first
   run are counted: what ``mfalab run --replications 4`` pays), not pinned; the speed-up is
-  the ratio of the wall times. ``--workers 1`` skips it.
+  the ratio of the wall times, and the ratio of the CPU times (of every process: the fork
+  server that starts the workers and the workers themselves) what it would be on free
+  cores. ``--workers 1`` skips it. Measured (issue 12, README; six interleaved rounds each,
+  load average 0.9–3.9): 1.58–1.81× from the CPU times with spawned workers, 1.77–1.99×
+  with the fork server that imports for them (``sim.parallel``).
 - **memory** (``--memory``): the baseline stretched to 10 hours and scaled to
   ``--memory-auths`` expected sign-ins (about 139,000 users for a million), one replication,
   in a fresh process; peak RSS from ``getrusage`` (the whole process: interpreter, numpy,
@@ -47,6 +51,8 @@ import time
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
+
+import psutil  # installed with locust and dask.distributed
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -148,10 +154,16 @@ def profile(overrides: dict) -> None:
 
 
 def _cpu_of_all() -> float:
-    """CPU seconds of this process and of its children that have ended (the workers)."""
+    """CPU seconds of this process, of its children that have ended, and of those still
+    running with the children they have reaped: the pool's fork server, which outlives the
+    pool, and its workers (``sim.parallel``), whose CPU time ``RUSAGE_CHILDREN`` misses."""
     own = resource.getrusage(resource.RUSAGE_SELF)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    total = own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    for child in psutil.Process().children():
+        times = child.cpu_times()
+        total += times.user + times.system + times.children_user + times.children_system
+    return total
 
 
 def workers_child(workers: int, replications: int) -> None:

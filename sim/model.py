@@ -484,4 +484,5 @@ class Replication:
         self.servers = self.people.servers = []
         if self.attackers is not None:
             self.attackers.servers = []
+        self.population.device_keys.clear()  # the apps' keys, likewise (one per push user)
         return tally

@@ -9,8 +9,13 @@ is a matter of architecture, not of the model.
 
 - ``workers=1``: the tasks run one after another in this process (no start-up cost, and
   the simplest thing to debug or profile);
-- ``workers=N``: a ``ProcessPoolExecutor`` of N processes started with ``spawn`` (a fresh
-  interpreter each: no state inherited from the parent by ``fork``, the same on every OS);
+- ``workers=N``: a ``ProcessPoolExecutor`` of N processes forked by a ``forkserver``
+  (where the OS has one; else ``spawn``). The fork server is a fresh interpreter that imports
+  what a replication needs once (``_PRELOAD``) and forks each worker from that state: no
+  state inherited from the parent (as with ``spawn``, unlike ``fork``), but no worker pays
+  the imports again. With ``spawn`` each worker paid ≈0.5 CPU-s of imports, and pandas
+  (≈0.2 s) on its first Parquet column, against ≈2.5 CPU-s per replication of the US
+  baseline: the main reason two workers fell short of twice one (``bench/sim_bench.py``);
 - ``scheduler="tcp://HOST:8786"``: the workers of a running dask.distributed cluster, which
   must be able to import ``mfalab`` and see the output directory (a shared mount).
 
@@ -30,6 +35,11 @@ __all__ = ["SchedulerError", "available_cores", "run_tasks", "where"]
 R = TypeVar("R")
 
 _CONNECT_TIMEOUT = "10s"  # how long to try a dask scheduler before saying it is unreachable
+
+#: What the fork server imports once for all its workers: the replication and sweep tasks
+#: (numpy, pyarrow, simpy, the engine, …) and pandas, which pyarrow imports on its first
+#: conversion of a column (its pandas shim looks at every input), so each worker would.
+_PRELOAD = ("sim.runner", "sim.sweep", "pandas")
 
 
 class SchedulerError(Exception):
@@ -96,14 +106,26 @@ def _on_process_pool(
     workers: int,
     done: Callable[[int], None],
 ) -> list[R]:
-    context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context())
     try:
         futures = {pool.submit(task, *args): index for index, args in enumerate(arguments)}
         return _gather(futures, as_completed(futures), done)
     finally:
         # on an error or Ctrl-C, drop the tasks not yet started instead of running them
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _pool_context() -> multiprocessing.context.BaseContext:
+    """A fork server that has imported ``_PRELOAD`` (started on first use, kept for the
+    life of this process, so a sweep's or a second run's pool starts at once), or ``spawn``
+    where there is no fork server (Windows). Each worker still gets this process's working
+    directory and ``sys.path`` when it starts, but the environment variables the server
+    started with: a replication reads none."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(list(_PRELOAD))  # read when the server starts
+    return context
 
 
 def _on_dask(

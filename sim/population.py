@@ -23,7 +23,7 @@ import hashlib
 
 import numpy as np
 import phonenumbers
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from nacl.signing import SigningKey
 
 from mfa.engine import Engine
 from mfa.enrolment import Enrolment
@@ -102,8 +102,8 @@ class Population:
         #: the time step of each user's hardware token, as imported into the engine
         self.token_period: dict[int, int] = {}
         #: each push user's authenticator app: its private key, made when first registered
-        #: (the key objects hold no Python references, so a run still makes no cycles)
-        self.device_keys: dict[int, Ed25519PrivateKey] = {}
+        #: (let go of by ``Replication.close``, like the engines, not left to the collector)
+        self.device_keys: dict[int, SigningKey] = {}
         # drawn last, so that every attribute above is what it was before keys existed
         self._device_seed = rng.bytes(32)
 
@@ -117,12 +117,12 @@ class Population:
     def device_token(index: int) -> str:
         return f"device-{index:07d}"
 
-    def device_key(self, index: int) -> Ed25519PrivateKey:
+    def device_key(self, index: int) -> SigningKey:
         """User ``index``'s authenticator app's private key, from the run's seed."""
         found = self.device_keys.get(index)
         if found is None:
             seed = hashlib.sha256(self._device_seed + index.to_bytes(8, "little")).digest()
-            found = self.device_keys[index] = Ed25519PrivateKey.from_private_bytes(seed)
+            found = self.device_keys[index] = SigningKey(seed)
         return found
 
     def country_of(self, index: int) -> str:

@@ -116,6 +116,7 @@ def _engine_with_logs(tmp_path: Path) -> tuple[str, Engine]:
         clock.advance(5)
         if attempt == 0:
             engine.verify(challenge.auth_id, "000000")  # a wrong code
+    engine.repository.flush_logs()  # type: ignore[attr-defined]  # as after the 50 ms bound
     return url, engine
 
 

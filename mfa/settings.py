@@ -38,9 +38,12 @@ def shared_store_problem(*, mode: str, pending: str, processes: int) -> str | No
 
 
 #: Engine threads per server process when a store is across the network (PostgreSQL, Redis):
-#: a sign-in then waits on round trips, and while one waits the others run. Within the
-#: database pool's size, so no thread queues for a connection.
-ENGINE_THREADS_NETWORKED = 8
+#: a sign-in then waits on round trips, and while one waits another runs. Two, measured
+#: (``bench/backends_bench.py --setups postgres-1``, 32 users, 2 interleaved rounds): 8
+#: threads 217–219 sign-ins/s at 4.1 ms server CPU each, 4 threads 217–247 at 3.6–4.0 ms,
+#: 2 threads 274–286 at 2.9–3.0 ms — more threads mostly switch between each other, since
+#: few round trips are left to wait on. Within the database pool's size.
+ENGINE_THREADS_NETWORKED = 2
 
 
 class Settings(BaseSettings):

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from mfa import AuthLogRecord, AuthStatus, HardwareToken, MethodType, RegisteredMethod, User
 from mfa.errors import ConflictError, InvalidInput
-from mfa.security_state import SecurityState
+from mfa.security_state import SecurityState, record_send
 from mfa.storage import StorageUnavailable, UnreadableSecret
 from mfa.storage.crypto import derive_key
 from mfa.storage.sql import SqlRepository
@@ -213,6 +213,27 @@ def test_many_threads_and_two_repositories_write_without_losing_a_record(
     assert len(first.logs()) == len(threads) * per_thread
     assert len(second.logs()) == len(threads) * per_thread
     assert second.get_state("w0-0").consecutive_failures == per_thread
+
+
+def test_a_request_never_refuses_on_a_state_another_server_has_changed_since(
+    two_repositories: tuple[SqlRepository, SqlRepository],
+) -> None:
+    """``update_state`` applies a change to the state the request read, by compare-and-set;
+    a refusal (no change to write) must not come from that possibly old read: here the send
+    limit was full when read, another server cleared it, and the send is let through."""
+    first, second = two_repositories
+    first.add_user(User(user_id="u1"))
+    for n in range(5):
+        first.update_state("u1", lambda s, n=n: record_send(s, 100.0 + n, 300, 5))
+    with first.request():
+        assert len(first.sign_in_facts("u1").state.send_times) == 5  # full, as read
+        second.save_state(SecurityState("u1"))  # another server resets the user
+        wait = first.update_state("u1", lambda s: record_send(s, 110.0, 300, 5))
+        assert wait is None
+        # and a change on a state moved on meanwhile is applied to where it stands
+        second.save_state(SecurityState("u1", consecutive_failures=3))
+        first.update_state("u1", lambda s: record_send(s, 111.0, 300, 5))
+    assert first.get_state("u1") == SecurityState("u1", consecutive_failures=3, send_times=(111.0,))
 
 
 def test_a_database_from_before_sealed_device_tokens_is_a_clear_error(tmp_path: Path) -> None:

@@ -26,11 +26,15 @@ TOTP and hardware-token secrets and push device tokens are sealed with ``SecretB
 they reach a row; app passwords arrive as argon2 hashes already; the log holds no secret by
 construction (a push device token only as its fingerprint).
 
-Security counters change only through ``update_state``, one transaction that locks the
-user's row while the engine's rule runs: ``SELECT … FOR UPDATE`` on PostgreSQL (after
-making sure the row exists, since a missing row cannot be locked), ``BEGIN IMMEDIATE`` on
-SQLite (which takes the database's write lock at once). Servers sharing the database thus
-never lose a failure, a send or an accepted TOTP step to a concurrent update.
+Security counters change only through ``update_state``: one compare-and-set statement on
+the state the request read (the common case: one round trip), or else one transaction that
+locks the user's row while the engine's rule runs: ``SELECT … FOR UPDATE`` on PostgreSQL
+(after making sure the row exists, since a missing row cannot be locked), ``BEGIN
+IMMEDIATE`` on SQLite (which takes the database's write lock at once). Servers sharing the
+database thus never lose a failure, a send or an accepted TOTP step to a concurrent update.
+
+The authentication log is written in batches by a thread of its own
+(``mfa.storage.log_writer``: 50 ms durability bound, nothing lost on a graceful close).
 
 Durability: on SQLite, ``synchronous=NORMAL`` in WAL mode means a power cut (not a process
 crash) can lose the last commits; PostgreSQL keeps its own settings.

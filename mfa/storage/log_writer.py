@@ -25,6 +25,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Sequence
 
 from mfa.auth_log import AuthLogRecord, merged
@@ -58,7 +59,15 @@ class LogWriter:
         self._write = write
         self._interval, self._max_batch, self._capacity = interval, max_batch, capacity
         self._reset()
-        os.register_at_fork(after_in_child=self._reset)
+        # by weak reference: a hook holding the writer would keep every writer ever made
+        reset = weakref.WeakMethod(self._reset)
+
+        def in_child() -> None:
+            method = reset()
+            if method is not None:
+                method()
+
+        os.register_at_fork(after_in_child=in_child)
 
     def _reset(self) -> None:
         """A fresh buffer and no thread: at start and in a forked child, whose parent's

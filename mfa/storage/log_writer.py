@@ -21,6 +21,7 @@ order in which batches of several servers reach the database does not matter.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import threading
@@ -59,15 +60,11 @@ class LogWriter:
         self._write = write
         self._interval, self._max_batch, self._capacity = interval, max_batch, capacity
         self._reset()
-        # by weak reference: a hook holding the writer would keep every writer ever made
-        reset = weakref.WeakMethod(self._reset)
-
-        def in_child() -> None:
-            method = reset()
-            if method is not None:
-                method()
-
-        os.register_at_fork(after_in_child=in_child)
+        # hooks hold the writer by weak reference (else every writer ever made stays alive):
+        # a forked child starts empty; an interpreter that exits without ``close`` (a
+        # command-line tool) still writes what it holds
+        os.register_at_fork(after_in_child=_weakly(self._reset))
+        atexit.register(_weakly(self.close))
 
     def _reset(self) -> None:
         """A fresh buffer and no thread: at start and in a forked child, whose parent's
@@ -149,3 +146,15 @@ class LogWriter:
                     self._since = time.monotonic()
                 return False
             return True
+
+
+def _weakly(method: Callable[[], object]) -> Callable[[], None]:
+    """``method`` called through a weak reference to its object (nothing once it is gone)."""
+    ref = weakref.WeakMethod(method)  # type: ignore[arg-type]
+
+    def call() -> None:
+        alive = ref()
+        if alive is not None:
+            alive()
+
+    return call

@@ -208,3 +208,24 @@ def test_a_server_stopped_with_sigterm_loses_no_record(
     for auth_id in auth_ids:
         assert found[auth_id].status is AuthStatus.SUCCESS
         assert found[auth_id].provider == "sink"
+
+
+def test_a_process_that_exits_without_closing_still_writes_its_records(tmp_path: Path) -> None:
+    """A command-line tool may end without closing its repository: the records it holds are
+    written at exit, not dropped with the writer's thread."""
+    url = f"sqlite:///{tmp_path / 'exit.db'}"
+    script = textwrap.dedent(
+        """
+        import sys
+        from tests.mfa.storage.test_log_writer import KEY, _record
+        from mfa.storage.sql import SqlRepository
+
+        repository = SqlRepository(sys.argv[1], secret_key=KEY)
+        for n in range(300):
+            repository.save_log(_record(n))
+        """
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    subprocess.run([sys.executable, "-c", script, url], check=True, env=env, timeout=120)
+    with SqlRepository(url, secret_key=KEY) as repository:
+        assert len(repository.logs()) == 300

@@ -175,15 +175,17 @@ class Engine:
         phone: str | None = None,
         licensed: bool = False,
     ) -> User:
-        return user_accounts.create_user(
-            self,
+        user = registration.user_record(
             user_id,
             first_name=first_name,
             last_name=last_name,
             email=email,
             phone=phone,
             licensed=licensed,
+            now=self.clock.now(),
         )
+        self.repository.add_user(user)
+        return user
 
     def get_user(self, user_id: str) -> User:
         return user_accounts.get_user(self, user_id)

@@ -4,7 +4,8 @@ back to registration by an administrator.
 Billing counts users from dated facts (``mfa.billing``), so every change of licence or
 enablement is stored with the moment it happened (a ``UserChange``), and a change that
 changes nothing is not dated at all. These are steps of ``mfa.engine.Engine``, written as
-functions of it; the checks on a new user's fields are ``mfa.registration.user_record``.
+functions of it; a new user is ``mfa.registration.user_record``, checked, which
+``Engine.create_user`` stores.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from mfa import registration
 from mfa.errors import NotFound
 from mfa.reasons import RegistrationReason
 from mfa.users import User, UserChange, UserFact
@@ -21,37 +21,12 @@ if TYPE_CHECKING:
     from mfa.engine import Engine
 
 __all__ = [
-    "create_user",
     "get_user",
     "require_registration",
     "reset_user",
     "set_enabled",
     "set_licensed",
 ]
-
-
-def create_user(
-    engine: Engine,
-    user_id: str,
-    *,
-    first_name: str | None,
-    last_name: str | None,
-    email: str | None,
-    phone: str | None,
-    licensed: bool,
-) -> User:
-    """``Engine.create_user``: a checked user, enabled from now."""
-    user = registration.user_record(
-        user_id,
-        first_name=first_name,
-        last_name=last_name,
-        email=email,
-        phone=phone,
-        licensed=licensed,
-        now=engine.clock.now(),
-    )
-    engine.repository.add_user(user)
-    return user
 
 
 def get_user(engine: Engine, user_id: str) -> User:

@@ -49,7 +49,7 @@ of failing a request. A database that cannot be reached, or a statement cancelle
 ``mfa.errors.ServiceUnavailable("database")`` (503 with ``Retry-After`` over HTTP); the
 statement's transaction was rolled back, so nothing is half-written.
 
-The schema is created on first use (see ``mfa.storage.schema``); alembic migrations come
+The schema is created on first use (``mfa.storage.schema_setup``); alembic migrations come
 when the schema must evolve.
 """
 
@@ -78,18 +78,15 @@ from mfa.storage.crypto import SecretBox
 from mfa.storage.locations import StorageUnavailable, database_url, shown
 from mfa.storage.log_writer import LogWriter
 from mfa.storage.schema import (
-    ADDED_COLUMNS,
-    LEGACY_ACCOUNT_TABLE,
-    accounts,
     app_passwords,
-    metadata,
     methods,
     security_states,
     tokens,
     user_changes,
     users,
 )
-from mfa.storage.sql_connect import Transaction, begin_statements, connect
+from mfa.storage.schema_setup import create_schema
+from mfa.storage.sql_connect import Transaction, begin_statements, connect, failure_reason
 from mfa.storage.sql_statements import STATE_VALUES, statements_for, vars_of
 from mfa.storage.sqlite_cursor import CursorStatements
 from mfa.tokens.model import HardwareToken
@@ -97,18 +94,10 @@ from mfa.users import User, UserChange
 
 __all__ = ["SqlRepository"]
 
-#: Any constant: serialises schema creation when several servers start at once.
-_SCHEMA_LOCK_ID = 0x6D66_616C_6162
 #: Bound parameters per statement stay well under SQLite's and PostgreSQL's limits.
 _CHUNK = 500
 _Params = Mapping[str, object]
 T = TypeVar("T")
-
-
-def _reason(exc: BaseException) -> str:
-    orig = getattr(exc, "orig", None) or exc
-    text = str(orig).strip()
-    return text.splitlines()[0] if text else orig.__class__.__name__
 
 
 class _Parts:
@@ -193,44 +182,10 @@ class SqlRepository:
         self._begins = begin_statements(self._engine.dialect.name, timeout)
         #: the request in progress (``request``), per thread and task
         self._pinned: ContextVar[_RequestScope | None] = ContextVar("sql_request", default=None)
-        self._create_schema()
+        create_schema(self._engine, self.url, self._begins[Transaction.BULK])
         self._log = LogWriter(self._write_logs)
 
     # ------------------------------------------------------------------ lifecycle
-
-    def _create_schema(self) -> None:
-        for attempt in range(3):
-            try:
-                with self._engine.connect() as conn:
-                    conn.exec_driver_sql(self._begins[Transaction.BULK])
-                    if self._postgres:
-                        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_SCHEMA_LOCK_ID)))
-                    metadata.create_all(conn, checkfirst=True)
-                    _adopt_legacy_account(conn)
-                    _add_new_columns(conn)
-                    missing = _missing_columns(conn)
-                    conn.commit()
-                if missing:
-                    self._engine.dispose()
-                    raise StorageUnavailable(
-                        f"database {shown(self.url)} was created by an older mfalab: "
-                        f"{'; '.join(missing)}. Use a new database (there are no migrations "
-                        "yet)"
-                    )
-                return
-            except sa.exc.OperationalError as exc:
-                # another SQLite process created a table between our check and our CREATE
-                if "already exists" in str(exc) and attempt < 2:
-                    continue
-                self._engine.dispose()
-                raise StorageUnavailable(
-                    f"database {shown(self.url)} is not reachable: {_reason(exc)}"
-                ) from None
-            except sa.exc.DBAPIError as exc:
-                self._engine.dispose()
-                raise StorageUnavailable(
-                    f"database {shown(self.url)} cannot hold mfalab's tables: {_reason(exc)}"
-                ) from None
 
     @contextmanager
     def request(self) -> Iterator[None]:
@@ -245,7 +200,7 @@ class SqlRepository:
         try:
             conn = self._engine.connect()
         except (sa.exc.OperationalError, sa.exc.TimeoutError) as exc:
-            raise ServiceUnavailable("database", _reason(exc)) from None
+            raise ServiceUnavailable("database", failure_reason(exc)) from None
         token = self._pinned.set(_RequestScope(conn))
         try:
             yield
@@ -278,7 +233,7 @@ class SqlRepository:
                     pinned.rollback()
                 raise
         except (sa.exc.OperationalError, sa.exc.TimeoutError) as exc:  # TimeoutError: pool
-            raise ServiceUnavailable("database", _reason(exc)) from None
+            raise ServiceUnavailable("database", failure_reason(exc)) from None
 
     def _rows(self, statement: Any, params: _Params) -> list[Any]:
         """A query's rows (an autocommitted statement: no transaction to end)."""
@@ -618,52 +573,6 @@ class SqlRepository:
 
     def accounts(self) -> list[ProviderAccount]:
         return [rows.account_from_row(r) for r in self._rows(self._sql.all_accounts, {})]
-
-
-def _adopt_legacy_account(conn: sa.Connection) -> None:
-    """A database of an earlier version kept its one provider in ``provider_account``: copy
-    it into ``providers`` once (the old table is left as it was)."""
-    if not sa.inspect(conn).has_table(LEGACY_ACCOUNT_TABLE):
-        return
-    if conn.execute(sa.select(sa.func.count()).select_from(accounts)).scalar():
-        return
-    legacy = sa.Table(LEGACY_ACCOUNT_TABLE, sa.MetaData(), autoload_with=conn)
-    for row in conn.execute(sa.select(legacy)).mappings():
-        conn.execute(
-            accounts.insert().values(
-                name=row["name"],
-                model=row["model"],
-                created_at=row["created_at"],
-                tenant=row["tenant"],
-                ended_at=None,
-            )
-        )
-
-
-def _add_new_columns(conn: sa.Connection) -> None:
-    """Add the nullable columns of ``ADDED_COLUMNS`` a database of an earlier version lacks
-    (the only changes made to an existing schema)."""
-    inspector = sa.inspect(conn)
-    for table_name, column_name in ADDED_COLUMNS:
-        present = {column["name"] for column in inspector.get_columns(table_name)}
-        if column_name in present:
-            continue
-        column = metadata.tables[table_name].columns[column_name]
-        kind = column.type.compile(dialect=conn.dialect)
-        conn.execute(sa.text(f"ALTER TABLE {table_name} ADD COLUMN {column_name} {kind}"))
-
-
-def _missing_columns(conn: sa.Connection) -> list[str]:
-    """Tables that exist without some of this schema's columns (``create_all`` adds missing
-    tables, never missing columns), as ``"table lacks a, b"``."""
-    inspector = sa.inspect(conn)
-    missing: list[str] = []
-    for table in metadata.sorted_tables:
-        present = {column["name"] for column in inspector.get_columns(table.name)}
-        lacking = [c.name for c in table.columns if c.name not in present]
-        if lacking:
-            missing.append(f"table {table.name} lacks {', '.join(lacking)}")
-    return missing
 
 
 def _insert(conn: sa.Connection, table: sa.Table, batch: list[dict[str, object]]) -> None:

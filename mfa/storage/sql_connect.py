@@ -49,6 +49,7 @@ __all__ = [
     "Transaction",
     "begin_statements",
     "connect",
+    "failure_reason",
 ]
 
 #: Connections kept per server process: as many as the server's threads may use at once.
@@ -140,6 +141,13 @@ def _ping_after_idle(engine: sa.Engine) -> None:
             engine.dialect.do_ping(dbapi_connection)
         except Exception as exc:
             raise sa.exc.DisconnectionError(str(exc)) from exc
+
+
+def failure_reason(exc: BaseException) -> str:
+    """The first line of what the driver said about a failure (for an error message)."""
+    orig = getattr(exc, "orig", None) or exc
+    text = str(orig).strip()
+    return text.splitlines()[0] if text else orig.__class__.__name__
 
 
 def begin_statements(dialect: str, timeout: float | None) -> dict[Transaction, str]:

@@ -430,6 +430,22 @@ def test_at_think_0_the_pool_is_sized_so_no_account_exceeds_the_send_limit() -> 
     assert mixed.push * (policy.max_sends - 1) >= 32 / 0.05 * 45 / 2
 
 
+def test_a_mixed_closed_workload_is_sized_for_its_shortest_think_and_its_luckiest_mix() -> None:
+    """10 users at --think 0.2-0.4 for 20 s, 80 % sms (the cluster attack test): CI saw 545
+    sms logins, and a pool sized for the mean think time and exactly 80 % (126 accounts, 503
+    logins) ran out of send quota (41 logins ``pool_exhausted``). A closed user starts a login
+    at most every shortest think time (plus the shortest login); the flow of each login is
+    drawn at random, so its count gets a binomial margin of three standard deviations."""
+    options = LoadOptions.of(SimpleNamespace(parsed_options=SimpleNamespace(think="0.2-0.4")))
+    plan = LoadPlan(Profile(), users=10, spawn_rate=10, duration=20.0)
+    pools = plan_pool(plan, options, {"sms": 0.8, "pumping": 0.1, "push_bombing": 0.1})
+    per_account = Policy().max_sends - 1
+    assert pools.sms * per_account >= 545
+    most = 10 / (0.2 + 0.05) * 22  # logins of every flow the users can start in 22 s
+    assert pools.logins["sms"] >= most * 0.8 + 3 * math.sqrt(most * 0.8 * 0.2)
+    assert pools.sms * per_account >= pools.logins["sms"]
+
+
 def test_a_short_run_is_sized_for_the_seconds_it_runs_past_its_run_time() -> None:
     """--rate 150 for 5 s started 888 logins (the shape stops at its next tick and the
     logins in progress finish): a pool sized for exactly 5 s ran out of send quota."""

@@ -29,7 +29,9 @@ second fails its request with ``ServiceUnavailable`` (503, retry) while SQLAlche
 recognises the disconnect, replaces every pooled connection. SQLAlchemy's own
 ``pool_pre_ping`` pings on every checkout; this uses its documented pool events instead
 (``checkin`` stamps the time, ``checkout`` pings and raises ``DisconnectionError``, on
-which the pool connects afresh). SQLite needs no ping (a file does not drop connections).
+which the pool connects afresh). SQLite needs no ping (a file does not drop connections);
+its pool hands out the connection returned last (``pool_use_lifo``), whose page cache is
+warm.
 """
 
 from __future__ import annotations
@@ -89,6 +91,9 @@ def _sqlite(url: URL, echo: bool) -> sa.Engine:
         hide_parameters=True,
         pool_size=POOL_SIZE,
         max_overflow=-1,  # a file's connections are cheap: no thread waits for one
+        # the connection used last has the warm page cache: handing connections round in
+        # turn (with the log writer's) made SQLite re-read pages (sign-in query 30 → 20 µs)
+        pool_use_lifo=True,
         connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_SECONDS},
     )
     sa.event.listen(engine, "connect", _on_sqlite_connect)

@@ -21,11 +21,14 @@ __all__ = [
     "Guess",
     "SecurityState",
     "StateChange",
+    "Success",
     "accept_totp_step",
     "empty_state",
+    "judge_guess",
     "record_send",
     "release_send",
     "reserve_guess",
+    "settle_right_code",
     "settle_success",
 ]
 
@@ -114,6 +117,10 @@ class Guess:
 #: The guess of a caller that counts no failures (an unknown user: nothing to lock).
 UNCOUNTED = Guess()
 
+#: How a right guess settles: the state after it, and whether it succeeded
+#: (``accept_totp_step`` refuses a replayed step).
+Success = Callable[[SecurityState, Guess], tuple[SecurityState, bool]]
+
 
 def reserve_guess(
     state: SecurityState, now: float, threshold: int, lockout_seconds: float
@@ -157,3 +164,31 @@ def accept_totp_step(
     settled, _ = settle_success(state, guess)
     steps = {**state.last_totp_step, key: step}
     return _changed(settled, last_totp_step=steps), True
+
+
+def judge_guess(
+    state: SecurityState,
+    now: float,
+    threshold: int,
+    lockout_seconds: float,
+    success: Success | None,
+) -> tuple[SecurityState, bool | float]:
+    """``reserve_guess`` and, for a right guess (``success`` given), its settling, as one
+    atomic step: the answer is whether the guess succeeded, or the seconds the user stays
+    locked (then nothing changes, and the guess is not judged).
+
+    The guess was evaluated before this step, but its result counts only if the
+    reservation lets it through, so a locked user learns nothing — the guarantee of
+    reserving before evaluating, in one write instead of two."""
+    reserved, guess = reserve_guess(state, now, threshold, lockout_seconds)
+    if not isinstance(guess, Guess):
+        return state, guess
+    if success is None:
+        return reserved, False
+    return success(reserved, guess)
+
+
+def settle_right_code(state: SecurityState, guess: Guess) -> tuple[SecurityState, bool]:
+    """The ``Success`` of a code sent by sms or voice: ``settle_success``."""
+    settled, _ = settle_success(state, guess)
+    return settled, True

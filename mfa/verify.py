@@ -4,12 +4,14 @@ A verify is the rules in an order that keeps the limits under any concurrency:
 
 1. find the live authentication (``lookup``): known, ours or in a shared store, not expired;
 2. refuse before anything is spent: a locked-out user, a code out of attempts;
-3. reserve the code's attempt (a compare-and-set on the pending record, ``reserve_attempt``)
-   and the user's guess (counted as a failure at once, ``reserve_guess``);
+3. reserve the code's attempt (a compare-and-set on the pending record, ``reserve_attempt``);
 4. evaluate: sms/voice against the code's keyed digest in constant time; totp and hardware
-   tokens within ±``totp_window_steps``, each time step accepted once (RFC 6238 §5.2);
-5. settle: store the answer on top of whatever other requests did meanwhile (``settle``),
-   and for a right answer end the user's run of failures.
+   tokens within ±``totp_window_steps``;
+5. judge the user's guess in one atomic write (``judge_guess``): count it as a failure —
+   or refuse it, unjudged, if the user was locked meanwhile — and for a right answer end
+   the run of failures at once, a TOTP step accepted once (RFC 6238 §5.2);
+6. settle: store the answer on the code on top of whatever other requests did meanwhile
+   (``settle``).
 
 ``answer`` runs a decision (a verify, a push response) again when another request moved the
 authentication on first. These are steps of ``mfa.engine.Engine``, written as functions
@@ -33,16 +35,18 @@ from mfa.reasons import AuthStatus, DenialReason
 from mfa.security_state import (
     Guess,
     SecurityState,
+    Success,
     accept_totp_step,
+    judge_guess,
     reserve_guess,
-    settle_success,
+    settle_right_code,
 )
 from mfa.users import User
 
 if TYPE_CHECKING:
     from mfa.engine import Engine
 
-__all__ = ["answer", "lookup", "reserve_guess_of", "verify_code"]
+__all__ = ["answer", "judge_guess_of", "lookup", "reserve_guess_of", "verify_code"]
 
 _A = TypeVar("_A")
 _B = TypeVar("_B")
@@ -81,7 +85,7 @@ def answer(
 def verify_code(
     engine: Engine, pending: PendingAuth, now: float, code: str, _: None
 ) -> Verdict | None:
-    """Steps 2 to 5 for a code; ``None`` if another request changed the authentication
+    """Steps 2 to 6 for a code; ``None`` if another request changed the authentication
     before the reservation."""
     auth_id, kind, user_id = pending.auth_id, pending.method, pending.user_id
     if kind is MethodType.PUSH:
@@ -100,16 +104,16 @@ def verify_code(
     if user is None or method is None:
         # the user was reset (or deleted) since the code was issued
         return settle(engine, user, reserved, method, now, DenialReason.REGISTRATION_REQUIRED)
-    guess = reserve_guess_of(engine, user_id, now)
-    if not isinstance(guess, Guess):  # locked by a concurrent guess since the read
-        return Verdict.denied(DenialReason.LOCKED_OUT, auth_id, guess, kind)
     if kind in DELIVERED_METHODS:
-        reason = _check_sent_code(engine, pending, code)
+        success = settle_right_code if _is_sent_code(engine, pending, code) else None
     else:
-        reason = _check_otp(engine, method, code, now, state, guess)
+        success = _totp_success(engine, method, code, now, state)
+    judged = judge_guess_of(engine, user_id, now, success)
+    if not isinstance(judged, bool):  # locked by a concurrent guess since the read
+        return Verdict.denied(DenialReason.LOCKED_OUT, auth_id, judged, kind)
+    reason = None if judged else _why_wrong(kind, success)
     verdict = settle(engine, user, reserved, method, now, reason)
-    if verdict.ok and kind in DELIVERED_METHODS:  # a TOTP success settled with its step
-        engine.repository.update_state(user_id, lambda s: settle_success(s, guess))
+    if verdict.ok and kind in DELIVERED_METHODS:
         note_verified(engine, auth_id, method)  # the conversion guard's count
     return verdict
 
@@ -139,28 +143,45 @@ def reserve_guess_of(engine: Engine, user_id: str, now: float) -> Guess | float:
     )
 
 
-def _check_sent_code(engine: Engine, pending: PendingAuth, code: str) -> DenialReason | None:
-    """``None`` if the code is the one sent: its digest compared in constant time."""
-    right = pending.code_digest is not None and hmac.compare_digest(
+def judge_guess_of(
+    engine: Engine, user_id: str, now: float, success: Success | None
+) -> bool | float:
+    """Count the guess and settle it (``judge_guess``) in one write: whether it succeeded,
+    or the seconds the user stays locked."""
+    threshold, lock_for = engine.policy.lockout_threshold, engine.policy.lockout_seconds
+    return engine.repository.update_state(
+        user_id, lambda state: judge_guess(state, now, threshold, lock_for, success)
+    )
+
+
+def _why_wrong(kind: MethodType, success: Success | None) -> DenialReason:
+    """A guess judged not successful: a wrong code, or a TOTP value whose step was
+    accepted already (a replay)."""
+    if kind in DELIVERED_METHODS or success is None:
+        return DenialReason.WRONG_CODE
+    return DenialReason.REPLAYED
+
+
+def _is_sent_code(engine: Engine, pending: PendingAuth, code: str) -> bool:
+    """Whether the code is the one sent: its digest compared in constant time."""
+    return pending.code_digest is not None and hmac.compare_digest(
         pending.code_digest, engine.digest(pending.auth_id, code)
     )
-    return None if right else DenialReason.WRONG_CODE
 
 
-def _check_otp(
+def _totp_success(
     engine: Engine,
     method: RegisteredMethod,
     code: str,
     now: float,
     state: SecurityState,
-    guess: Guess,
-) -> DenialReason | None:
-    """``None`` if the TOTP or hardware-token value is right and its time step unused: the
-    step is then accepted and the guess settled as a success, in one atomic step
-    (RFC 6238 §5.2: a value is accepted once, on whichever server comes first)."""
+) -> Success | None:
+    """For a TOTP or hardware-token value that matches a time step: its ``Success``, which
+    accepts that step once, atomically with the guess (RFC 6238 §5.2: a value is accepted
+    once, on whichever server comes first). ``None`` for a wrong value."""
     params = _otp_parameters(engine, method)
     if params is None:
-        return DenialReason.WRONG_CODE
+        return None
     step = None
     # prefer a step after the last accepted one (a value may repeat in adjacent steps);
     # failing that, the used step, which accept_totp_step refuses as a replay
@@ -178,11 +199,9 @@ def _check_otp(
         if step is not None or after is None:
             break
     if step is None:
-        return DenialReason.WRONG_CODE
-    accepted = engine.repository.update_state(
-        method.user_id, lambda s: accept_totp_step(s, params.replay_key, step, guess)
-    )
-    return None if accepted else DenialReason.REPLAYED
+        return None
+    key, matched = params.replay_key, step
+    return lambda reserved, guess: accept_totp_step(reserved, key, matched, guess)
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,9 +36,11 @@ from mfa.security_state import (
     Guess,
     SecurityState,
     accept_totp_step,
+    judge_guess,
     record_send,
     release_send,
     reserve_guess,
+    settle_right_code,
     settle_success,
 )
 from tests.mfa.conftest import PUSH_KEY, answer_push
@@ -271,3 +273,30 @@ def test_accept_totp_step_accepts_each_step_once_per_key() -> None:
         assert replayed.last_totp_step == {"m-1": 100}
     state, ok = accept_totp_step(state, "token:S1", 100, Guess())
     assert ok and state.last_totp_step == {"m-1": 100, "token:S1": 100}
+
+
+def test_judge_guess_counts_and_settles_a_guess_in_one_step() -> None:
+    """One write per verify: a wrong guess is a failure, a right one ends the run of
+    failures (and lifts the lock its own reservation set), a locked user's guess is not
+    judged at all."""
+    state = SecurityState("u", consecutive_failures=3)
+    wrong, answer = judge_guess(state, 60.0, 10, 900.0, None)
+    assert answer is False and wrong.consecutive_failures == 4
+    right, answer = judge_guess(state, 60.0, 10, 900.0, settle_right_code)
+    assert answer is True and right.consecutive_failures == 0 and right.locked_until == 0.0
+    tenth = state.evolve(consecutive_failures=9)
+    right, answer = judge_guess(tenth, 60.0, 10, 900.0, settle_right_code)
+    assert answer is True and right.locked_until == 0.0  # its own lock, lifted
+    locked, _ = judge_guess(tenth, 60.0, 10, 900.0, None)
+    assert locked.locked_until == 960.0
+    unchanged, answer = judge_guess(locked, 61.0, 10, 900.0, settle_right_code)
+    assert unchanged is locked and answer == 899.0
+
+
+def test_judge_guess_accepts_a_totp_step_once() -> None:
+    state = SecurityState("u", consecutive_failures=2)
+    step = lambda s, g: accept_totp_step(s, "m-1", 100, g)  # noqa: E731
+    state, answer = judge_guess(state, 60.0, 10, 900.0, step)
+    assert answer is True and state.consecutive_failures == 0
+    replayed, answer = judge_guess(state, 61.0, 10, 900.0, step)
+    assert answer is False and replayed.consecutive_failures == 1  # the replay counted

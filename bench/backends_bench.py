@@ -8,7 +8,10 @@ Run on demand, not a test. Set-ups (``--setups``, all four by default):
   set-up gets a database of its own, created on the server of ``--pg`` (default
   ``MFALAB_BENCH_PG`` or ``postgresql://postgres@127.0.0.1:5432/test``) and dropped at the
   end, and a Redis key namespace of its own on ``--redis`` (default ``MFALAB_BENCH_REDIS``
-  or ``redis://127.0.0.1:6379/0``), whose keys are deleted at the end.
+  or ``redis://127.0.0.1:6379/0``), whose keys are deleted at the end;
+* any other worker count the same way (``postgres-4``), and a suffix ``-tK`` for the
+  server's ``MFALAB_ENGINE_THREADS`` (``postgres-4-t0``: the engine on each worker's event
+  loop, no thread pool).
 
 Every server runs for the whole benchmark; one warm-up run each (``--warmup`` seconds, not
 recorded), then ``--rounds`` rounds, each running every set-up once in turn (interleaved,
@@ -72,6 +75,7 @@ import argparse
 import json
 import math
 import os
+import re
 import sys
 import threading
 import time
@@ -114,17 +118,29 @@ class Setup:
     label: str
     postgres: bool
     workers: int
+    #: ``MFALAB_ENGINE_THREADS`` of the server; ``None``: the server's default
+    engine_threads: int | None = None
 
 
-SETUPS = {
-    s.name: s
-    for s in (
-        Setup("sqlite-1", "SQLite + memory, 1 worker", False, 1),
-        Setup("sqlite-2", "SQLite + memory, 2 workers", False, 2),
-        Setup("postgres-1", "PostgreSQL + Redis, 1 worker", True, 1),
-        Setup("postgres-2", "PostgreSQL + Redis, 2 workers", True, 2),
-    )
-}
+#: The default set-ups; ``setup_named`` reads others of the same form.
+SETUPS = ("sqlite-1", "sqlite-2", "postgres-1", "postgres-2")
+_SETUP_NAME = re.compile(r"(sqlite|postgres)-([1-9][0-9]?)(?:-t([0-9]{1,3}))?")
+
+
+def setup_named(name: str) -> Setup | None:
+    """``sqlite-N`` or ``postgres-N``: N uvicorn workers; a suffix ``-tK`` sets
+    ``MFALAB_ENGINE_THREADS=K`` (``-t0``: the engine on the event loop). ``None`` if the
+    name is not of that form."""
+    found = _SETUP_NAME.fullmatch(name)
+    if found is None:
+        return None
+    backend, workers, threads = found.groups()
+    postgres = backend == "postgres"
+    label = "PostgreSQL + Redis" if postgres else "SQLite + memory"
+    label += f", {workers} worker{'s' if workers != '1' else ''}"
+    if threads is not None:
+        label += f", {threads} engine threads" if threads != "0" else ", engine on the loop"
+    return Setup(name, label, postgres, int(workers), None if threads is None else int(threads))
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,7 +250,7 @@ def started(setup: Setup, tag: str, pg: str, redis_url: str) -> Iterator[Running
             workers=setup.workers,
             pending=redis_url if setup.postgres else "memory",
             db_url=database,
-            extra_env={"MFALAB_REDIS_NAMESPACE": namespace} if setup.postgres else {},
+            extra_env=server_env(setup, namespace),
         )
         with Cluster(spec) as cluster:
             yield Running(setup, cluster, database, pg)
@@ -242,6 +258,13 @@ def started(setup: Setup, tag: str, pg: str, redis_url: str) -> Iterator[Running
         if database is not None:
             drop_postgres_database(pg, database)
             delete_redis_keys(redis_url, namespace)
+
+
+def server_env(setup: Setup, namespace: str) -> dict[str, str]:
+    env = {"MFALAB_REDIS_NAMESPACE": namespace} if setup.postgres else {}
+    if setup.engine_threads is not None:
+        env["MFALAB_ENGINE_THREADS"] = str(setup.engine_threads)
+    return env
 
 
 def delete_redis_keys(redis_url: str, namespace: str) -> None:
@@ -413,7 +436,10 @@ def warnings(rounds: Sequence[Round]) -> list[str]:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--setups", default=",".join(SETUPS), help="comma-separated, of: " + ", ".join(SETUPS)
+        "--setups",
+        default=",".join(SETUPS),
+        help="comma-separated, of: " + ", ".join(SETUPS) + " (and e.g. postgres-4-t0: "
+        "4 workers, MFALAB_ENGINE_THREADS=0)",
     )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=15.0, help="load per run")
@@ -427,15 +453,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--out", default="runs/bench-backends/bench.json", help="JSON results")
     args = parser.parse_args(argv)
-    unknown = [s for s in args.setups.split(",") if s not in SETUPS]
+    unknown = [s for s in args.setups.split(",") if setup_named(s) is None]
     if unknown:
-        parser.error(f"unknown set-ups {unknown}: choose from {', '.join(SETUPS)}")
+        parser.error(
+            f"unknown set-ups {unknown}: use sqlite-N or postgres-N, optionally -tK "
+            f"(N workers, K engine threads)"
+        )
     return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    setups = [SETUPS[s] for s in args.setups.split(",")]
+    setups = [s for name in args.setups.split(",") if (s := setup_named(name)) is not None]
     out = Path(args.out)
     files = out.parent
     before = os.getloadavg()[0]

